@@ -1,0 +1,29 @@
+"""One family of errors, so that callers (and the CLI) can tell a user's mistake from a bug.
+
+Every message names what is at fault (the argument, file, line, column, shape or value) and, where
+one exists, the fix.
+"""
+
+
+class HandpropError(Exception):
+    """Base class of every error handprop raises on purpose."""
+
+
+class HandpropValueError(HandpropError, ValueError):
+    """A value, shape or hyperparameter given by the user is not acceptable."""
+
+
+class ShapeError(HandpropValueError):
+    """Arrays whose shapes do not fit together (data vs. first layer, targets vs. output)."""
+
+
+class DataError(HandpropValueError):
+    """Data that cannot be used as it is: NaN, empty, non-numeric cells, unknown labels..."""
+
+
+class FileFormatError(HandpropValueError):
+    """A file that is not what it claims to be: truncated, wrong version, pickled objects..."""
+
+
+class DivergenceError(HandpropError, FloatingPointError):
+    """Training produced a non-finite loss or gradient."""
