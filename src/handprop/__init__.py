@@ -1,3 +1,33 @@
-"""handprop: backpropagation written by hand in NumPy."""
+"""handprop: backpropagation written by hand in NumPy.
+
+Every layer has an explicit ``forward`` and ``backward``; the math reads like the blogs::
+
+    import numpy as np
+    from handprop import Sequential, Dense, Sigmoid, MSE, SGD
+
+    model = Sequential([Dense(2, 2, init="normal", rng=rng), Sigmoid(),
+                        Dense(2, 1, init="normal", rng=rng), Sigmoid()])
+    history = model.fit(X, y, loss=MSE(), optimizer=SGD(lr=0.1), epochs=10000)
+"""
 
 __version__ = "0.1.0"
+
+from . import initializers
+from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .errors import (DataError, DivergenceError, FileFormatError, HandpropError, HandpropValueError,
+                     ShapeError)
+from .layers import Dense, Layer, Parameter
+from .losses import BCE, MSE, CrossEntropy, HalfSSE, Loss
+from .model import Sequential, mlp
+from .optimizers import SGD, Adam, Optimizer
+from .training import History, fit
+
+__all__ = [
+    "__version__", "initializers",
+    "Layer", "Parameter", "Dense",
+    "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softmax", "Identity",
+    "Loss", "MSE", "HalfSSE", "BCE", "CrossEntropy",
+    "Optimizer", "SGD", "Adam",
+    "Sequential", "mlp", "fit", "History",
+    "HandpropError", "HandpropValueError", "ShapeError", "DataError", "FileFormatError", "DivergenceError",
+]

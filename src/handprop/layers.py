@@ -1,0 +1,170 @@
+"""The Layer contract and the Dense (fully connected) layer.
+
+A layer has two methods, exactly as in the blogs' hand-written loops:
+
+* ``forward(x)`` computes the layer's output and keeps what ``backward`` will need;
+* ``backward(grad)`` takes ``grad = dL/d(output)`` and returns ``dL/d(input)``, setting the
+  gradients of its own parameters on the way (``dW``, ``db`` for Dense).
+
+Rows are samples (blog 000's convention): ``x`` has shape ``(batch, n_in)``.
+"""
+
+import numpy as np
+
+from . import initializers
+from .errors import HandpropError, HandpropValueError, ShapeError
+
+
+class Parameter:
+    """A handle on one trainable array of a layer and its gradient.
+
+    It looks the arrays up by name on every access, so it stays right even if you assign a new
+    array to ``layer.W``. Optimizers update ``value`` in place.
+    """
+
+    __slots__ = ("layer", "name")
+
+    def __init__(self, layer, name):
+        self.layer = layer
+        self.name = name
+
+    @property
+    def value(self):
+        return getattr(self.layer, self.name)
+
+    @property
+    def grad(self):
+        return getattr(self.layer, "d" + self.name)
+
+    def __repr__(self):
+        return f"Parameter({type(self.layer).__name__}.{self.name}, shape={self.value.shape})"
+
+
+class Layer:
+    """Base class: subclasses implement ``forward`` and ``backward``.
+
+    ``param_names`` lists the trainable attributes; the gradient of ``name`` lives in ``"d" + name``.
+    """
+
+    param_names = ()
+
+    def forward(self, x):
+        raise NotImplementedError
+
+    def backward(self, grad, need_input_grad=True):
+        raise NotImplementedError
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def parameters(self):
+        return [Parameter(self, name) for name in self.param_names]
+
+    @property
+    def n_params(self):
+        return sum(getattr(self, name).size for name in self.param_names)
+
+    def output_size(self, n_in):
+        """Number of output features given ``n_in`` input features (activations keep it)."""
+        return n_in
+
+    def astype(self, dtype):
+        """Cast parameters (and their gradients) to ``dtype`` in place; returns self."""
+        for name in self.param_names:
+            setattr(self, name, getattr(self, name).astype(dtype))
+            grad = getattr(self, "d" + name, None)
+            if grad is not None:
+                setattr(self, "d" + name, grad.astype(dtype))
+        return self
+
+    def get_config(self):
+        """The constructor arguments that rebuild this layer (without its weights)."""
+        return {}
+
+    def _missing_forward(self):
+        return HandpropError(
+            f"{type(self).__name__}.backward was called before forward: run forward(x) first, "
+            "it keeps the values the chain rule needs"
+        )
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class Dense(Layer):
+    """Fully connected layer: ``z = x @ W + b``.
+
+    Shapes: ``x`` (batch, n_in), ``W`` (n_in, n_out), ``b`` (n_out,), ``z`` (batch, n_out).
+
+    Backward, with ``delta = dL/dz`` (batch, n_out)::
+
+        dW = x.T @ delta          # (n_in, n_out): each weight's share of the error
+        db = delta.sum(axis=0)    # (n_out,): the bias sees every sample
+        dx = delta @ W.T          # (batch, n_in): the error handed to the previous layer
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Number of input and output features.
+    weight, bias : array_like, optional
+        Initial values (copied). Given as in the blogs: ``Dense(2, 2, weight=W1, bias=b1)``;
+        ``bias`` may have shape (n_out,) or (1, n_out).
+    init, bias_init : str or callable
+        Initializers (see ``handprop.initializers``) used when ``weight``/``bias`` are not given.
+        ``init="normal"`` draws like the blogs' ``np.random.randn(n_in, n_out)``.
+    rng : Generator, RandomState, int or None
+        Where random initial values are drawn from. ``W`` is drawn before ``b``.
+    dtype : numpy float dtype, default float64
+    """
+
+    param_names = ("W", "b")
+
+    def __init__(self, n_in, n_out, weight=None, bias=None, init="glorot_uniform",
+                 bias_init="zeros", rng=None, dtype=np.float64):
+        for arg, value in (("n_in", n_in), ("n_out", n_out)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise HandpropValueError(f"Dense: {arg} must be a positive integer, got {value!r}")
+        self.n_in, self.n_out = int(n_in), int(n_out)
+        self.init, self.bias_init = init, bias_init
+        dtype = np.dtype(dtype)
+        needs_rng = weight is None or (bias is None and bias_init != "zeros")
+        rng = initializers.as_rng(rng) if needs_rng else None
+        if weight is None:
+            W = initializers.get(init)((self.n_in, self.n_out), rng, dtype)
+        else:
+            W = np.array(weight, dtype=dtype)
+        if W.shape != (self.n_in, self.n_out):
+            raise ShapeError(f"Dense({n_in}, {n_out}): weight has shape {W.shape}, expected {(self.n_in, self.n_out)}")
+        if bias is None:
+            b = initializers.get(bias_init)((1, self.n_out), rng, dtype).reshape(self.n_out)
+        else:
+            b = np.array(bias, dtype=dtype)
+            if b.shape in ((1, self.n_out), (self.n_out, 1)):
+                b = b.reshape(self.n_out)
+        if b.shape != (self.n_out,):
+            raise ShapeError(f"Dense({n_in}, {n_out}): bias has shape {b.shape}, expected ({self.n_out},)")
+        self.W, self.b = W, b
+        self.dW, self.db = np.zeros_like(W), np.zeros_like(b)
+        self.x = None
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.W + self.b
+
+    def backward(self, delta, need_input_grad=True):
+        if self.x is None:
+            raise self._missing_forward()
+        self.dW = self.x.T @ delta
+        self.db = delta.sum(axis=0)
+        if need_input_grad:
+            return delta @ self.W.T
+        return None
+
+    def output_size(self, n_in):
+        return self.n_out
+
+    def get_config(self):
+        return {"n_in": self.n_in, "n_out": self.n_out}
+
+    def __repr__(self):
+        return f"Dense({self.n_in}, {self.n_out})"

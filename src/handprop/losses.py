@@ -1,0 +1,249 @@
+"""Losses: ``forward(pred, target) -> float`` and ``backward() -> dL/dpred``.
+
+Which output layer each loss expects:
+
+=================  ===============================  =============================================
+loss               model's last layer               target
+=================  ===============================  =============================================
+MSE                anything (Sigmoid in blog 000)   same shape as pred (or (n,) for one output)
+HalfSSE            anything (blogs 001 and 002)     same shape as pred (or (n,) for one output)
+BCE                Sigmoid (probabilities)          0/1 (or in [0, 1]), same shape as pred
+BCE(from_logits)   no squashing (Dense/Identity)    0/1 (or in [0, 1]), same shape as pred
+CrossEntropy       no Softmax: it takes logits      int class labels (n,), or one-hot (n, k)
+=================  ===============================  =============================================
+
+``check_pairing(model, loss)`` (called by ``fit``) refuses the pairings that train silently wrong,
+such as a Softmax layer in front of CrossEntropy, which would apply softmax twice.
+"""
+
+import numpy as np
+
+from .activations import Sigmoid, Softmax, sigmoid
+from .errors import HandpropError, HandpropValueError, ShapeError
+
+
+class Loss:
+    """Base class. ``forward`` keeps what ``backward`` needs, like a layer."""
+
+    name = "loss"
+
+    def __call__(self, pred, target):
+        return self.forward(pred, target)
+
+    def forward(self, pred, target):
+        raise NotImplementedError
+
+    def backward(self):
+        raise NotImplementedError
+
+    def check_output_layer(self, layer):
+        """Raise HandpropValueError if ``layer`` cannot feed this loss correctly."""
+
+    def _cached(self):
+        if getattr(self, "pred", None) is None:
+            raise HandpropError(f"{type(self).__name__}.backward was called before forward(pred, target)")
+        return self.pred, self.target
+
+    def get_config(self):
+        return {}
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+def _same_shape_target(pred, target, loss):
+    """Targets shaped like pred, as pred's float dtype; (n,) is accepted for a single output."""
+    pred = np.asarray(pred)
+    target = np.asarray(target)
+    if target.shape != pred.shape:
+        if pred.ndim == 2 and pred.shape[1] == 1 and target.shape == (pred.shape[0],):
+            target = target.reshape(-1, 1)
+        else:
+            raise ShapeError(
+                f"{loss}: target has shape {target.shape} but the model's output has shape {pred.shape}"
+            )
+    return pred, target.astype(pred.dtype, copy=False)
+
+
+class MSE(Loss):
+    """Mean squared error over all elements (blog 000)::
+
+        L = mean((pred − y)²)        dL/dpred = 2 (pred − y) / n      (n = number of elements)
+    """
+
+    name = "mse"
+
+    def forward(self, pred, target):
+        self.pred, self.target = _same_shape_target(pred, target, "MSE")
+        diff = self.pred - self.target
+        return float(np.mean(diff * diff))
+
+    def backward(self):
+        pred, target = self._cached()
+        return (2.0 / pred.size) * (pred - target)
+
+
+class HalfSSE(Loss):
+    """Half the sum of squared errors (blogs 001 and 002); the ½ cancels the square's 2::
+
+        L = ½ Σ (pred − y)²          dL/dpred = pred − y
+    """
+
+    name = "halfsse"
+
+    def forward(self, pred, target):
+        self.pred, self.target = _same_shape_target(pred, target, "HalfSSE")
+        diff = self.pred - self.target
+        return float(0.5 * np.sum(diff * diff))
+
+    def backward(self):
+        pred, target = self._cached()
+        return pred - target
+
+
+class BCE(Loss):
+    """Binary cross-entropy, mean over all elements.
+
+    On probabilities (default; the last layer must be Sigmoid)::
+
+        L = −mean(y log p + (1 − y) log(1 − p))     dL/dp = (p − y) / (p (1 − p)) / n
+
+    ``log`` is clamped at −100 and ``p(1 − p)`` at 1e-12, as PyTorch's ``BCELoss`` does, so
+    saturated outputs give large but finite values.
+
+    With ``from_logits=True`` (no Sigmoid layer; PyTorch's ``BCEWithLogitsLoss``)::
+
+        L = mean(max(z, 0) − z y + log(1 + e^(−|z|)))   dL/dz = (σ(z) − y) / n
+    """
+
+    name = "bce"
+
+    def __init__(self, from_logits=False):
+        self.from_logits = bool(from_logits)
+
+    def forward(self, pred, target):
+        pred, target = _same_shape_target(pred, target, "BCE")
+        if np.any((target < 0) | (target > 1)):
+            raise HandpropValueError("BCE: targets must lie in [0, 1] (0/1 labels or probabilities)")
+        self.pred, self.target = pred, target
+        if self.from_logits:
+            z = pred
+            return float(np.mean(np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))))
+        if np.any((pred < 0) | (pred > 1)):
+            raise HandpropValueError(
+                "BCE: predictions must be probabilities in [0, 1]; end the model with a Sigmoid layer, "
+                "or use BCE(from_logits=True) on raw outputs"
+            )
+        with np.errstate(divide="ignore"):  # log(0) = -inf, clamped just below
+            log_p = np.maximum(np.log(pred), -100.0)
+            log_q = np.maximum(np.log(1 - pred), -100.0)
+        return float(-np.mean(target * log_p + (1 - target) * log_q))
+
+    def backward(self):
+        pred, target = self._cached()
+        if self.from_logits:
+            return (sigmoid(pred) - target) / pred.size
+        return (pred - target) / np.maximum(pred * (1 - pred), 1e-12) / pred.size
+
+    def check_output_layer(self, layer):
+        if self.from_logits and isinstance(layer, (Sigmoid, Softmax)):
+            raise HandpropValueError(
+                f"BCE(from_logits=True) applies the sigmoid itself, but the model already ends with "
+                f"{type(layer).__name__}: remove that layer, or use BCE() on probabilities"
+            )
+        if not self.from_logits and not isinstance(layer, (Sigmoid, Softmax)):
+            raise HandpropValueError(
+                f"BCE() expects probabilities, but the model ends with {layer!r}: add a Sigmoid layer, "
+                "or use BCE(from_logits=True)"
+            )
+
+    def get_config(self):
+        return {"from_logits": self.from_logits}
+
+    def __repr__(self):
+        return "BCE(from_logits=True)" if self.from_logits else "BCE()"
+
+
+class CrossEntropy(Loss):
+    """Softmax cross-entropy from logits, mean over samples (PyTorch's ``CrossEntropyLoss``).
+
+    With ``p = softmax(z)`` computed by the log-sum-exp trick (no overflow for any z)::
+
+        L = −mean_i Σ_k y_ik log p_ik       dL/dz = (p − y) / n
+
+    ``target`` is int labels of shape (n,) or one-hot / probability rows of shape (n, k).
+    The model must output raw scores (logits): no Softmax layer at the end.
+    """
+
+    name = "ce"
+
+    def forward(self, pred, target):
+        z = np.asarray(pred)
+        if z.ndim != 2:
+            raise ShapeError(f"CrossEntropy: logits must have shape (n, classes), got {z.shape}")
+        n, k = z.shape
+        target = np.asarray(target)
+        if target.ndim == 1 or (target.ndim == 2 and target.shape[1] == 1 and k > 1):
+            labels = target.reshape(-1)
+            if labels.shape[0] != n:
+                raise ShapeError(f"CrossEntropy: {labels.shape[0]} labels for {n} rows of logits")
+            if labels.dtype.kind == "f":
+                if not np.all(labels == np.round(labels)):
+                    raise HandpropValueError("CrossEntropy: class labels must be whole numbers")
+                labels = labels.astype(np.int64)
+            elif labels.dtype.kind not in "iub":
+                raise HandpropValueError(f"CrossEntropy: class labels must be integers, got dtype {labels.dtype}")
+            if n and (labels.min() < 0 or labels.max() >= k):
+                bad = labels[(labels < 0) | (labels >= k)][0]
+                raise HandpropValueError(f"CrossEntropy: label {bad} is out of range for {k} classes (0..{k - 1})")
+            onehot = np.zeros_like(z)
+            onehot[np.arange(n), labels] = 1.0
+            target = onehot
+        elif target.shape != z.shape:
+            raise ShapeError(f"CrossEntropy: target has shape {target.shape} but logits have shape {z.shape}")
+        self.target = target.astype(z.dtype, copy=False)
+        shifted = z - z.max(axis=1, keepdims=True)
+        log_sum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        self.log_p = shifted - log_sum
+        self.pred = z
+        return float(-np.sum(self.target * self.log_p) / n)
+
+    def backward(self):
+        z, target = self._cached()
+        return (np.exp(self.log_p) - target) / z.shape[0]
+
+    def check_output_layer(self, layer):
+        if isinstance(layer, (Softmax, Sigmoid)):
+            raise HandpropValueError(
+                f"CrossEntropy takes logits and applies softmax itself, but the model ends with "
+                f"{type(layer).__name__}: remove that layer (the model then outputs logits; "
+                "use predict_proba for probabilities)"
+            )
+
+
+LOSSES = {
+    "mse": MSE,
+    "halfsse": HalfSSE,
+    "sse": HalfSSE,
+    "bce": BCE,
+    "bce_logits": lambda: BCE(from_logits=True),
+    "ce": CrossEntropy,
+    "cross_entropy": CrossEntropy,
+    "crossentropy": CrossEntropy,
+}
+
+
+def get(loss):
+    """A loss from its name (see ``LOSSES``) or a Loss instance."""
+    if isinstance(loss, Loss):
+        return loss
+    try:
+        return LOSSES[str(loss).lower()]()
+    except KeyError:
+        raise HandpropValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}") from None
+
+
+def check_pairing(model, loss):
+    """Refuse a model/loss pair that would train silently wrong (see the table above)."""
+    if model.layers:
+        loss.check_output_layer(model.layers[-1])

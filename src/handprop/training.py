@@ -1,0 +1,136 @@
+"""The training loop: forward, loss, backward, update, for every (mini-)batch and epoch.
+
+``fit`` is blog 000's loop made general::
+
+    for epoch in range(epochs):
+        pred = model.forward(X)                 # forward pass
+        value = loss.forward(pred, y)           # how wrong we are
+        model.backward(loss.backward())         # chain rule, layer by layer: dW, db
+        optimizer.step(model.parameters())      # W -= lr * dW, ...
+"""
+
+import math
+
+import numpy as np
+
+from . import losses, optimizers
+from .errors import DivergenceError, HandpropValueError, ShapeError
+
+
+class History:
+    """Per-epoch values recorded by ``fit``: ``history.history["loss"]`` (Keras' layout), also
+    ``history.loss`` and ``history["loss"]``."""
+
+    def __init__(self):
+        self.history = {}
+        self.epoch = []
+
+    def record(self, epoch, **values):
+        self.epoch.append(epoch)
+        for key, value in values.items():
+            self.history.setdefault(key, []).append(value)
+
+    @property
+    def loss(self):
+        return self.history.get("loss", [])
+
+    def __getitem__(self, key):
+        return self.history[key]
+
+    def __len__(self):
+        return len(self.epoch)
+
+    def __repr__(self):
+        last = {k: round(v[-1], 6) for k, v in self.history.items() if v}
+        return f"History(epochs={len(self)}, last={last})"
+
+
+def _positive_int(name, value, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise HandpropValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def prepare_data(model, X, y):
+    """Check ``X`` and ``y`` against the model and each other; float data keeps its precision.
+
+    float32 features make the model train in float32 (its parameters are cast once); integer or
+    boolean features are used as float64 (or the model's float type).
+    """
+    X = np.asarray(X)
+    if X.dtype.kind == "f" and X.dtype != model.dtype:
+        model.astype(X.dtype)
+    X = model.check_input(X)
+    y = np.asarray(y)
+    if y.ndim == 0 or len(y) != len(X):
+        raise ShapeError(f"X has {len(X)} samples but y has {y.shape[0] if y.ndim else 0} (y shape {y.shape})")
+    if len(X) == 0:
+        raise HandpropValueError("the training data is empty (0 samples)")
+    if y.dtype.kind in "fb":
+        y = y.astype(model.dtype, copy=False)
+    return X, y
+
+
+def train_step(model, loss, optimizer, params, X, y):
+    """One forward/backward/update on a batch; returns the batch's loss (before the update)."""
+    out = X
+    for layer in model.layers:
+        out = layer.forward(out)
+    value = loss.forward(out, y)
+    model.backward(loss.backward(), need_input_grad=False)
+    optimizer.step(params)
+    return value
+
+
+def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, shuffle=True,
+        seed=None, log_every=None, lr=None):
+    """Train ``model`` on ``(X, y)`` with backpropagation; returns a History.
+
+    Parameters
+    ----------
+    loss : str or Loss
+        ``"mse"``, ``"halfsse"``, ``"bce"``, ``"ce"`` or an instance (see ``handprop.losses``).
+    optimizer : str or Optimizer
+        ``"sgd"`` or ``"adam"`` (with ``lr``), or an instance such as ``SGD(lr=0.1, momentum=0.9)``.
+    batch_size : int or None
+        None: full-batch gradient descent, one update per epoch (the blogs). Otherwise mini-batches
+        of this many rows, reshuffled every epoch when ``shuffle`` (reproducibly from ``seed``).
+    log_every : int or None
+        Print ``Epoch {e}, Loss: {loss:.4f}`` every this many epochs, as blog 000 does.
+
+    The loss recorded for an epoch is the mean of its batches' losses (weighted by batch size),
+    each measured before that batch's update; full-batch, it is exactly blog 000's printed loss.
+    """
+    loss = losses.get(loss)
+    optimizer = optimizers.get(optimizer, lr)
+    epochs = _positive_int("epochs", epochs)
+    batch_size = _positive_int("batch_size", batch_size, allow_none=True)
+    log_every = _positive_int("log_every", log_every, allow_none=True)
+    losses.check_pairing(model, loss)
+    X, y = prepare_data(model, X, y)
+    n = len(X)
+    params = model.parameters()
+    rng = np.random.default_rng(seed)
+    history = History()
+    full_batch = batch_size is None or batch_size >= n
+    for epoch in range(epochs):
+        if full_batch:
+            epoch_loss = train_step(model, loss, optimizer, params, X, y)
+        else:
+            order = rng.permutation(n) if shuffle else np.arange(n)
+            total = 0.0
+            for start in range(0, n, batch_size):
+                idx = order[start:start + batch_size]
+                total += train_step(model, loss, optimizer, params, X[idx], y[idx]) * len(idx)
+            epoch_loss = total / n
+        history.record(epoch, loss=epoch_loss)
+        if log_every and epoch % log_every == 0:
+            print(f"Epoch {epoch}, Loss: {epoch_loss:.4f}")
+        if not math.isfinite(epoch_loss):
+            raise DivergenceError(
+                f"training diverged at epoch {epoch}: the loss is {epoch_loss}; "
+                f"try a smaller learning rate (e.g. {getattr(optimizer, 'lr', 0.1) / 10:g})"
+            )
+    return history
