@@ -84,6 +84,22 @@ def train_step(model, loss, optimizer, params, X, y):
     return value
 
 
+def iter_batches(X, y, batch_size, shuffle, rng):
+    """Yield ``(X_batch, y_batch)`` pairs covering the data once, in shuffled order if ``shuffle``.
+
+    ``batch_size=None`` (or >= the number of rows) yields the whole data set once: full-batch
+    gradient descent, as in the blogs.
+    """
+    n = len(X)
+    if batch_size is None or batch_size >= n:
+        yield X, y
+        return
+    order = rng.permutation(n) if shuffle else np.arange(n)
+    for start in range(0, n, batch_size):
+        idx = order[start:start + batch_size]
+        yield X[idx], y[idx]
+
+
 def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, shuffle=True,
         seed=None, log_every=None, lr=None):
     """Train ``model`` on ``(X, y)`` with backpropagation; returns a History.
@@ -114,17 +130,11 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
     params = model.parameters()
     rng = np.random.default_rng(seed)
     history = History()
-    full_batch = batch_size is None or batch_size >= n
     for epoch in range(epochs):
-        if full_batch:
-            epoch_loss = train_step(model, loss, optimizer, params, X, y)
-        else:
-            order = rng.permutation(n) if shuffle else np.arange(n)
-            total = 0.0
-            for start in range(0, n, batch_size):
-                idx = order[start:start + batch_size]
-                total += train_step(model, loss, optimizer, params, X[idx], y[idx]) * len(idx)
-            epoch_loss = total / n
+        total = 0.0
+        for X_batch, y_batch in iter_batches(X, y, batch_size, shuffle, rng):
+            total += train_step(model, loss, optimizer, params, X_batch, y_batch) * len(X_batch)
+        epoch_loss = total / n
         history.record(epoch, loss=epoch_loss)
         if log_every and epoch % log_every == 0:
             print(f"Epoch {epoch}, Loss: {epoch_loss:.4f}")
