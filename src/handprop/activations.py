@@ -7,6 +7,7 @@ can be written with the output alone (sigmoid, tanh), the layer keeps only ``a``
 
 import numpy as np
 
+from ._buffers import scratch
 from .errors import HandpropValueError
 from .layers import Layer
 
@@ -37,6 +38,22 @@ class Sigmoid(Layer):
             raise self._missing_forward()
         return grad * (a * (1.0 - a))
 
+    # Engine fast path (see Dense): the same operations, in place or into reused arrays.
+    def _train_forward(self, z, inplace=False):
+        a = z if inplace else scratch(self, "_a", z)
+        np.maximum(z, -_exp_limit(z.dtype), out=a)
+        np.negative(a, out=a)
+        np.exp(a, out=a)
+        a += 1.0
+        self.a = np.divide(1.0, a, out=a)          # a = 1 / (1 + e^(-z))
+        return a
+
+    def _train_backward(self, grad, need_input_grad=True):
+        a = self.a
+        local = np.subtract(1.0, a, out=scratch(self, "_local", a))
+        local *= a                                  # a (1 - a)
+        return np.multiply(grad, local, out=grad)   # grad is the engine's own array
+
 
 class Tanh(Layer):
     """``a = tanh(z)``; backward: ``dL/dz = dL/da · (1 − a²)``."""
@@ -51,6 +68,16 @@ class Tanh(Layer):
             raise self._missing_forward()
         return grad * (1.0 - a * a)
 
+    def _train_forward(self, z, inplace=False):
+        self.a = np.tanh(z, out=z if inplace else scratch(self, "_a", z))
+        return self.a
+
+    def _train_backward(self, grad, need_input_grad=True):
+        a = self.a
+        local = np.multiply(a, a, out=scratch(self, "_local", a))
+        np.subtract(1.0, local, out=local)          # 1 - a²
+        return np.multiply(grad, local, out=grad)
+
 
 class ReLU(Layer):
     """``a = max(0, z)``; backward: ``dL/dz = dL/da · [z > 0]`` (0 at the kink z = 0, as PyTorch)."""
@@ -64,6 +91,13 @@ class ReLU(Layer):
         if mask is None:
             raise self._missing_forward()
         return grad * mask
+
+    def _train_forward(self, z, inplace=False):
+        self.mask = np.greater(z, 0, out=scratch(self, "_mask", z, np.bool_))
+        return np.multiply(z, self.mask, out=z if inplace else scratch(self, "_a", z))
+
+    def _train_backward(self, grad, need_input_grad=True):
+        return np.multiply(grad, self.mask, out=grad)
 
 
 class LeakyReLU(Layer):
@@ -84,6 +118,15 @@ class LeakyReLU(Layer):
         if slope is None:
             raise self._missing_forward()
         return grad * slope
+
+    def _train_forward(self, z, inplace=False):
+        slope = self.slope = scratch(self, "_slope", z)
+        slope.fill(self.alpha)
+        np.copyto(slope, 1.0, where=np.greater(z, 0, out=scratch(self, "_mask", z, np.bool_)))
+        return np.multiply(z, slope, out=z if inplace else scratch(self, "_a", z))
+
+    def _train_backward(self, grad, need_input_grad=True):
+        return np.multiply(grad, self.slope, out=grad)
 
     def get_config(self):
         return {"alpha": self.alpha}
@@ -115,6 +158,18 @@ class Softmax(Layer):
             raise self._missing_forward()
         return a * (grad - (grad * a).sum(axis=-1, keepdims=True))
 
+    def _train_forward(self, z, inplace=False):
+        a = np.subtract(z, z.max(axis=-1, keepdims=True), out=z if inplace else scratch(self, "_a", z))
+        np.exp(a, out=a)
+        self.a = np.divide(a, a.sum(axis=-1, keepdims=True), out=a)
+        return a
+
+    def _train_backward(self, grad, need_input_grad=True):
+        a = self.a
+        dot = np.multiply(grad, a, out=scratch(self, "_local", a)).sum(axis=-1, keepdims=True)
+        np.subtract(grad, dot, out=grad)
+        return np.multiply(a, grad, out=grad)
+
 
 class Identity(Layer):
     """``a = z``; backward passes the gradient through unchanged (a linear output)."""
@@ -123,6 +178,12 @@ class Identity(Layer):
         return z
 
     def backward(self, grad, need_input_grad=True):
+        return grad
+
+    def _train_forward(self, z, inplace=False):
+        return z
+
+    def _train_backward(self, grad, need_input_grad=True):
         return grad
 
 

@@ -18,6 +18,7 @@ such as a Softmax layer in front of CrossEntropy, which would apply softmax twic
 
 import numpy as np
 
+from ._buffers import scratch
 from .activations import Sigmoid, Softmax, sigmoid
 from .errors import HandpropError, HandpropValueError, ShapeError
 
@@ -82,6 +83,14 @@ class MSE(Loss):
         pred, target = self._cached()
         return (2.0 / pred.size) * (pred - target)
 
+    # Engine fast path: forward and backward in one go, the same operations into reused arrays.
+    def _train_value_and_grad(self, pred, target):
+        self.pred, self.target = pred, target = _same_shape_target(pred, target, "MSE")
+        diff = np.subtract(pred, target, out=scratch(self, "_diff", pred))
+        square = np.multiply(diff, diff, out=scratch(self, "_square", pred))
+        value = float(np.add.reduce(square, axis=None) / square.size)     # mean((pred − y)²)
+        return value, np.multiply(diff, 2.0 / pred.size, out=diff)        # 2 (pred − y) / n
+
 
 class HalfSSE(Loss):
     """Half the sum of squared errors (blogs 001 and 002); the ½ cancels the square's 2::
@@ -99,6 +108,12 @@ class HalfSSE(Loss):
     def backward(self):
         pred, target = self._cached()
         return pred - target
+
+    def _train_value_and_grad(self, pred, target):
+        self.pred, self.target = pred, target = _same_shape_target(pred, target, "HalfSSE")
+        diff = np.subtract(pred, target, out=scratch(self, "_diff", pred))
+        square = np.multiply(diff, diff, out=scratch(self, "_square", pred))
+        return float(0.5 * np.add.reduce(square, axis=None)), diff      # ½ Σ (pred − y)², pred − y
 
 
 class BCE(Loss):
@@ -178,6 +193,35 @@ class CrossEntropy(Loss):
     name = "ce"
 
     def forward(self, pred, target):
+        z, self.target = self._logits_and_target(pred, target)
+        n = z.shape[0]
+        shifted = z - z.max(axis=1, keepdims=True)
+        log_sum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        self.log_p = shifted - log_sum
+        self.pred = z
+        return float(-np.sum(self.target * self.log_p) / n)
+
+    def backward(self):
+        z, target = self._cached()
+        return (np.exp(self.log_p) - target) / z.shape[0]
+
+    def _train_value_and_grad(self, pred, target):
+        # forward and backward above, the same operations into reused arrays
+        z, target = self._logits_and_target(pred, target, scratch(self, "_onehot", pred))
+        n = z.shape[0]
+        log_p = np.subtract(z, z.max(axis=1, keepdims=True), out=scratch(self, "_log_p", z))
+        e = np.exp(log_p, out=scratch(self, "_grad", z))
+        log_sum = np.log(e.sum(axis=1, keepdims=True))
+        log_p -= log_sum                                            # log p = shifted − log Σ e
+        value = float(-np.add.reduce(np.multiply(target, log_p, out=e), axis=None) / n)
+        grad = np.exp(log_p, out=e)
+        grad -= target
+        grad /= n                                                   # (p − y) / n
+        self.pred, self.target, self.log_p = z, target, log_p
+        return value, grad
+
+    def _logits_and_target(self, pred, target, onehot=None):
+        """Check the shapes; int labels become one-hot rows (written into ``onehot`` if given)."""
         z = np.asarray(pred)
         if z.ndim != 2:
             raise ShapeError(f"CrossEntropy: logits must have shape (n, classes), got {z.shape}")
@@ -196,21 +240,15 @@ class CrossEntropy(Loss):
             if n and (labels.min() < 0 or labels.max() >= k):
                 bad = labels[(labels < 0) | (labels >= k)][0]
                 raise HandpropValueError(f"CrossEntropy: label {bad} is out of range for {k} classes (0..{k - 1})")
-            onehot = np.zeros_like(z)
+            if onehot is None:
+                onehot = np.zeros_like(z)
+            else:
+                onehot.fill(0)
             onehot[np.arange(n), labels] = 1.0
             target = onehot
         elif target.shape != z.shape:
             raise ShapeError(f"CrossEntropy: target has shape {target.shape} but logits have shape {z.shape}")
-        self.target = target.astype(z.dtype, copy=False)
-        shifted = z - z.max(axis=1, keepdims=True)
-        log_sum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        self.log_p = shifted - log_sum
-        self.pred = z
-        return float(-np.sum(self.target * self.log_p) / n)
-
-    def backward(self):
-        z, target = self._cached()
-        return (np.exp(self.log_p) - target) / z.shape[0]
+        return z, target.astype(z.dtype, copy=False)
 
     def check_output_layer(self, layer):
         if isinstance(layer, (Softmax, Sigmoid)):

@@ -11,6 +11,10 @@ Use them in ``fit`` or in a loop you write yourself::
 Gradients are not accumulated (each backward overwrites ``dW``), so there is no ``zero_grad``.
 State (momentum buffers, Adam moments) lives in lists aligned with the parameter list, and
 parameters are updated in place, so ``layer.W`` is the same array before and after a step.
+
+The updates are computed with ``out=`` into one scratch array per parameter (also in a list
+aligned with the parameters): a step allocates nothing, and the numbers are those of the
+formulas in the docstrings, operation for operation.
 """
 
 import math
@@ -49,11 +53,28 @@ class Optimizer:
                 f"{len(params)} now: use one optimizer per model"
             )
         self.t += 1
+        update = self.update
         for i, p in enumerate(params):
-            self.update(i, p.value, p.grad)
+            layer = p.layer  # p.value and p.grad, without the two property calls
+            update(i, getattr(layer, p.name), getattr(layer, p.grad_name))
 
     def _init_state(self, params):
         self.t = 0
+        self._scratch = [None] * len(params)
+        self._decayed = [None] * len(params)
+
+    @staticmethod
+    def _array(arrays, i, w):
+        """``arrays[i]``, a scratch array shaped like ``w`` (made on first use)."""
+        tmp = arrays[i]
+        if tmp is None or tmp.shape != w.shape or tmp.dtype != w.dtype:
+            tmp = arrays[i] = np.empty_like(w)
+        return tmp
+
+    def _with_decay(self, i, w, g):
+        """``g + weight_decay · W`` (torch's L2 penalty), into its own scratch array."""
+        decayed = self._array(self._decayed, i, w)
+        return np.add(g, np.multiply(w, self.weight_decay, out=decayed), out=decayed)
 
     def state_dict(self):
         """Arrays and counters to save in a checkpoint."""
@@ -86,8 +107,11 @@ class SGD(Optimizer):
         self.velocity = [None] * len(params)
 
     def update(self, i, w, g):
+        tmp = self._scratch[i]
+        if tmp is None or tmp.shape != w.shape or tmp.dtype != w.dtype:
+            tmp = self._array(self._scratch, i, w)
         if self.weight_decay:
-            g = g + self.weight_decay * w
+            g = self._with_decay(i, w, g)
         if self.momentum:
             v = self.velocity[i]
             if v is None:
@@ -95,8 +119,11 @@ class SGD(Optimizer):
             else:
                 v *= self.momentum
                 v += g
-            g = g + self.momentum * v if self.nesterov else v
-        w -= self.lr * g
+            if self.nesterov:
+                g = np.add(g, np.multiply(v, self.momentum, out=tmp), out=tmp)  # g + momentum · v
+            else:
+                g = v
+        w -= np.multiply(g, self.lr, out=tmp)  # W −= lr · g
 
     def __repr__(self):
         return (f"SGD(lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov}, "
@@ -126,16 +153,19 @@ class Adam(Optimizer):
 
     def update(self, i, w, g):
         b1, b2 = self.betas
+        tmp = self._array(self._scratch, i, w)
         if self.weight_decay:
-            g = g + self.weight_decay * w
+            g = self._with_decay(i, w, g)
         m, v = self.m[i], self.v[i]
         m *= b1
-        m += (1 - b1) * g
+        m += np.multiply(g, 1 - b1, out=tmp)                       # m = β1 m + (1 − β1) g
         v *= b2
-        v += (1 - b2) * (g * g)
+        v += np.multiply(np.multiply(g, g, out=tmp), 1 - b2, out=tmp)  # v = β2 v + (1 − β2) g²
         step_size = self.lr / (1 - b1 ** self.t)
-        denom = np.sqrt(v) / math.sqrt(1 - b2 ** self.t) + self.eps
-        w -= step_size * (m / denom)
+        denom = np.sqrt(v, out=tmp)
+        denom /= math.sqrt(1 - b2 ** self.t)
+        denom += self.eps                                          # sqrt(v) / sqrt(1 − β2^t) + eps
+        w -= np.multiply(np.divide(m, denom, out=tmp), step_size, out=tmp)
 
     def __repr__(self):
         return f"Adam(lr={self.lr}, betas={self.betas}, eps={self.eps}, weight_decay={self.weight_decay})"

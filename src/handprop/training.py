@@ -10,10 +10,13 @@
 """
 
 import math
+import mmap
 
 import numpy as np
 
 from . import losses, optimizers
+from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .layers import Dense
 from .errors import DivergenceError, HandpropValueError, ShapeError
 
 
@@ -74,12 +77,39 @@ def prepare_data(model, X, y):
 
 
 def train_step(model, loss, optimizer, params, X, y):
-    """One forward/backward/update on a batch; returns the batch's loss (before the update)."""
-    out = X
-    for layer in model.layers:
-        out = layer.forward(out)
-    value = loss.forward(out, y)
-    model.backward(loss.backward(), need_input_grad=False)
+    """One forward/backward/update on a batch; returns the batch's loss (before the update).
+
+    This is, number for number::
+
+        out = X
+        for layer in model.layers:
+            out = layer.forward(out)
+        value = loss.forward(out, y)
+        model.backward(loss.backward(), need_input_grad=False)
+        optimizer.step(params)
+
+    For models made of handprop's own layers and losses it runs the engine's fast path instead: the
+    same operations written into arrays reused from step to step (see ``_train_plan``).
+    """
+    plan = _train_plan(model, loss)
+    if plan is None or X.dtype.kind != "f":
+        out = X
+        for layer in model.layers:
+            out = layer.forward(out)
+        value = loss.forward(out, y)
+        model.backward(loss.backward(), need_input_grad=False)
+    else:
+        forward, backward, value_and_grad = plan[2:]
+        out = X
+        for layer_forward, inplace in forward:
+            out = layer_forward(out, inplace)
+        if value_and_grad is None:
+            value = loss.forward(out, y)
+            grad = loss.backward()
+        else:
+            value, grad = value_and_grad(out, y)
+        for layer_backward, need_input_grad in backward:
+            grad = layer_backward(grad, need_input_grad)
     optimizer.step(params)
     return value
 
@@ -89,15 +119,37 @@ def iter_batches(X, y, batch_size, shuffle, rng):
 
     ``batch_size=None`` (or >= the number of rows) yields the whole data set once: full-batch
     gradient descent, as in the blogs.
+
+    The data set is never copied: only the order of its rows is shuffled (``rng.permutation``),
+    and each batch's rows are gathered into the same two arrays, reused from batch to batch (copy
+    a batch to keep it past the next one). Without shuffling, batches are views of ``X`` and ``y``.
+    A memory-mapped ``X`` or ``y`` (``np.load(path, mmap_mode="r")``) is read a batch at a time,
+    and the pages already read are handed back to the OS now and then, so that memory stays flat
+    however large the file is.
     """
     n = len(X)
     if batch_size is None or batch_size >= n:
         yield X, y
         return
-    order = rng.permutation(n) if shuffle else np.arange(n)
+    release = _PageRelease(X, y)
+    if not shuffle:
+        for start in range(0, n, batch_size):
+            yield X[start:start + batch_size], y[start:start + batch_size]
+            release.after(min(batch_size, n - start))
+        return
+    order = rng.permutation(n)
+    X_batch = np.empty((batch_size,) + X.shape[1:], X.dtype)
+    y_batch = np.empty((batch_size,) + y.shape[1:], y.dtype)
     for start in range(0, n, batch_size):
         idx = order[start:start + batch_size]
-        yield X[idx], y[idx]
+        if len(idx) < batch_size:  # the last, smaller batch
+            X_batch, y_batch = X_batch[:len(idx)], y_batch[:len(idx)]
+        # mode="clip" lets take() write straight into the batch ("raise" would buffer a copy);
+        # a permutation's indices are all in range
+        np.take(X, idx, axis=0, out=X_batch, mode="clip")
+        np.take(y, idx, axis=0, out=y_batch, mode="clip")
+        yield X_batch, y_batch
+        release.after(len(idx))
 
 
 def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, shuffle=True,
@@ -144,3 +196,73 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
                 f"try a smaller learning rate (e.g. {getattr(optimizer, 'lr', 0.1) / 10:g})"
             )
     return history
+
+
+# -- the engine's fast path -------------------------------------------------------------------
+_FAST_LAYERS = (Dense, Sigmoid, Tanh, ReLU, LeakyReLU, Softmax, Identity)
+_FUSED_LOSSES = (losses.MSE, losses.HalfSSE, losses.CrossEntropy)
+
+
+def _train_plan(model, loss):
+    """How ``train_step`` runs ``model`` fast, or None when it must use forward/backward.
+
+    Only handprop's own layer and loss classes (not subclasses: they may override the math) have
+    the ``_train_forward``/``_train_backward`` methods. Their arrays can be reused and overwritten
+    because nothing outside the step holds them. An activation may work in place on its input when
+    that input is a Dense output (Dense keeps its input, never its output); every gradient in
+    backward belongs to the step, so activations multiply it in place. The plan is kept on the
+    model and made again when its layers or the loss change.
+    """
+    plan = model.__dict__.get("_train_plan")
+    if plan is not None and plan[0] == model.layers and plan[1] is loss:
+        return plan
+    layers = list(model.layers)
+    if (not layers or any(type(layer) not in _FAST_LAYERS for layer in layers)
+            or type(loss) not in _FUSED_LOSSES + (losses.BCE,)):
+        model.__dict__.pop("_train_plan", None)
+        return None
+    forward = [(layer._train_forward, i > 0 and type(layers[i - 1]) is Dense)
+               for i, layer in enumerate(layers)]
+    backward = [(layer._train_backward, i > 0) for i, layer in reversed(list(enumerate(layers)))]
+    value_and_grad = loss._train_value_and_grad if type(loss) in _FUSED_LOSSES else None
+    plan = model.__dict__["_train_plan"] = (layers, loss, forward, backward, value_and_grad)
+    return plan
+
+
+class _PageRelease:
+    """Hands the pages of memory-mapped arrays back to the OS every ``every`` bytes read.
+
+    A page of a file mapping that the process has read counts in its resident memory until the
+    mapping is dropped; ``madvise(MADV_DONTNEED)`` drops it (the data stays in the file, and in
+    the OS's cache, and is read again if needed). Only shared mappings (``mmap_mode`` "r", "r+",
+    "w+") are released: a copy-on-write mapping ("c") would lose its changes.
+    """
+
+    every = 32 * 2**20
+
+    def __init__(self, *arrays):
+        self.maps = [m for m in map(_shared_mmap, arrays) if m is not None]
+        self.row_bytes = sum(a[:1].nbytes for a in arrays)
+        self.read = 0
+
+    def after(self, rows):
+        if not self.maps:
+            return
+        self.read += rows * self.row_bytes
+        if self.read >= self.every:
+            self.read = 0
+            for m in self.maps:
+                m.madvise(mmap.MADV_DONTNEED)
+
+
+def _shared_mmap(array):
+    """The ``mmap.mmap`` under a memory-mapped array in a shared mode, else None."""
+    if not hasattr(mmap, "MADV_DONTNEED"):
+        return None
+    base = array
+    while base is not None:
+        if isinstance(base, np.memmap) and getattr(base, "mode", None) in ("r", "r+", "w+"):
+            m = getattr(base, "_mmap", None)
+            return m if isinstance(m, mmap.mmap) else None
+        base = getattr(base, "base", None)
+    return None
