@@ -178,15 +178,21 @@ def test_iter_batches_reads_a_memory_mapped_file(tmp_path):
     model.fit(X, X[:, :1] * 0.01, loss="mse", optimizer=SGD(lr=0.001), epochs=2, batch_size=6, seed=0)
 
 
-def test_pages_of_a_memory_mapped_file_are_released_without_changing_the_data(tmp_path, monkeypatch):
-    from handprop import training
 
-    monkeypatch.setattr(training._PageRelease, "every", 64)  # release after every batch
+@pytest.mark.parametrize("shuffle", [True, False])
+@pytest.mark.parametrize("mode", ["r", "r+", "c"])
+def test_rows_of_a_memory_mapped_file_are_read_from_the_file(tmp_path, shuffle, mode):
+    from handprop._gather import Rows
+
     path = tmp_path / "X.npy"
-    data = np.random.default_rng(2).standard_normal((50, 4))
+    data = np.random.default_rng(2).standard_normal((50, 4)).astype(np.float32)
     np.save(path, data)
-    X = np.load(path, mmap_mode="r")
-    assert training._shared_mmap(np.asarray(X)) is not None
-    assert training._shared_mmap(np.load(path, mmap_mode="c")) is None  # copy-on-write: left alone
-    seen = np.concatenate([Xb.copy() for Xb, _ in iter_batches(X, np.arange(50), 8, False, None)])
-    np.testing.assert_array_equal(seen, data)
+    X = np.load(path, mmap_mode=mode)
+    y = np.load(path, mmap_mode=mode)[:, 0]  # 1-D, strided: read through the mapping
+    assert (Rows(np.asarray(X)).file is not None) == (mode != "c")  # copy-on-write: the mapping
+    assert Rows(y).file is None and Rows(X[:, :2]).file is None
+    rng = np.random.default_rng(3)
+    got = [(Xb.copy(), yb.copy()) for Xb, yb in iter_batches(X, y, 8, shuffle, rng)]
+    order = np.random.default_rng(3).permutation(50) if shuffle else np.arange(50)
+    np.testing.assert_array_equal(np.concatenate([g[0] for g in got]), data[order])
+    np.testing.assert_array_equal(np.concatenate([g[1] for g in got]), data[order, 0])

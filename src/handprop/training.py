@@ -10,11 +10,11 @@
 """
 
 import math
-import mmap
 
 import numpy as np
 
 from . import losses, optimizers
+from ._gather import Rows
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .layers import Dense
 from .errors import DivergenceError, HandpropValueError, ShapeError
@@ -123,33 +123,29 @@ def iter_batches(X, y, batch_size, shuffle, rng):
     The data set is never copied: only the order of its rows is shuffled (``rng.permutation``),
     and each batch's rows are gathered into the same two arrays, reused from batch to batch (copy
     a batch to keep it past the next one). Without shuffling, batches are views of ``X`` and ``y``.
-    A memory-mapped ``X`` or ``y`` (``np.load(path, mmap_mode="r")``) is read a batch at a time,
-    and the pages already read are handed back to the OS now and then, so that memory stays flat
-    however large the file is.
+    A memory-mapped ``X`` or ``y`` (``np.load(path, mmap_mode="r")``) is read from its file a batch
+    at a time, so memory stays flat however large the file is (see ``handprop._gather``).
     """
     n = len(X)
     if batch_size is None or batch_size >= n:
         yield X, y
         return
-    release = _PageRelease(X, y)
-    if not shuffle:
-        for start in range(0, n, batch_size):
-            yield X[start:start + batch_size], y[start:start + batch_size]
-            release.after(min(batch_size, n - start))
-        return
-    order = rng.permutation(n)
+    X_rows, y_rows = Rows(X), Rows(y)
     X_batch = np.empty((batch_size,) + X.shape[1:], X.dtype)
     y_batch = np.empty((batch_size,) + y.shape[1:], y.dtype)
-    for start in range(0, n, batch_size):
-        idx = order[start:start + batch_size]
-        if len(idx) < batch_size:  # the last, smaller batch
-            X_batch, y_batch = X_batch[:len(idx)], y_batch[:len(idx)]
-        # mode="clip" lets take() write straight into the batch ("raise" would buffer a copy);
-        # a permutation's indices are all in range
-        np.take(X, idx, axis=0, out=X_batch, mode="clip")
-        np.take(y, idx, axis=0, out=y_batch, mode="clip")
-        yield X_batch, y_batch
-        release.after(len(idx))
+    try:
+        if not shuffle:
+            for start in range(0, n, batch_size):
+                stop = min(start + batch_size, n)
+                yield X_rows.slice(start, stop, X_batch), y_rows.slice(start, stop, y_batch)
+            return
+        order = rng.permutation(n)
+        for start in range(0, n, batch_size):
+            idx = order[start:start + batch_size]
+            yield X_rows.take(idx, X_batch), y_rows.take(idx, y_batch)
+    finally:
+        X_rows.close()
+        y_rows.close()
 
 
 def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, shuffle=True,
@@ -227,42 +223,3 @@ def _train_plan(model, loss):
     value_and_grad = loss._train_value_and_grad if type(loss) in _FUSED_LOSSES else None
     plan = model.__dict__["_train_plan"] = (layers, loss, forward, backward, value_and_grad)
     return plan
-
-
-class _PageRelease:
-    """Hands the pages of memory-mapped arrays back to the OS every ``every`` bytes read.
-
-    A page of a file mapping that the process has read counts in its resident memory until the
-    mapping is dropped; ``madvise(MADV_DONTNEED)`` drops it (the data stays in the file, and in
-    the OS's cache, and is read again if needed). Only shared mappings (``mmap_mode`` "r", "r+",
-    "w+") are released: a copy-on-write mapping ("c") would lose its changes.
-    """
-
-    every = 32 * 2**20
-
-    def __init__(self, *arrays):
-        self.maps = [m for m in map(_shared_mmap, arrays) if m is not None]
-        self.row_bytes = sum(a[:1].nbytes for a in arrays)
-        self.read = 0
-
-    def after(self, rows):
-        if not self.maps:
-            return
-        self.read += rows * self.row_bytes
-        if self.read >= self.every:
-            self.read = 0
-            for m in self.maps:
-                m.madvise(mmap.MADV_DONTNEED)
-
-
-def _shared_mmap(array):
-    """The ``mmap.mmap`` under a memory-mapped array in a shared mode, else None."""
-    if not hasattr(mmap, "MADV_DONTNEED"):
-        return None
-    base = array
-    while base is not None:
-        if isinstance(base, np.memmap) and getattr(base, "mode", None) in ("r", "r+", "w+"):
-            m = getattr(base, "_mmap", None)
-            return m if isinstance(m, mmap.mmap) else None
-        base = getattr(base, "base", None)
-    return None
