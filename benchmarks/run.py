@@ -1,0 +1,170 @@
+"""handprop's benchmarks: one command runs them all, prints tables and ratios, writes JSON and a plot.
+
+    python benchmarks/run.py            # full run, a few minutes on 2 cores
+    python benchmarks/run.py --quick    # fewer rounds, smaller sizes (about a minute)
+    python benchmarks/run.py --smoke    # tiny sizes, seconds: checks that everything runs
+
+Peers that are not installed (torch, scikit-learn, micrograd, matplotlib for the plot) are skipped
+with a note: ``pip install handprop[bench]`` installs them. PyTorch is given NumPy's BLAS thread
+count. No result here is a test: the targets are reported, never asserted.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402  (also puts src/ on the path when run from a checkout)
+import mnist  # noqa: E402
+import scaling  # noqa: E402
+import xor  # noqa: E402
+from common import run_rounds, summary, table  # noqa: E402
+
+MODES = {
+    # rounds, XOR epochs (blog, handprop), XOR epochs for the slow peers, MNIST samples,
+    # batch sizes, widths, samples per batch point, width flop budget, memory rows
+    "full": dict(rounds=5, xor_epochs=10000, peer_epochs=2000, mnist_n=60000,
+                 batches=[1, 4, 16, 64, 256, 1024, 4096], widths=[16, 64, 256, 1024, 2048],
+                 batch_samples=lambda b: 4096 if b < 16 else 16384, width_flops=2e10, repeats=2,
+                 memory_rows=[10**4, 10**5, 10**6]),
+    "quick": dict(rounds=3, xor_epochs=10000, peer_epochs=1000, mnist_n=20000,
+                  batches=[1, 16, 128, 1024, 4096], widths=[16, 128, 1024], repeats=1,
+                  batch_samples=lambda b: 1024 if b < 16 else 8192, width_flops=5e9,
+                  memory_rows=[10**4, 10**5]),
+    "smoke": dict(rounds=1, xor_epochs=1001, peer_epochs=10, mnist_n=300,
+                  batches=[1, 64], widths=[16], repeats=1,
+                  batch_samples=lambda b: 64, width_flops=1e6, memory_rows=[1000]),
+}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="fewer rounds and smaller sizes")
+    mode.add_argument("--smoke", action="store_true", help="tiny sizes: checks that it all runs")
+    p.add_argument("--json", default=str(common.ROOT / "benchmarks" / "results.json"),
+                   help="where to write the results (default benchmarks/results.json)")
+    p.add_argument("--plot", default=str(common.ROOT / "docs" / "benchmarks.png"),
+                   help="where to draw the figure (default docs/benchmarks.png; '' for none)")
+    p.add_argument("--only", nargs="*", default=None, choices=["xor", "mnist", "scaling", "memory"],
+                   help="run only these parts")
+    args = p.parse_args(argv)
+    name = "smoke" if args.smoke else "quick" if args.quick else "full"
+    cfg = MODES[name]
+    parts = set(args.only or ["xor", "mnist", "scaling", "memory"])
+    started = time.perf_counter()
+    threads = common.setup_threads()
+    results = {"mode": name, "environment": common.environment(), "notes": [], "targets": []}
+    notes = results["notes"]
+    env = results["environment"]
+    print(f"handprop benchmarks ({name}): {env['cpu']}, {env['cores']} cores; NumPy {env['numpy']} "
+          f"({env['blas']}, {threads} threads); torch {env['torch']} ({env['torch_threads']} threads); "
+          f"scikit-learn {env['sklearn']}")
+    if env["openblas_env"]:
+        notes.append(f"OpenBLAS environment: {env['openblas_env']} (OPENBLAS_CORETYPE can select a "
+                     "slower kernel; see docs/benchmarks.md)")
+
+    if "xor" in parts:
+        run_xor(cfg, results)
+    if "mnist" in parts:
+        run_mnist(cfg, results)
+    if "scaling" in parts:
+        print("\n== Scaling: time per sample (best of runs) ==")
+        results["scaling"] = scaling.time_per_sample(cfg["batches"], cfg["widths"], cfg["batch_samples"],
+                                                     cfg["repeats"], width_flops=cfg["width_flops"])
+    if "memory" in parts:
+        run_memory(cfg, results)
+
+    results["seconds"] = time.perf_counter() - started
+    print("\n== Targets ==")
+    for t in results["targets"]:
+        print(f"  {'met ' if t['met'] else 'MISS'}  {t['name']}: {t['value']:.3f} (goal {t['goal']})")
+    for note in notes:
+        print(f"  note: {note}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1, default=str)
+        print(f"\nresults: {args.json}")
+    if args.plot:
+        Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
+        from plot import plot
+        if plot(results, args.plot):
+            print(f"plot: {args.plot}")
+        else:
+            print("plot: skipped (pip install matplotlib)")
+    print(f"total {results['seconds']:.0f} s")
+    return 0
+
+
+def target(results, name, value, goal, met, short=None):
+    results["targets"].append({"name": name, "short": short or name, "value": value, "goal": goal,
+                               "met": bool(met)})
+
+
+def run_xor(cfg, results):
+    print(f"\n== XOR, blog 000 ({cfg['xor_epochs']} epochs; slow peers fewer), per epoch ==")
+    found = xor.contenders(cfg["xor_epochs"], cfg["peer_epochs"], results["notes"])
+    funcs = {n: (lambda f=f, e=e: f(e)[0]) for n, (f, e) in found.items()}
+    times = run_rounds(funcs, cfg["rounds"])
+    per_epoch = {n: summary(times[n], per=found[n][1] / 1e6) for n in found}  # µs per epoch
+    ref = per_epoch["blog loop"]["median"]
+    print(table([[n, f"{s['median']:.1f}", f"{s['min']:.1f}..{s['max']:.1f}", f"{s['median'] / ref:.2f}x"]
+                 for n, s in per_epoch.items()], ["", "µs/epoch", "range", "vs blog loop"]))
+    check = xor.check_outputs(cfg["xor_epochs"])
+    print(f"handprop prints the blog's losses: {check['same_printed_losses']}; final predictions "
+          f"{check['predictions']} (max difference to the blog's {check['max_prediction_difference']:.1e})")
+    results["xor"] = {"per_epoch_us": per_epoch, "epochs": {n: e for n, (_, e) in found.items()},
+                      "check": check}
+    ratio = per_epoch["handprop fit"]["median"] / ref
+    target(results, "XOR handprop fit time / blog loop time", ratio, "<= 0.5", ratio <= 0.5,
+           "XOR fit / blog loop")
+    target(results, "XOR handprop prints the blog's numbers", float(check["same_printed_losses"]),
+           "== 1", check["same_printed_losses"] and check["max_prediction_difference"] <= 1e-12,
+           "XOR prints the blog's numbers")
+
+
+def run_mnist(cfg, results):
+    n = cfg["mnist_n"]
+    print(f"\n== MNIST-shaped MLP, one epoch of {n} samples ==")
+    X, y = mnist.make_data(n)
+    funcs = mnist.contenders(X, y, results["notes"])
+    times = run_rounds(funcs, cfg["rounds"])
+    secs = {k: summary(v) for k, v in times.items()}
+    sps = {k: {"median": n / s["median"], "min": n / s["max"], "max": n / s["min"], "runs": s["runs"]}
+           for k, s in secs.items()}
+    hp = sps["handprop fit"]["median"]
+    print(table([[k, f"{s['median']:,.0f}", f"{s['min']:,.0f}..{s['max']:,.0f}",
+                  f"{secs[k]['median'] * 1e3:.0f}", f"{hp / s['median']:.2f}x"] for k, s in sps.items()],
+                ["", "samples/s", "range", "ms/epoch", "handprop speed-up"]))
+    results["mnist"] = {"samples": n, "seconds": secs, "samples_per_s": sps}
+    if "torch" in sps:
+        r = hp / sps["torch"]["median"]
+        target(results, "MNIST handprop samples/s / torch", r, ">= 1.3", r >= 1.3, "MNIST speed vs torch")
+    if "sklearn MLPClassifier" in sps:
+        r = hp / sps["sklearn MLPClassifier"]["median"]
+        target(results, "MNIST handprop samples/s / scikit-learn", r, ">= 1.6", r >= 1.6,
+               "MNIST speed vs sklearn")
+    r = secs["handprop fit"]["median"] / secs["GEMM floor"]["median"]
+    target(results, "MNIST handprop epoch / GEMM-only floor", r, "<= 1.3", r <= 1.3,
+           "MNIST epoch / GEMM floor")
+
+
+def run_memory(cfg, results):
+    print("\n== Peak memory (RSS), one epoch, rows × 64 float32 features, fresh process each ==")
+    rows = scaling.peak_memory(cfg["memory_rows"], 64)
+    results["memory"] = rows
+    worst = max(r["peak_above_baseline_mib"] - r["data_mib"] for r in rows if not r["mmap"])
+    target(results, "memory: in-memory peak above baseline minus data size (MiB)", worst, "<= 64",
+           worst <= 64, "memory over data, MiB")
+    mm = rows[-1]
+    target(results, "memory: memory-mapped (4x) peak above baseline (MiB)", mm["peak_above_baseline_mib"],
+           f"<= {mm['limit_mib']:.1f} (largest in-memory set + 64)",
+           mm["peak_above_baseline_mib"] <= mm["limit_mib"], "memory, 4x mmap file, MiB")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""Blog 000's XOR run (2-2-1 sigmoid, MSE, SGD lr 0.1, full batch), per epoch, side by side.
+
+Contenders: the blog's own NumPy loop (the reference), handprop's ``model.fit``, PyTorch autograd on
+tensors, PyTorch ``nn.Sequential`` + ``optim.SGD``, and micrograd (scalar autograd). Each starts
+from the blog's weights (``np.random.seed(42)``) and prints the loss every 1000 epochs, as the blog
+does (into a buffer); the slow peers run fewer epochs and are reported per epoch.
+"""
+
+import contextlib
+import io
+import math
+import time
+
+import numpy as np
+
+from common import optional
+
+X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
+Y = np.array([[0], [1], [1], [0]])
+LR = 0.1
+
+
+def blog_weights():
+    rng = np.random.RandomState(42)  # the blog's np.random.seed(42)
+    return rng.randn(2, 2), np.zeros((1, 2)), rng.randn(2, 1), np.zeros((1, 1))
+
+
+def blog_loop(epochs):
+    """The blog's program as published (its functions, its loop), timed without its imports."""
+    def sigmoid(x):
+        return 1 / (1 + np.exp(-x))
+
+    def sigmoid_derivative(x):
+        return x * (1 - x)
+
+    def mse_loss(y_true, y_pred):
+        return np.mean((y_true - y_pred) ** 2)
+
+    y, learning_rate = Y, LR
+    W1, b1, W2, b2 = blog_weights()
+    out = io.StringIO()
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(out):
+        for epoch in range(epochs):
+            z1 = np.dot(X, W1) + b1
+            a1 = sigmoid(z1)
+            z2 = np.dot(a1, W2) + b2
+            a2 = sigmoid(z2)
+            loss = mse_loss(y, a2)
+            d_loss_a2 = 2 * (a2 - y) / y.size
+            d_a2_z2 = sigmoid_derivative(a2)
+            d_z2 = d_loss_a2 * d_a2_z2
+            d_W2 = np.dot(a1.T, d_z2)
+            d_b2 = np.sum(d_z2, axis=0, keepdims=True)
+            d_a1 = np.dot(d_z2, W2.T)
+            d_z1 = d_a1 * sigmoid_derivative(a1)
+            d_W1 = np.dot(X.T, d_z1)
+            d_b1 = np.sum(d_z1, axis=0, keepdims=True)
+            W2 -= learning_rate * d_W2
+            b2 -= learning_rate * d_b2
+            W1 -= learning_rate * d_W1
+            b1 -= learning_rate * d_b1
+            if epoch % 1000 == 0:
+                print(f"Epoch {epoch}, Loss: {loss:.4f}")
+    seconds = time.perf_counter() - start
+    a2 = 1 / (1 + np.exp(-(np.dot(1 / (1 + np.exp(-(np.dot(X, W1) + b1))), W2) + b2)))
+    return seconds, out.getvalue(), a2
+
+
+def handprop_fit(epochs):
+    """The same run through handprop's public API: ``model.fit``."""
+    from handprop import MSE, SGD, Dense, Sequential, Sigmoid
+
+    rng = np.random.RandomState(42)
+    model = Sequential([Dense(2, 2, init="normal", rng=rng), Sigmoid(),
+                        Dense(2, 1, init="normal", rng=rng), Sigmoid()])
+    out = io.StringIO()
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(out):
+        model.fit(X, Y, loss=MSE(), optimizer=SGD(lr=LR), epochs=epochs, log_every=1000)
+    seconds = time.perf_counter() - start
+    return seconds, out.getvalue(), model.predict(X)
+
+
+def torch_autograd(epochs):
+    torch = optional("torch")
+    W1, b1, W2, b2 = (torch.tensor(a, requires_grad=True) for a in blog_weights())
+    Xt, yt = torch.tensor(X, dtype=torch.float64), torch.tensor(Y, dtype=torch.float64)
+    out = io.StringIO()
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(out):
+        for epoch in range(epochs):
+            a2 = torch.sigmoid(torch.sigmoid(Xt @ W1 + b1) @ W2 + b2)
+            loss = ((yt - a2) ** 2).mean()
+            loss.backward()
+            with torch.no_grad():
+                for p in (W1, b1, W2, b2):
+                    p -= LR * p.grad
+                    p.grad = None
+            if epoch % 1000 == 0:
+                print(f"Epoch {epoch}, Loss: {loss.item():.4f}")
+    return time.perf_counter() - start, out.getvalue(), None
+
+
+def torch_nn(epochs):
+    torch = optional("torch")
+    W1, b1, W2, b2 = blog_weights()
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Sigmoid(), torch.nn.Linear(2, 1),
+                              torch.nn.Sigmoid()).double()
+    with torch.no_grad():
+        for lin, W, b in ((net[0], W1, b1), (net[2], W2, b2)):
+            lin.weight.copy_(torch.tensor(W.T))  # torch keeps (out, in)
+            lin.bias.copy_(torch.tensor(b.ravel()))
+    opt = torch.optim.SGD(net.parameters(), lr=LR)
+    loss_fn = torch.nn.MSELoss()
+    Xt, yt = torch.tensor(X, dtype=torch.float64), torch.tensor(Y, dtype=torch.float64)
+    out = io.StringIO()
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(out):
+        for epoch in range(epochs):
+            opt.zero_grad()
+            loss = loss_fn(net(Xt), yt)
+            loss.backward()
+            opt.step()
+            if epoch % 1000 == 0:
+                print(f"Epoch {epoch}, Loss: {loss.item():.4f}")
+    return time.perf_counter() - start, out.getvalue(), None
+
+
+def micrograd_loop(epochs):
+    from micrograd.engine import Value
+
+    W1, b1, W2, b2 = blog_weights()
+    w1 = [[Value(float(W1[i, j])) for j in range(2)] for i in range(2)]
+    c1 = [Value(0.0) for _ in range(2)]
+    w2 = [Value(float(W2[i, 0])) for i in range(2)]
+    c2 = Value(0.0)
+    params = [v for row in w1 for v in row] + c1 + w2 + [c2]
+    def sig(z):  # micrograd's PyPI release has no exp/tanh: a sigmoid op written as its ops are
+        s = 1.0 / (1.0 + math.exp(-z.data))
+        out = Value(s, (z,), "sigmoid")
+
+        def _backward():
+            z.grad += s * (1.0 - s) * out.grad
+        out._backward = _backward
+        return out
+
+    out = io.StringIO()
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(out):
+        for epoch in range(epochs):
+            loss = Value(0.0)
+            for x, t in zip(X.tolist(), Y.ravel().tolist()):
+                h = [sig(x[0] * w1[0][j] + x[1] * w1[1][j] + c1[j]) for j in range(2)]
+                a = sig(h[0] * w2[0] + h[1] * w2[1] + c2)
+                loss = loss + (t - a) ** 2
+            loss = loss * (1 / len(X))
+            for p in params:
+                p.grad = 0.0
+            loss.backward()
+            for p in params:
+                p.data -= LR * p.grad
+            if epoch % 1000 == 0:
+                print(f"Epoch {epoch}, Loss: {loss.data:.4f}")
+    return time.perf_counter() - start, out.getvalue(), None
+
+
+def contenders(epochs, peer_epochs, notes):
+    """{name: (function returning seconds, epochs it runs)}; missing peers are noted and skipped."""
+    found = {"blog loop": (blog_loop, epochs), "handprop fit": (handprop_fit, epochs)}
+    if optional("torch") is not None:
+        found["torch autograd"] = (torch_autograd, peer_epochs)
+        found["torch nn+optim"] = (torch_nn, peer_epochs)
+    else:
+        notes.append("xor: torch not installed, its rows are skipped (pip install torch)")
+    if optional("micrograd") is not None:
+        found["micrograd"] = (micrograd_loop, max(1, peer_epochs // 10))
+    else:
+        notes.append("xor: micrograd not installed, its row is skipped (pip install micrograd)")
+    return found
+
+
+def check_outputs(epochs):
+    """handprop prints the blog's lines and ends with the blog's predictions (to 1e-12)."""
+    _, blog_out, blog_pred = blog_loop(epochs)
+    _, hp_out, hp_pred = handprop_fit(epochs)
+    return {"same_printed_losses": blog_out == hp_out,
+            "max_prediction_difference": float(np.max(np.abs(blog_pred - hp_pred))),
+            "printed": hp_out.strip().splitlines()[-1] if hp_out.strip() else "",
+            "predictions": [round(float(p), 4) for p in hp_pred.ravel()]}

@@ -1,0 +1,76 @@
+"""The benchmark runs end to end on tiny sizes and writes sane results (never judged on speed)."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke",
+         "--json", str(out / "results.json"), "--plot", str(out / "benchmarks.png")],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with open(out / "results.json") as f:
+        return json.load(f), proc.stdout, out
+
+
+def _positive(x):
+    return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
+
+
+def test_environment_names_machine_versions_and_threads(smoke):
+    results, stdout, _ = smoke
+    env = results["environment"]
+    for key in ("python", "numpy", "cpu", "cores", "blas", "numpy_blas_threads", "handprop"):
+        assert key in env
+    assert results["mode"] == "smoke"
+    assert "handprop benchmarks (smoke)" in stdout
+
+
+def test_xor_rows_and_the_blogs_numbers(smoke):
+    results, stdout, _ = smoke
+    xor = results["xor"]
+    assert {"blog loop", "handprop fit"} <= set(xor["per_epoch_us"])
+    for stats in xor["per_epoch_us"].values():
+        assert _positive(stats["median"]) and stats["min"] <= stats["median"] <= stats["max"]
+    assert xor["check"]["same_printed_losses"] is True
+    assert xor["check"]["max_prediction_difference"] <= 1e-12
+    assert "vs blog loop" in stdout
+
+
+def test_mnist_rows_and_ratios(smoke):
+    results, _, _ = smoke
+    sps = results["mnist"]["samples_per_s"]
+    assert {"handprop fit", "GEMM floor"} <= set(sps)
+    assert all(_positive(s["median"]) for s in sps.values())
+    names = [t["name"] for t in results["targets"]]
+    assert any("GEMM-only floor" in n for n in names)
+    assert all(isinstance(t["met"], bool) and math.isfinite(t["value"]) for t in results["targets"])
+
+
+def test_scaling_and_memory_rows(smoke):
+    results, _, _ = smoke
+    assert [r["batch"] for r in results["scaling"]["batch"]] == [1, 64]
+    assert all(_positive(r["handprop"]) for r in results["scaling"]["batch"] + results["scaling"]["width"])
+    memory = results["memory"]
+    assert [r["mmap"] for r in memory] == [False, True]
+    assert memory[1]["rows"] == 4 * memory[0]["rows"]
+    assert all(_positive(r["peak_mib"]) and r["peak_mib"] >= r["baseline_mib"] for r in memory)
+
+
+def test_plot_is_drawn_when_matplotlib_is_installed(smoke):
+    _, stdout, out = smoke
+    pytest.importorskip("matplotlib")
+    png = out / "benchmarks.png"
+    assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
