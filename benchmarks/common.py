@@ -65,6 +65,7 @@ def environment():
         "platform": platform.platform(),
         "cpu": _cpu_name(),
         "cores": os.cpu_count(),
+        "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "blas": blas,
         "numpy_blas_threads": n,
         "openblas_env": {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
