@@ -1,6 +1,6 @@
 """Peak memory of one training epoch, measured in a fresh process (run by scaling.py).
 
-Prints one JSON line: the data's size, the peak resident set size (``ru_maxrss``) and the peak
+Prints one JSON line: the data's size, the peak resident set size (VmHWM, or ``ru_maxrss``) and the peak
 above the baseline taken after importing NumPy and handprop, before any data exist.
 """
 
@@ -22,7 +22,21 @@ MiB = 2**20
 
 
 def peak_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / MiB  # Linux: KiB
+    """Peak resident set size of this process so far, in MiB.
+
+    Linux's VmHWM is the peak of this process image; ``ru_maxrss`` would do, except that Linux
+    carries it over from the parent through fork and exec (a child of a big benchmark process
+    would report the parent's peak).
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB elsewhere
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / MiB
 
 
 def main():

@@ -5,7 +5,7 @@ enough random samples to take a measurable time, for batch sizes 1..4096; then 7
 widths w = 16..2048 at batch 128. handprop and PyTorch (same threads) are measured alternately.
 
 Memory: each point runs in a fresh subprocess (``memory_probe.py``) that builds a data set, trains
-one epoch and reports its peak resident set size (``resource.getrusage``), and the part of it
+one epoch and reports its peak resident set size (VmHWM, or ``resource.getrusage``), and the part of it
 above what the interpreter, NumPy and handprop used before the data were made.
 """
 
