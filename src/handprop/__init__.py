@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 from . import initializers
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .errors import (DataError, DivergenceError, FileFormatError, HandpropError, HandpropValueError,
-                     ShapeError)
+                     MissingFileError, ShapeError)
 from .layers import Dense, Layer, Parameter
 from .losses import BCE, MSE, CrossEntropy, HalfSSE, Loss
 from .model import Sequential, mlp
@@ -30,4 +30,5 @@ __all__ = [
     "Optimizer", "SGD", "Adam",
     "Sequential", "mlp", "fit", "History",
     "HandpropError", "HandpropValueError", "ShapeError", "DataError", "FileFormatError", "DivergenceError",
+    "MissingFileError",
 ]
