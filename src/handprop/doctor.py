@@ -1,0 +1,489 @@
+"""The training doctor: why did training end badly, and what to change.
+
+``diagnose(model, X, y, loss=..., history=..., gradients=...)`` looks at the trained model on its
+data (activations, gradients), at the loss curve and at the per-layer gradient norms recorded during
+training (wrap the optimizer in ``GradientRecorder``), and returns a Diagnosis: a list of Findings,
+each saying what it saw (with the numbers), why that stops learning, and the concrete fix.
+
+Checks (``Finding.code``):
+
+=====================  ========================================================================
+merged_samples         inputs with different targets that the last hidden layer maps to nearly
+                       the same point: the output layer cannot tell them apart (blog 000)
+saturated              sigmoid/tanh units stuck where σ'(z) ≈ 0 while the fit is still poor
+dead_relu              ReLU units that are never active on the data: they get no gradient
+vanishing_gradients    ‖∂L/∂W‖ of the first layer ≪ of the last (median over training)
+exploding_gradients    ‖∂L/∂W‖ of the first layer ≫ of the last, or growing without bound
+lr_too_high            the loss rises or oscillates
+lr_too_low             the loss is flat although the gradient is not zero
+unscaled_inputs        features far from unit scale (std or mean ≫ 1, or scales 100× apart)
+symmetric_init         hidden units with identical weights: identical gradients, forever
+output_range           the output layer cannot produce the targets (sigmoid vs. y = 5)
+=====================  ========================================================================
+
+Every check is silent on a healthy run; the thresholds are in the code next to each check, with why.
+"""
+
+import numpy as np
+
+from . import losses
+from .activations import ReLU, Sigmoid, Softmax, Tanh
+from .errors import HandpropValueError
+from .layers import Dense
+from .optimizers import Optimizer
+from .training import History, prepare_data
+
+
+class Finding:
+    """One diagnosis: ``code``, ``title``, ``evidence`` (what was measured, in words and numbers),
+    ``why`` (the mechanism), ``fix`` (what to change) and ``suggest``: the same fix as settings
+    (``{"hidden": 4}``, ``{"lr": 1.0}``, ``{"init": "glorot_uniform"}``...), a list of alternatives."""
+
+    def __init__(self, code, title, evidence, why, fix, suggest=()):
+        self.code, self.title, self.evidence, self.why, self.fix = code, title, evidence, why, fix
+        self.suggest = list(suggest)
+
+    def __str__(self):
+        return (f"[{self.code}] {self.title}\n  seen: {self.evidence}\n  why:  {self.why}\n"
+                f"  fix:  {self.fix}")
+
+    def __repr__(self):
+        return f"Finding({self.code!r})"
+
+
+class Diagnosis:
+    """The findings of ``diagnose``; empty (``ok``) on a healthy run. ``str()`` prints a report."""
+
+    def __init__(self, findings, summary):
+        self.findings, self.summary = list(findings), summary
+
+    @property
+    def ok(self):
+        return not self.findings
+
+    @property
+    def codes(self):
+        return [f.code for f in self.findings]
+
+    def __iter__(self):
+        return iter(self.findings)
+
+    def __len__(self):
+        return len(self.findings)
+
+    def __getitem__(self, code):
+        for f in self.findings:
+            if f.code == code:
+                return f
+        raise KeyError(code)
+
+    def __contains__(self, code):
+        return code in self.codes
+
+    def __str__(self):
+        if self.ok:
+            return f"Training doctor: nothing wrong found ({self.summary})."
+        head = f"Training doctor: {len(self.findings)} finding(s) ({self.summary})"
+        return "\n".join([head] + [str(f) for f in self.findings])
+
+
+class GradientRecorder(Optimizer):
+    """Wraps an optimizer and records ‖∂L/∂W‖ of every Dense layer at each step.
+
+    ``fit(model, X, y, optimizer=GradientRecorder(SGD(lr=0.1)))`` trains exactly as the wrapped
+    optimizer would; afterwards ``recorder.norms`` is an array (steps, Dense layers).
+    """
+
+    def __init__(self, optimizer):
+        self.inner = optimizer
+        self.rows = []
+
+    @property
+    def lr(self):
+        return self.inner.lr
+
+    def __getattr__(self, name):  # momentum, betas, state...: the wrapped optimizer's
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def step(self, params):
+        self.rows.append([float(np.linalg.norm(p.grad)) for p in params
+                          if p.name == "W" and isinstance(p.layer, Dense)])
+        self.inner.step(params)
+
+    def state_dict(self):
+        return self.inner.state_dict()
+
+    @property
+    def norms(self):
+        return np.array(self.rows, dtype=np.float64).reshape(len(self.rows), -1)
+
+    def __repr__(self):
+        return f"GradientRecorder({self.inner!r})"
+
+
+def _default_loss(model, y):
+    y = np.asarray(y)
+    if y.dtype.kind in "iu" and y.ndim == 1 and (model.n_outputs or 1) > 1:
+        return losses.CrossEntropy()
+    return losses.MSE()
+
+
+def _baseline_loss(loss, pred, y):
+    """The loss of the best constant prediction (the targets' mean): what 'learned nothing' scores."""
+    if isinstance(loss, losses.CrossEntropy):
+        onehot = np.zeros_like(pred)
+        labels = y.reshape(-1).astype(int) if y.ndim == 1 or y.shape[1] == 1 else None
+        if labels is not None:
+            onehot[np.arange(len(y)), labels] = 1.0
+        else:
+            onehot = y.astype(np.float64)
+        freq = np.clip(onehot.mean(axis=0), 1e-12, None)
+        return float(losses.CrossEntropy().forward(np.tile(np.log(freq), (len(pred), 1)), onehot))
+    target = y.reshape(pred.shape).astype(np.float64)
+    const = np.tile(target.mean(axis=0), (len(pred), 1))
+    if isinstance(loss, losses.BCE) and loss.from_logits:
+        p = np.clip(const, 1e-12, 1 - 1e-12)
+        const = np.log(p / (1 - p))
+    return float(type(loss)(**loss.get_config()).forward(const, target))
+
+
+def _forward_all(model, X):
+    """The input of every layer, and the output."""
+    inputs, out = [], X
+    for layer in model.layers:
+        inputs.append(out)
+        out = layer.forward(out)
+    return inputs, out
+
+
+def _hidden_activation_layers(model):
+    """(index, layer) of activation layers that feed another Dense (hidden, not the output)."""
+    last_dense = max((i for i, layer in enumerate(model.layers) if isinstance(layer, Dense)), default=-1)
+    return [(i, layer) for i, layer in enumerate(model.layers) if i < last_dense and not isinstance(layer, Dense)]
+
+
+def _fmt_row(x):
+    return "[" + ", ".join(f"{v:.4g}" for v in np.asarray(x).reshape(-1)) + "]"
+
+
+def _bad_fit(L, baseline, pred, y, loss_is_ce):
+    """Did training end badly? Classification: some sample wrong or undecided (|p − y| ≥ 0.3, the
+    CLI's "~0.5" band; for cross-entropy the wrong argmax). Regression: the loss kept more than a
+    tenth of what predicting the mean loses."""
+    if loss_is_ce:
+        labels = y.reshape(-1) if y.ndim == 1 or y.shape[1] == 1 else y.argmax(axis=1)
+        return bool(np.any(pred.argmax(axis=1) != labels))
+    if np.all((y == 0) | (y == 1)):
+        return bool(np.any(np.abs(pred - y) >= 0.3))
+    return L > 0.1 * baseline
+
+
+# -- the checks --------------------------------------------------------------------------------------
+def _check_merged(ctx):
+    """Different targets, (almost) the same last hidden representation: the output layer, a weighted
+    sum of that representation, must give them (almost) the same output."""
+    m, X, y2, pred = ctx["model"], ctx["X"], ctx["y2"], ctx["pred2"]
+    dense = [i for i, layer in enumerate(m.layers) if isinstance(layer, Dense)]
+    if len(dense) < 2 or len(X) > 2000 or ctx["loss_is_ce"]:
+        return None
+    H = ctx["inputs"][dense[-1]]
+    n = len(H)
+    dist = np.sqrt(((H[:, None, :] - H[None, :, :]) ** 2).sum(-1))
+    ydist = np.abs(y2[:, None, :] - y2[None, :, :]).max(-1)
+    yrange = float(y2.max() - y2.min()) or 1.0
+    typical = np.median(dist[np.triu_indices(n, 1)]) if n > 2 else dist.max()
+    miss = np.abs(pred - y2).max(-1) > 0.25 * yrange
+    iu = np.triu_indices(n, 1)
+    # 5% of the typical distance between samples: close enough that the output weights would have to
+    # be ~20× larger than elsewhere to separate the pair
+    close = (dist[iu] < 0.05 * typical) & (ydist[iu] >= 0.5 * yrange) & (miss[iu[0]] | miss[iu[1]])
+    pairs = [(int(i), int(j)) for i, j, c in zip(iu[0], iu[1], close) if c]
+    if not pairs:
+        return None
+    i, j = pairs[0]
+    act = m.layers[dense[-1] - 1] if dense[-1] > 0 else None
+    evidence = (f"the last hidden layer maps {_fmt_row(ctx['X_raw'][i])} (target {_fmt_row(y2[i])}) and "
+                f"{_fmt_row(ctx['X_raw'][j])} (target {_fmt_row(y2[j])}) to almost the same point, "
+                f"{_fmt_row(H[i])} vs {_fmt_row(H[j])} (distance {dist[i, j]:.3g}, typical {typical:.3g}); "
+                f"the model outputs {_fmt_row(pred[i])} and {_fmt_row(pred[j])}")
+    if len(pairs) > 1:
+        evidence += f"; {len(pairs)} such pairs in all"
+    why = "the output layer only sees that point, so it must give both inputs nearly the same value"
+    floor = _merged_floor(ctx, pairs)
+    if floor is not None:
+        why += (f"; the best compromise is their mean target, so while they stay merged the loss cannot "
+                f"go below {floor:.4g} (it is {ctx['L']:.4g} now)")
+    if isinstance(act, (Sigmoid, Tanh)):
+        a = H[[i, j]]
+        slope = a * (1 - a) if isinstance(act, Sigmoid) else 1 - a * a
+        peak = 0.25 if isinstance(act, Sigmoid) else 1.0
+        why += (f". Their hidden units are saturated: {type(act).__name__}'(z) is "
+                f"{slope.min():.2g}–{slope.max():.2g} there (at most {peak:g}), so the gradient that could "
+                "pull them apart is tiny; more epochs or a larger learning rate only push both outputs "
+                "toward that compromise")
+    h = m.layers[dense[-1]].n_in
+    fix = (f"give the network more room: more hidden units (e.g. {2 * h} instead of {h}; with more units "
+           "some start out separating these inputs), or smaller initial weights that keep units out of "
+           "saturation (init='glorot_uniform'), or Adam (lr 0.1), whose per-weight step size does not "
+           "shrink with the gradient")
+    return Finding("merged_samples", "inputs with different targets look the same to the output layer",
+                   evidence, why, fix,
+                   [{"hidden": 2 * h}, {"init": "glorot_uniform"}, {"optimizer": "adam", "lr": 0.1}])
+
+
+def _merged_floor(ctx, pairs):
+    loss = ctx["loss"]
+    if not isinstance(loss, (losses.MSE, losses.HalfSSE)) and not (isinstance(loss, losses.BCE)
+                                                                      and not loss.from_logits):
+        return None
+    y2 = ctx["y2"]
+    group = list(range(len(y2)))
+
+    def root(a):
+        while group[a] != a:
+            a = group[a]
+        return a
+
+    for i, j in pairs:
+        group[root(i)] = root(j)
+    roots = np.array([root(a) for a in range(len(y2))])
+    best = y2.astype(np.float64).copy()
+    for r in set(roots.tolist()):
+        best[roots == r] = y2[roots == r].mean(axis=0)
+    return float(type(loss)(**loss.get_config()).forward(best, y2))
+
+
+def _check_saturated(ctx):
+    if not ctx["bad_fit"]:
+        return None  # saturated units in a network that fits are decided units, not a problem
+    for i, layer in _hidden_activation_layers(ctx["model"]):
+        if not isinstance(layer, (Sigmoid, Tanh)):
+            continue
+        a = ctx["inputs"][i + 1] if i + 1 < len(ctx["inputs"]) else None
+        if a is None:
+            continue
+        slope, peak = (a * (1 - a), 0.25) if isinstance(layer, Sigmoid) else (1 - a * a, 1.0)
+        sat = slope < 0.1 * peak  # a tenth of the best slope: the gradient is cut 10× or more
+        share = float(sat.mean())
+        if share >= 0.25:
+            units = np.flatnonzero(sat.mean(axis=0) >= 0.5)
+            return Finding(
+                "saturated", f"saturated {type(layer).__name__} units in layer {i}",
+                f"{share:.0%} of layer {i}'s outputs sit where its derivative is below {0.1 * peak:g} "
+                f"(a tenth of its peak {peak:g}); "
+                + (f"units {units.tolist()} are saturated on most samples; " if units.size else "")
+                + f"mean |z| = {np.abs(ctx['inputs'][i]).mean():.3g}",
+                "backprop multiplies the error by that derivative, so saturated units pass back (and "
+                "receive) 10× to 1000× less gradient: they stop learning while the loss is still high",
+                "start from smaller weights (init='glorot_uniform'), scale the inputs to unit size, and "
+                "if the weights grew during training, lower the learning rate; tanh or ReLU hidden "
+                "units saturate less than sigmoid", [{"init": "glorot_uniform"}])
+    return None
+
+
+def _check_dead_relu(ctx):
+    for i, layer in enumerate(ctx["model"].layers):
+        if type(layer) is not ReLU or i + 1 >= len(ctx["inputs"]):
+            continue
+        active = ctx["inputs"][i + 1] > 0
+        dead = ~active.any(axis=0)
+        share = float(dead.mean())
+        if share >= 0.25 and dead.sum() >= 1:  # a few dead units are normal with He init; a quarter is not
+            return Finding(
+                "dead_relu", f"dead ReLU units in layer {i}",
+                f"{int(dead.sum())} of {dead.size} units ({share:.0%}) are never active on the "
+                f"{len(ctx['X'])} samples (their z ≤ 0 everywhere)",
+                "ReLU's derivative is 0 for z ≤ 0, so a unit that is off for every sample gets no "
+                "gradient and can never turn back on: that part of the layer is gone",
+                "lower the learning rate (a large step pushed their biases down), use He initialisation "
+                "(init='he_uniform'), or LeakyReLU (activation='leaky_relu'), which keeps a small slope",
+                [{"activation": "leaky_relu"}, {"init": "he_uniform"}])
+    return None
+
+
+def _check_gradients(ctx):
+    norms = ctx["grad_norms"]
+    if norms is None or norms.shape[1] < 2 or len(norms) == 0:
+        return []
+    finite = np.all(np.isfinite(norms), axis=1)
+    out = []
+    ratio = norms[:, 0] / np.maximum(norms[:, -1], 1e-300)
+    med = float(np.median(ratio[finite])) if finite.any() else np.inf
+    per_layer = ", ".join(f"{v:.2g}" for v in np.median(norms[finite], axis=0)) if finite.any() else "inf"
+    # 1e-3 between first and last layer: the first layer learns a thousand times slower
+    if med < 1e-3:
+        out.append(Finding(
+            "vanishing_gradients", "vanishing gradients",
+            f"median ‖∂L/∂W‖ per Dense layer, first to last: {per_layer} (first/last = {med:.2g})",
+            "each layer multiplies the backward signal by its Wᵀ and its activation's derivative "
+            "(≤ 0.25 for sigmoid); through many layers the product shrinks, so the first layers barely move",
+            "use ReLU or tanh hidden units with He/Glorot initialisation, or fewer layers",
+            [{"activation": "relu", "init": "he_uniform"}]))
+    growth = norms[finite][-1] / np.maximum(norms[finite][0], 1e-300) if finite.sum() > 1 else np.ones(1)
+    if med > 1e3 or not finite.all() or float(np.max(growth)) > 1e4:
+        out.append(Finding(
+            "exploding_gradients", "exploding gradients",
+            f"median ‖∂L/∂W‖ per Dense layer, first to last: {per_layer} (first/last = {med:.2g}); "
+            f"largest growth over training ×{float(np.max(growth)):.2g}"
+            + ("" if finite.all() else "; some gradients became inf/NaN"),
+            "when weights are large, each layer multiplies the backward signal by more than 1 and the "
+            "product grows layer after layer; steps become huge and training jumps around or diverges",
+            "use smaller initial weights (Glorot/He), a smaller learning rate, or fewer layers",
+            [{"init": "glorot_uniform"}]))
+    return out
+
+
+def _check_lr(ctx):
+    hist = np.asarray(ctx["history"].loss if ctx["history"] is not None else [], dtype=np.float64)
+    lr = ctx["lr"]
+    lr_text = f"lr = {lr:g}" if lr is not None else "the learning rate"
+    if len(hist) >= 5 and np.all(np.isfinite(hist)):
+        rel = np.diff(hist) / np.maximum(np.abs(hist[:-1]), 1e-12)
+        ups = rel > 1e-3  # ignore rounding-size wiggles
+        # rising overall, or going up on a third of the epochs: steps overshoot the minimum
+        if hist[-1] > 1.05 * hist[0] or (ups.mean() > 1 / 3 and rel[ups].mean() > 0.01):
+            return Finding(
+                "lr_too_high", "learning rate too high: the loss rises or oscillates",
+                f"the loss went from {hist[0]:.4g} to {hist[-1]:.4g} and rose on {ups.mean():.0%} "
+                f"of the epochs (mean rise {rel[ups].mean() if ups.any() else 0:.1%}) with {lr_text}",
+                "a step of lr·∂L/∂W overshoots the valley's floor and lands higher on the other side",
+                f"divide the learning rate by 10{f' (lr = {lr / 10:g})' if lr else ''}",
+                [{"lr": lr / 10}] if lr else [])
+        g = ctx["grad_norm"]
+        # flat: <1% better over the whole run, while still far from fitting and with a real gradient
+        if (len(hist) >= 20 and hist[-1] > 0.99 * hist[0] and ctx["bad_fit"]
+                and g > 1e-3 * max(ctx["L"], 1e-12)):
+            return Finding(
+                "lr_too_low", "learning rate too low: the loss is flat",
+                f"over {len(hist)} epochs the loss moved from {hist[0]:.4g} to {hist[-1]:.4g} (less than "
+                f"1%), although ‖∂L/∂θ‖ = {g:.3g} is not small, with {lr_text}",
+                "each step changes the loss by about lr·‖∂L/∂θ‖², which is tiny here: the network is "
+                "moving, just too slowly to see",
+                f"multiply the learning rate by 10{f' (lr = {lr * 10:g})' if lr else ''}, or use Adam",
+                [{"lr": lr * 10}] if lr else [])
+    return None
+
+
+def _check_inputs(ctx):
+    X = ctx["X"].astype(np.float64)
+    std, mean = X.std(axis=0), X.mean(axis=0)
+    used = std > 0
+    if not used.any():
+        return None
+    big = (std > 10) | (np.abs(mean) > 10 * np.maximum(std, 1e-12)) & (np.abs(mean) > 10)
+    spread = std[used].max() / std[used].min()
+    if big.any() or spread > 100:
+        cols = np.flatnonzero(big | (used & (std > 10 * np.median(std[used])))).tolist()
+        return Finding(
+            "unscaled_inputs", "inputs are not scaled",
+            f"feature std from {std[used].min():.3g} to {std[used].max():.3g}, |mean| up to "
+            f"{np.abs(mean).max():.3g}; features {cols[:10]} are far from unit scale",
+            "initial weights are drawn for inputs of size ~1: big inputs make z = x·W big (saturated "
+            "sigmoids, huge gradients) and features of very different scale need very different step "
+            "sizes, which one learning rate cannot give",
+            "standardise each feature: x ← (x − mean) / std, computed on the training data "
+            "(handprop.data.StandardScaler)", [{"standardize": True}])
+    return None
+
+
+def _check_symmetry(ctx):
+    m = ctx["model"]
+    dense = [i for i, layer in enumerate(m.layers) if isinstance(layer, Dense)]
+    for a, b in zip(dense[:-1], dense[1:]):
+        W, bias, W_next = m.layers[a].W, m.layers[a].b, m.layers[b].W
+        if W.shape[1] < 2:
+            continue
+        incoming = np.vstack([W, bias[None, :]]).T  # one row per unit: its weights and bias
+        key = np.hstack([incoming, W_next])
+        same = np.all(np.abs(key[:, None, :] - key[None, :, :]) <= 1e-12 * (np.abs(key).max() + 1e-300), axis=-1)
+        groups = {tuple(np.flatnonzero(row)) for row in same if row.sum() > 1}
+        if groups:
+            biggest = max(groups, key=len)
+            return Finding(
+                "symmetric_init", f"identical hidden units in Dense layer {a}",
+                f"units {list(biggest)} of layer {a} have identical incoming weights, bias and outgoing "
+                f"weights ({len(biggest)} of {W.shape[1]} units are copies)",
+                "identical units compute the same activation and receive the same gradient, so every "
+                "update keeps them identical: the layer works like one unit, whatever its size",
+                "initialise the weights randomly (init='glorot_uniform' or 'he_uniform'), never to a "
+                "constant", [{"init": "glorot_uniform"}])
+    return None
+
+
+def _check_output_range(ctx):
+    m, y = ctx["model"], ctx["y2"]
+    last = m.layers[-1]
+    if ctx["loss_is_ce"] or y.dtype.kind not in "fiub":
+        return None
+    ranges = {Sigmoid: (0.0, 1.0, "(0, 1)"), Tanh: (-1.0, 1.0, "(−1, 1)"), ReLU: (0.0, np.inf, "[0, ∞)"),
+              Softmax: (0.0, 1.0, "[0, 1] with rows summing to 1")}
+    rule = ranges.get(type(last))
+    if rule is None:
+        return None
+    lo, hi, text = rule
+    outside = (y < lo) | (y > hi)
+    if isinstance(last, Softmax):
+        outside = outside | ~np.isclose(y.sum(axis=1, keepdims=True), 1.0)
+    if outside.mean() == 0:
+        return None
+    return Finding(
+        "output_range", f"the output layer ({type(last).__name__}) cannot produce the targets",
+        f"{outside.mean():.0%} of the targets lie outside {text} (targets from {y.min():.4g} to "
+        f"{y.max():.4g})",
+        f"{type(last).__name__} only outputs values in {text}: no weights can fit the other targets, "
+        "and the loss pushes those units into saturation",
+        "for regression end the model with a linear output (no activation after the last Dense), or "
+        "rescale the targets into the output's range", [{"output": None}])
+
+
+def diagnose(subject, X, y, *, model=None, loss=None, history=None, gradients=None, lr=None):
+    """Examine a trained model on ``(X, y)`` and say what went wrong; returns a Diagnosis.
+
+    ``subject`` is the model, or the History that ``fit`` returned (then give ``model=``).
+    ``history`` gives the loss curve, ``gradients`` a ``GradientRecorder`` (or an array of
+    per-layer ‖∂L/∂W‖, steps × Dense layers) from training, ``lr`` the learning rate (read from the
+    recorder when not given). The model's weights are not changed.
+    """
+    if isinstance(subject, History):
+        history = subject
+        if model is None:
+            raise HandpropValueError("diagnose: a History alone is not enough; pass the model too: "
+                                     "diagnose(history, X, y, model=model)")
+    else:
+        model = subject
+    if not hasattr(model, "layers"):
+        raise HandpropValueError(f"diagnose: expected a Sequential model or a History, got {type(model).__name__}")
+    loss = losses.get(loss) if loss is not None else _default_loss(model, y)
+    X_raw = np.asarray(X)
+    X, y = prepare_data(model, X, y)
+    inputs, pred = _forward_all(model, X)
+    L = float(loss.forward(pred, y))
+    model.backward(loss.backward(), need_input_grad=False)
+    grad_norm = float(np.sqrt(sum(float(np.sum(p.grad.astype(np.float64) ** 2)) for p in model.parameters())))
+    loss_is_ce = isinstance(loss, losses.CrossEntropy)
+    y2 = y.reshape(len(y), -1) if not loss_is_ce else y
+    pred2 = pred.reshape(len(pred), -1)
+    baseline = _baseline_loss(loss, pred2, y2)
+    bad_fit = _bad_fit(L, baseline, pred2, y2, loss_is_ce)
+    if isinstance(gradients, GradientRecorder):
+        lr = lr if lr is not None else gradients.lr
+        grad_norms = gradients.norms
+    else:
+        grad_norms = None if gradients is None else np.asarray(gradients, dtype=np.float64)
+    if grad_norms is None:  # one backward at the final weights is still informative
+        grad_norms = np.array([[np.linalg.norm(layer.dW) for layer in model.layers if isinstance(layer, Dense)]])
+    ctx = dict(model=model, X=X, X_raw=X_raw, y2=y2, pred2=pred2, inputs=inputs + [pred], loss=loss, L=L,
+               bad_fit=bad_fit, loss_is_ce=loss_is_ce, grad_norms=grad_norms, grad_norm=grad_norm,
+               history=history, lr=lr)
+    findings = []
+    for check in (_check_output_range, _check_symmetry, _check_merged, _check_saturated, _check_dead_relu,
+                  _check_gradients, _check_lr, _check_inputs):
+        found = check(ctx)
+        if isinstance(found, list):
+            findings.extend(found)
+        elif found is not None:
+            findings.append(found)
+    summary = f"loss {L:.4g}; predicting the mean would give {baseline:.4g}"
+    return Diagnosis(findings, summary)
