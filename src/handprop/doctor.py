@@ -290,7 +290,9 @@ def _check_dead_relu(ctx):
         active = ctx["inputs"][i + 1] > 0
         dead = ~active.any(axis=0)
         share = float(dead.mean())
-        if share >= 0.25 and dead.sum() >= 1:  # a few dead units are normal with He init; a quarter is not
+        # A few dead units are normal (He init, Adam); half the layer is lost capacity even when the
+        # fit is good, a quarter matters when the fit is poor.
+        if share >= 0.5 or (share >= 0.25 and ctx["bad_fit"]):
             return Finding(
                 "dead_relu", f"dead ReLU units in layer {i}",
                 f"{int(dead.sum())} of {dead.size} units ({share:.0%}) are never active on the "
@@ -312,21 +314,26 @@ def _check_gradients(ctx):
     ratio = norms[:, 0] / np.maximum(norms[:, -1], 1e-300)
     med = float(np.median(ratio[finite])) if finite.any() else np.inf
     per_layer = ", ".join(f"{v:.2g}" for v in np.median(norms[finite], axis=0)) if finite.any() else "inf"
+    # The backward signal itself, δ_l = ∂L/∂z_l (RMS per entry), at the final weights: when the forward
+    # values grow as fast as δ shrinks, ‖∂L/∂W‖ = ‖a_(l-1)ᵀ δ_l‖ can hide it, δ does not.
+    d = np.asarray(ctx["deltas"])
+    d_ratio = float(d[0] / max(d[-1], 1e-300)) if d.size > 1 and np.all(np.isfinite(d)) else 1.0
+    deltas = ", ".join(f"{v:.2g}" for v in d)
+    evidence = (f"median ‖∂L/∂W‖ per Dense layer, first to last: {per_layer} (first/last = {med:.2g}); "
+                f"RMS of δ = ∂L/∂z per Dense layer now: {deltas} (first/last = {d_ratio:.2g})")
     # 1e-3 between first and last layer: the first layer learns a thousand times slower
-    if med < 1e-3:
+    if med < 1e-3 or d_ratio < 1e-3:
         out.append(Finding(
-            "vanishing_gradients", "vanishing gradients",
-            f"median ‖∂L/∂W‖ per Dense layer, first to last: {per_layer} (first/last = {med:.2g})",
+            "vanishing_gradients", "vanishing gradients", evidence,
             "each layer multiplies the backward signal by its Wᵀ and its activation's derivative "
             "(≤ 0.25 for sigmoid); through many layers the product shrinks, so the first layers barely move",
             "use ReLU or tanh hidden units with He/Glorot initialisation, or fewer layers",
             [{"activation": "relu", "init": "he_uniform"}]))
     growth = norms[finite][-1] / np.maximum(norms[finite][0], 1e-300) if finite.sum() > 1 else np.ones(1)
-    if med > 1e3 or not finite.all() or float(np.max(growth)) > 1e4:
+    if med > 1e3 or d_ratio > 1e3 or not finite.all() or float(np.max(growth)) > 1e4:
         out.append(Finding(
             "exploding_gradients", "exploding gradients",
-            f"median ‖∂L/∂W‖ per Dense layer, first to last: {per_layer} (first/last = {med:.2g}); "
-            f"largest growth over training ×{float(np.max(growth)):.2g}"
+            evidence + f"; largest growth of ‖∂L/∂W‖ over training ×{float(np.max(growth)):.2g}"
             + ("" if finite.all() else "; some gradients became inf/NaN"),
             "when weights are large, each layer multiplies the backward signal by more than 1 and the "
             "product grows layer after layer; steps become huge and training jumps around or diverges",
@@ -343,7 +350,9 @@ def _check_lr(ctx):
         rel = np.diff(hist) / np.maximum(np.abs(hist[:-1]), 1e-12)
         ups = rel > 1e-3  # ignore rounding-size wiggles
         # rising overall, or going up on a third of the epochs: steps overshoot the minimum
-        if hist[-1] > 1.05 * hist[0] or (ups.mean() > 1 / 3 and rel[ups].mean() > 0.01):
+        # Mini-batch losses jitter near a good minimum: oscillation only counts while the fit is poor.
+        oscillating = ups.mean() > 1 / 3 and rel[ups].mean() > 0.01 and ctx["bad_fit"]
+        if hist[-1] > 1.05 * hist[0] or oscillating:
             return Finding(
                 "lr_too_high", "learning rate too high: the loss rises or oscillates",
                 f"the loss went from {hist[0]:.4g} to {hist[-1]:.4g} and rose on {ups.mean():.0%} "
@@ -403,7 +412,7 @@ def _check_symmetry(ctx):
             biggest = max(groups, key=len)
             return Finding(
                 "symmetric_init", f"identical hidden units in Dense layer {a}",
-                f"units {list(biggest)} of layer {a} have identical incoming weights, bias and outgoing "
+                f"units {[int(u) for u in biggest]} of layer {a} have identical incoming weights, bias and outgoing "
                 f"weights ({len(biggest)} of {W.shape[1]} units are copies)",
                 "identical units compute the same activation and receive the same gradient, so every "
                 "update keeps them identical: the layer works like one unit, whatever its size",
@@ -460,7 +469,12 @@ def diagnose(subject, X, y, *, model=None, loss=None, history=None, gradients=No
     X, y = prepare_data(model, X, y)
     inputs, pred = _forward_all(model, X)
     L = float(loss.forward(pred, y))
-    model.backward(loss.backward(), need_input_grad=False)
+    deltas, grad = [], loss.backward()  # backward by hand to keep δ_l = ∂L/∂z_l of every Dense layer
+    for layer in reversed(model.layers):
+        if isinstance(layer, Dense):
+            deltas.append(float(np.sqrt(np.mean(np.square(grad, dtype=np.float64)))))
+        grad = layer.backward(grad)
+    deltas = deltas[::-1]
     grad_norm = float(np.sqrt(sum(float(np.sum(p.grad.astype(np.float64) ** 2)) for p in model.parameters())))
     loss_is_ce = isinstance(loss, losses.CrossEntropy)
     y2 = y.reshape(len(y), -1) if not loss_is_ce else y
@@ -476,7 +490,7 @@ def diagnose(subject, X, y, *, model=None, loss=None, history=None, gradients=No
         grad_norms = np.array([[np.linalg.norm(layer.dW) for layer in model.layers if isinstance(layer, Dense)]])
     ctx = dict(model=model, X=X, X_raw=X_raw, y2=y2, pred2=pred2, inputs=inputs + [pred], loss=loss, L=L,
                bad_fit=bad_fit, loss_is_ce=loss_is_ce, grad_norms=grad_norms, grad_norm=grad_norm,
-               history=history, lr=lr)
+               history=history, lr=lr, deltas=deltas)
     findings = []
     for check in (_check_output_range, _check_symmetry, _check_merged, _check_saturated, _check_dead_relu,
                   _check_gradients, _check_lr, _check_inputs):
