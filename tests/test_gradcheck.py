@@ -240,3 +240,78 @@ def test_public_api():
     assert handprop.gradcheck is not None
     report = handprop.gradcheck(handprop.mlp([3, 2], "tanh", rng=0), "mse", *data())
     assert isinstance(report, GradcheckReport) and report.passed
+
+
+# -- exercise mode ---------------------------------------------------------------------------------
+EXAMPLES = __import__("pathlib").Path(__file__).resolve().parent.parent / "examples"
+
+
+def load_exercise(name):
+    import runpy
+
+    return runpy.run_path(str(EXAMPLES / name), run_name="exercise")
+
+
+def test_exercise_dense_lists_the_wrong_entries_and_passes_once_fixed(capsys):
+    ns = load_exercise("exercise_dense.py")
+    assert ns["main"]() == 1
+    out = capsys.readouterr().out
+    assert "gradcheck FAILED" in out
+    failing = [line.split()[5] for line in out.splitlines() if line.startswith("  FAIL layer 0 MyDense(3, 3)")]
+    assert failing == ["input", "W", "b"]
+    assert "db[1]: backprop" in out and "... and 7 more" in out  # the wrong entries, listed
+    rng = np.random.default_rng(0)
+    layer = ns["MyDense"](3, 3, rng=rng)
+    x = rng.normal(size=(5, 3))
+    report = check_layer(layer, x)
+    assert {c.name for c in report.failures} == {"input", "W", "b"}
+
+    class Fixed(ns["MyDense"]):  # what the learner writes
+        def backward(self, delta, need_input_grad=True):
+            self.dW = self.x.T @ delta
+            self.db = delta.sum(axis=0)
+            return delta @ self.W.T
+
+    assert check_layer(Fixed(3, 3, rng=np.random.default_rng(0)), x).passed
+
+
+def test_exercise_sigmoid_plug_in_function(capsys):
+    ns = load_exercise("exercise_sigmoid.py")
+    assert ns["main"]() == 1
+    assert "gradcheck FAILED" in capsys.readouterr().out
+    x = np.random.default_rng(1).normal(size=(4, 3))
+
+    def fixed(grad, x):
+        a = ns["sigmoid_forward"](x)
+        return grad * a * (1 - a)
+
+    report = check_functions(ns["sigmoid_forward"], fixed, x)
+    assert report.passed
+    wrong = check_functions(ns["sigmoid_forward"], ns["sigmoid_backward"], x).failures[0]
+    assert len(wrong.wrong) == x.size  # every entry is off, and each one is listed
+
+
+# -- CLI -------------------------------------------------------------------------------------------
+def test_cli_gradcheck_passes_on_blog_000(capsys):
+    from handprop.cli import main
+
+    assert main(["gradcheck"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("gradcheck PASSED") and "layer 2 Dense(2, 1)      W" in out
+    assert main(["gradcheck", "--activation", "tanh", "--hidden", "5", "--loss", "ce"]) == 0
+
+
+def test_cli_gradcheck_relu_at_its_kink_is_flagged(capsys):
+    """Blog 000's data has the row [0, 0] and zero biases: z1 = 0 exactly, ReLU's kink. Finite
+    differences cannot check a derivative there, and the report says so instead of passing quietly."""
+    from handprop.cli import main
+
+    assert main(["gradcheck", "--activation", "relu"]) == 1
+    assert "kink at 0" in capsys.readouterr().out
+
+
+def test_cli_gradcheck_fails_with_exit_1_on_a_too_tight_tolerance(capsys):
+    from handprop.cli import main
+
+    assert main(["gradcheck", "--tol", "1e-15"]) == 1
+    assert "gradcheck FAILED" in capsys.readouterr().out
