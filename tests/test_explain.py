@@ -284,3 +284,21 @@ def test_cli_explain_after_training(capsys):
 def test_cli_model_without_data_is_an_error(capsys):
     assert main(["explain", "--data", "x.csv"]) == 2
     assert "--data needs --model" in capsys.readouterr().err
+
+
+def test_cli_explain_and_gradcheck_from_a_saved_model(tmp_path, capsys):
+    io = pytest.importorskip("handprop.io")
+    if not hasattr(io, "save"):
+        pytest.skip("handprop.io has no save yet")
+    model = handprop.mlp([2, 3, 1], "tanh", output="sigmoid", rng=0)
+    path = tmp_path / "model.npz"
+    io.save(model, path)
+    data = tmp_path / "data.npz"
+    np.savez(data, X=X.astype(float), y=Y.astype(float))
+    assert main(["explain", "--model", str(path), "--data", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "a1 = tanh(z1)" in out and "✓" in out
+    expected = MSE().forward(model.predict(X), Y)
+    assert f"= {expected:.6g}" in out
+    assert main(["gradcheck", "--model", str(path), "--data", str(data), "--rows", "3"]) == 0
+    assert "gradcheck PASSED: MSE on 3 samples" in capsys.readouterr().out

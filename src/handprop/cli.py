@@ -148,7 +148,10 @@ def _load_model_and_data(args):
         if args.epochs:
             model.fit(X, y, loss=loss, optimizer=optimizer, epochs=args.epochs)
         return model, loss, optimizer, X, y
-    from .io import load  # the saved-model format lives with the real-data work
+    try:
+        from .io import load  # the saved-model format lives with the real-data work
+    except ImportError:
+        raise HandpropError("--model needs handprop.io (saved models), which this installation lacks") from None
     from .data import load_data
     from .losses import get as get_loss
 
@@ -161,8 +164,14 @@ def _load_model_and_data(args):
     X, y = np.asarray(data.X), np.asarray(data.y)
     if args.rows:
         X, y = X[:args.rows], y[:args.rows]
-    info_loss = getattr(getattr(model, "info", None), "loss", None)
-    return model, get_loss(info_loss or args.loss), None, X, y
+    info = getattr(model, "info", None)  # what training saved: loss and preprocessing
+    if info is not None and hasattr(info, "prepare"):
+        X = info.prepare(X)
+    if getattr(info, "label_encoder", None) is not None:
+        y = info.label_encoder.transform(y)
+    elif getattr(info, "y_scaler", None) is not None:
+        y = info.y_scaler.transform(y.reshape(len(y), -1))
+    return model, get_loss(getattr(info, "loss", None) or args.loss), None, X, y
 
 
 def cmd_explain(args):

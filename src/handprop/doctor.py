@@ -51,31 +51,24 @@ class Finding:
         return f"Finding({self.code!r})"
 
 
-class Diagnosis:
-    """The findings of ``diagnose``; empty (``ok``) on a healthy run. ``str()`` prints a report."""
+class Diagnosis(list):
+    """The findings of ``diagnose`` (a list); empty and ``ok`` on a healthy run. ``d["saturated"]``
+    gets a finding by code, ``"saturated" in d`` asks for one; ``str()`` prints the report."""
 
     def __init__(self, findings, summary):
-        self.findings, self.summary = list(findings), summary
+        super().__init__(findings)
+        self.summary = summary
 
-    @property
-    def ok(self):
-        return not self.findings
+    ok = property(lambda self: not self)
+    codes = property(lambda self: [f.code for f in self])
 
-    @property
-    def codes(self):
-        return [f.code for f in self.findings]
-
-    def __iter__(self):
-        return iter(self.findings)
-
-    def __len__(self):
-        return len(self.findings)
-
-    def __getitem__(self, code):
-        for f in self.findings:
-            if f.code == code:
+    def __getitem__(self, key):
+        if not isinstance(key, str):
+            return super().__getitem__(key)
+        for f in self:
+            if f.code == key:
                 return f
-        raise KeyError(code)
+        raise KeyError(key)
 
     def __contains__(self, code):
         return code in self.codes
@@ -83,8 +76,7 @@ class Diagnosis:
     def __str__(self):
         if self.ok:
             return f"Training doctor: nothing wrong found ({self.summary})."
-        head = f"Training doctor: {len(self.findings)} finding(s) ({self.summary})"
-        return "\n".join([head] + [str(f) for f in self.findings])
+        return "\n".join([f"Training doctor: {len(self)} finding(s) ({self.summary})"] + [str(f) for f in self])
 
 
 class GradientRecorder(Optimizer):
@@ -112,9 +104,6 @@ class GradientRecorder(Optimizer):
                           if p.name == "W" and isinstance(p.layer, Dense)])
         self.inner.step(params)
 
-    def state_dict(self):
-        return self.inner.state_dict()
-
     @property
     def norms(self):
         return np.array(self.rows, dtype=np.float64).reshape(len(self.rows), -1)
@@ -133,12 +122,7 @@ def _default_loss(model, y):
 def _baseline_loss(loss, pred, y):
     """The loss of the best constant prediction (the targets' mean): what 'learned nothing' scores."""
     if isinstance(loss, losses.CrossEntropy):
-        onehot = np.zeros_like(pred)
-        labels = y.reshape(-1).astype(int) if y.ndim == 1 or y.shape[1] == 1 else None
-        if labels is not None:
-            onehot[np.arange(len(y)), labels] = 1.0
-        else:
-            onehot = y.astype(np.float64)
+        onehot = np.eye(pred.shape[1])[y.reshape(-1).astype(int)] if y.ndim == 1 or y.shape[1] == 1 else y
         freq = np.clip(onehot.mean(axis=0), 1e-12, None)
         return float(losses.CrossEntropy().forward(np.tile(np.log(freq), (len(pred), 1)), onehot))
     target = y.reshape(pred.shape).astype(np.float64)
@@ -215,10 +199,9 @@ def _check_merged(ctx):
     if floor is not None:
         why += (f"; the best compromise is their mean target, so while they stay merged the loss cannot "
                 f"go below {floor:.4g} (it is {ctx['L']:.4g} now)")
-    if isinstance(act, (Sigmoid, Tanh)):
-        a = H[[i, j]]
-        slope = a * (1 - a) if isinstance(act, Sigmoid) else 1 - a * a
-        peak = 0.25 if isinstance(act, Sigmoid) else 1.0
+    a = H[[i, j]]
+    slope, peak = (a * (1 - a), 0.25) if isinstance(act, Sigmoid) else (1 - a * a, 1.0)
+    if isinstance(act, (Sigmoid, Tanh)) and slope.max() < 0.1 * peak:
         why += (f". Their hidden units are saturated: {type(act).__name__}'(z) is "
                 f"{slope.min():.2g}–{slope.max():.2g} there (at most {peak:g}), so the gradient that could "
                 "pull them apart is tiny; more epochs or a larger learning rate only push both outputs "
@@ -239,19 +222,12 @@ def _merged_floor(ctx, pairs):
                                                                       and not loss.from_logits):
         return None
     y2 = ctx["y2"]
-    group = list(range(len(y2)))
-
-    def root(a):
-        while group[a] != a:
-            a = group[a]
-        return a
-
-    for i, j in pairs:
-        group[root(i)] = root(j)
-    roots = np.array([root(a) for a in range(len(y2))])
-    best = y2.astype(np.float64).copy()
-    for r in set(roots.tolist()):
-        best[roots == r] = y2[roots == r].mean(axis=0)
+    group = np.arange(len(y2))
+    for i, j in pairs:  # merge the groups of i and j
+        group[group == group[j]] = group[i]
+    best = y2.astype(np.float64).copy()  # everyone else exactly right; each group at its mean target
+    for g in np.unique(group):
+        best[group == g] = y2[group == g].mean(axis=0)
     return float(type(loss)(**loss.get_config()).forward(best, y2))
 
 

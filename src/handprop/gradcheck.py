@@ -105,8 +105,9 @@ class Check:
         if not self.passed:
             shown = self.wrong[:max_entries]
             out.append(f"       {len(self.wrong)} of {self.errors.size} entries wrong:")
+            sym = "dx" if self.name == "input" else f"d{self.name}"
             for idx in shown:
-                out.append(f"         d{self.name}{list(idx)}: backprop {self.analytic[idx]: .6g}, "
+                out.append(f"         {sym}{list(idx)}: backprop {self.analytic[idx]: .6g}, "
                            f"numeric {self.numeric[idx]: .6g}")
             if len(self.wrong) > len(shown):
                 out.append(f"         ... and {len(self.wrong) - len(shown)} more")

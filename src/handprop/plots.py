@@ -116,8 +116,9 @@ def network_diagram(model, ax=None, path=None, max_units=12):
 
     def pos(col, i):
         n = shown[col]
-        return col, (i - (n - 1) / 2) / max(max(shown) - 1, 1)
+        return col, ((n - 1) / 2 - i) / max(max(shown) - 1, 1)  # unit 0 at the top
 
+    label_weights = sum(shown[c] * shown[c + 1] for c in range(len(dense))) <= 16  # small nets: print w
     for col, layer in enumerate(dense):
         for i in range(shown[col]):
             for j in range(shown[col + 1]):
@@ -125,6 +126,10 @@ def network_diagram(model, ax=None, path=None, max_units=12):
                 (x0, y0), (x1, y1) = pos(col, i), pos(col + 1, j)
                 ax.plot([x0, x1], [y0, y1], color=_POS if w > 0 else _NEG,
                         linewidth=0.3 + 4.0 * abs(w) / wmax, alpha=0.8, zorder=1)
+                if label_weights:  # at a quarter of the way, so labels of lines from one unit do not collide
+                    ax.text(x0 + 0.25 * (x1 - x0), y0 + 0.25 * (y1 - y0), f"{w:.2f}", fontsize=7,
+                            ha="center", va="center", zorder=4,
+                            bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8})
     names = ["input"] + [f"layer {k + 1}" for k in range(len(dense))]
     acts = _activation_names(model)
     for col, n in enumerate(shown):
