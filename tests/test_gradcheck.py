@@ -196,10 +196,29 @@ def test_wrong_entries_are_listed_exactly():
     assert "db[1]: backprop  0" in str(report)
 
 
-def test_relu_kink_is_noted():
+def test_relu_kink_entries_are_skipped_not_failed():
     x = np.array([[1e-8, 1.0], [-0.5, 2.0]])
     report = check_layer(ReLU(), x)
-    assert any("kink" in note for note in report.notes)
+    assert report.passed
+    assert report.layer_checks[0].skipped == [(0, 0)]
+    assert any("1 entries skipped" in note for note in report.notes)
+
+
+class ReLUNoMask(ReLU):
+    """Forgot the mask: passes every gradient through."""
+
+    def backward(self, grad, need_input_grad=True):
+        return grad
+
+
+def test_a_broken_relu_still_fails_next_to_its_kink():
+    x = np.array([[1e-8, 1.0], [-0.5, 2.0]])
+    report = check_layer(ReLUNoMask(), x)
+    assert not report.passed and report.layer_checks[0].wrong == [(1, 0)]
+    X, y = data()
+    model = Sequential([Dense(3, 4, rng=1), ReLUNoMask(), Dense(4, 2, rng=2)])
+    report = gradcheck(model, MSE(), X, y)
+    assert [i for i, _ in report.culprits] == [1]
 
 
 # -- plug-in functions -----------------------------------------------------------------------------
@@ -303,11 +322,12 @@ def test_cli_gradcheck_passes_on_blog_000(capsys):
 
 def test_cli_gradcheck_relu_at_its_kink_is_flagged(capsys):
     """Blog 000's data has the row [0, 0] and zero biases: z1 = 0 exactly, ReLU's kink. Finite
-    differences cannot check a derivative there, and the report says so instead of passing quietly."""
+    differences cannot check a derivative there; those entries are set aside and counted."""
     from handprop.cli import main
 
-    assert main(["gradcheck", "--activation", "relu"]) == 1
-    assert "kink at 0" in capsys.readouterr().out
+    assert main(["gradcheck", "--activation", "relu"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("gradcheck PASSED") and "at a kink, skipped" in out and "entries skipped" in out
 
 
 def test_cli_gradcheck_fails_with_exit_1_on_a_too_tight_tolerance(capsys):

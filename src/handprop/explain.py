@@ -127,6 +127,10 @@ def _update_rule(optimizer, w, g):
     if optimizer is None or (type(optimizer).__name__ == "SGD" and not optimizer.momentum
                              and not optimizer.weight_decay):
         return f"{w.text} − η·{g.text}", f"{w.tex} - \\eta\\, {g.tex}"
+    if type(optimizer).__name__ == "SGD" and not optimizer.weight_decay and not optimizer.nesterov:
+        mu = f"{optimizer.momentum:g}"
+        return (f"{w.text} − η·v,  v ← {mu}·v + {g.text}  (momentum; v starts at the first {g.text})",
+                f"{w.tex} - \\eta\\, v, \\quad v \\leftarrow {mu}\\, v + {g.tex}")
     if type(optimizer).__name__ == "Adam":
         return (f"{w.text} − η·m̂/(√v̂ + ε)  (Adam: m, v running means of {g.text}, {g.text}²)",
                 f"{w.tex} - \\eta\\, \\hat m / (\\sqrt{{\\hat v}} + \\epsilon)")
@@ -251,6 +255,8 @@ def explain(model, loss, X, y, lr=0.1, optimizer=None, check="auto", apply=False
         for c, (_, _, sym, _) in zip(check_report.checks, grads):
             dsym = d(L_SYM, sym)
             mark = "✓" if c.passed else "✗ WRONG"
+            if c.skipped:
+                mark += f" ({len(c.skipped)} entries at a ReLU kink, not checkable)"
             steps.append(Step("check", "check_" + sym.text, dsym,
                               f"backprop vs. finite differences, max rel error {c.max_error:.1e} {mark}",
                               f"\\text{{max rel. error }} {c.max_error:.1e}", None))
@@ -280,7 +286,7 @@ class Explanation:
                 yield section, heading, steps
 
     def _eta(self):
-        return f"η = {self.lr:g}" if self.optimizer is None else repr(self.optimizer)
+        return f"η = {self.lr if self.optimizer is None else self.optimizer.lr:g}"
 
     def to_text(self, full=False):
         return _render_text(self, full)
