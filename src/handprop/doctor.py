@@ -170,12 +170,19 @@ def _check_merged(ctx):
     sum of that representation, must give them (almost) the same output."""
     m, X, y2, pred = ctx["model"], ctx["X"], ctx["y2"], ctx["pred2"]
     dense = [i for i, layer in enumerate(m.layers) if isinstance(layer, Dense)]
-    if len(dense) < 2 or len(X) > 2000 or ctx["loss_is_ce"]:
+    if len(dense) < 2 or ctx["loss_is_ce"]:
         return None
-    H = ctx["inputs"][dense[-1]]
+    H = ctx["inputs"][dense[-1]].astype(np.float64)
+    rows = np.arange(len(H))
+    if len(H) > 1000:  # pairs grow as n²: look at a fixed sample of 1000 rows
+        rows = np.sort(np.random.default_rng(0).choice(len(H), 1000, replace=False))
+        H, y2, pred = H[rows], y2[rows], pred[rows]
     n = len(H)
-    dist = np.sqrt(((H[:, None, :] - H[None, :, :]) ** 2).sum(-1))
-    ydist = np.abs(y2[:, None, :] - y2[None, :, :]).max(-1)
+    sq = (H * H).sum(1)
+    dist = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2 * H @ H.T, 0.0))  # n × n, no n × n × d
+    ydist = np.zeros((n, n))
+    for k in range(y2.shape[1]):
+        ydist = np.maximum(ydist, np.abs(y2[:, k, None] - y2[None, :, k]))
     yrange = float(y2.max() - y2.min()) or 1.0
     typical = np.median(dist[np.triu_indices(n, 1)]) if n > 2 else dist.max()
     miss = np.abs(pred - y2).max(-1) > 0.25 * yrange
@@ -188,8 +195,9 @@ def _check_merged(ctx):
         return None
     i, j = pairs[0]
     act = m.layers[dense[-1] - 1] if dense[-1] > 0 else None
-    evidence = (f"the last hidden layer maps {_fmt_row(ctx['X_raw'][i])} (target {_fmt_row(y2[i])}) and "
-                f"{_fmt_row(ctx['X_raw'][j])} (target {_fmt_row(y2[j])}) to almost the same point, "
+    xi, xj = ctx["X_raw"][rows[i]], ctx["X_raw"][rows[j]]
+    evidence = (f"the last hidden layer maps {_fmt_row(xi)} (target {_fmt_row(y2[i])}) and "
+                f"{_fmt_row(xj)} (target {_fmt_row(y2[j])}) to almost the same point, "
                 f"{_fmt_row(H[i])} vs {_fmt_row(H[j])} (distance {dist[i, j]:.3g}, typical {typical:.3g}); "
                 f"the model outputs {_fmt_row(pred[i])} and {_fmt_row(pred[j])}")
     if len(pairs) > 1:
@@ -382,10 +390,11 @@ def _check_symmetry(ctx):
             continue
         incoming = np.vstack([W, bias[None, :]]).T  # one row per unit: its weights and bias
         key = np.hstack([incoming, W_next])
-        same = np.all(np.abs(key[:, None, :] - key[None, :, :]) <= 1e-12 * (np.abs(key).max() + 1e-300), axis=-1)
-        groups = {tuple(np.flatnonzero(row)) for row in same if row.sum() > 1}
-        if groups:
-            biggest = max(groups, key=len)
+        # Copies stay bit-identical through training (same values, same gradients), so exact
+        # equality of the rows finds them, in O(units log units).
+        _, group, counts = np.unique(key, axis=0, return_inverse=True, return_counts=True)
+        if counts.max() > 1:
+            biggest = np.flatnonzero(group.reshape(-1) == np.argmax(counts))
             return Finding(
                 "symmetric_init", f"identical hidden units in Dense layer {a}",
                 f"units {[int(u) for u in biggest]} of layer {a} have identical incoming weights, bias and outgoing "

@@ -245,9 +245,6 @@ def explain(model, loss, X, y, lr=0.1, optimizer=None, check="auto", apply=False
     for (layer, name, sym, g), old, after in zip(grads, arrays, new):
         text, tex = _update_rule(optimizer, sym, d(L_SYM, sym))
         steps.append(Step("update", sym.text + "_new", Sym(sym.text, sym.tex), text, tex, after, before=old))
-    if apply:
-        for a, after in zip(arrays, new):
-            a[...] = after
     # check: finite differences against every gradient shown above
     check_report = None
     if check is True or (check == "auto" and model.n_params * len(X) <= 200_000):
@@ -260,6 +257,9 @@ def explain(model, loss, X, y, lr=0.1, optimizer=None, check="auto", apply=False
             steps.append(Step("check", "check_" + sym.text, dsym,
                               f"backprop vs. finite differences, max rel error {c.max_error:.1e} {mark}",
                               f"\\text{{max rel. error }} {c.max_error:.1e}", None))
+    if apply:  # after the check, which must see the weights the gradients were computed at
+        for a, after in zip(arrays, new):
+            a[...] = after
     title = f"One training step of {' → '.join(layer_name(layer) for layer in model.layers)} with {loss!r}"
     return Explanation(steps, title, lr, optimizer, value, check_report)
 
