@@ -255,3 +255,12 @@ def test_recorder_trains_exactly_like_its_optimizer():
 def test_public_api():
     assert handprop.diagnose is diagnose
     assert isinstance(diagnose(mlp([2, 4, 1], "tanh", rng=0), XOR_X, XOR_Y), Diagnosis)
+
+
+def test_recorder_hands_state_to_the_wrapped_optimizer():
+    inner = SGD(lr=0.1, momentum=0.9)
+    rec = GradientRecorder(inner)
+    mlp([2, 3, 1], "tanh", rng=0).fit(XOR_X, XOR_Y, optimizer=rec, epochs=3)
+    assert rec.state_dict().keys() == inner.state_dict().keys()
+    rec.lr = 0.05
+    assert inner.lr == 0.05 and rec.t == inner.t == 3

@@ -94,10 +94,27 @@ class GradientRecorder(Optimizer):
     def lr(self):
         return self.inner.lr
 
-    def __getattr__(self, name):  # momentum, betas, state...: the wrapped optimizer's
+    @lr.setter
+    def lr(self, value):  # a schedule that sets optimizer.lr reaches the real optimizer
+        self.inner.lr = value
+
+    def __getattr__(self, name):  # momentum, betas, t, n_params...: the wrapped optimizer's
         if name == "inner":
             raise AttributeError(name)
         return getattr(self.inner, name)
+
+    # Optimizer's own methods would act on the wrapper: hand them to the wrapped optimizer.
+    def update(self, i, w, g):
+        return self.inner.update(i, w, g)
+
+    def state_dict(self):
+        return self.inner.state_dict()
+
+    def load_state_dict(self, d):
+        return self.inner.load_state_dict(d)
+
+    def reset(self):
+        return self.inner.reset()
 
     def step(self, params):
         self.rows.append([float(np.linalg.norm(p.grad)) for p in params
