@@ -114,9 +114,14 @@ def _loss_rule(loss, out):
 def _sgd_copy_step(optimizer, arrays, grads):
     """New values after one step of (a copy of) ``optimizer``; the real optimizer is not touched."""
 
-    class _P:  # what Optimizer.step reads: .value (updated in place) and .grad
+    class _P:
+        """A stand-in Parameter: ``.value``/``.grad``, and also ``getattr(p.layer, p.name)`` and
+        ``getattr(p.layer, p.grad_name)``, the two ways an optimizer may read a parameter."""
+
+        name, grad_name = "value", "grad"
+
         def __init__(self, value, grad):
-            self.value, self.grad = value, grad
+            self.value, self.grad, self.layer = value, grad, self
 
     params = [_P(a.copy(), g) for a, g in zip(arrays, grads)]
     copy.deepcopy(optimizer).step(params)
