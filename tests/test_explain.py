@@ -302,3 +302,14 @@ def test_cli_explain_and_gradcheck_from_a_saved_model(tmp_path, capsys):
     assert f"= {expected:.6g}" in out
     assert main(["gradcheck", "--model", str(path), "--data", str(data), "--rows", "3"]) == 0
     assert "gradcheck PASSED: MSE on 3 samples" in capsys.readouterr().out
+
+
+def test_cli_unwritable_output_is_a_clean_error(tmp_path, capsys):
+    bad = tmp_path / "missing" / "step.html"
+    assert main(["explain", "--format", "html", "-o", str(bad)]) == 2
+    assert "--output" in capsys.readouterr().err
+
+
+def test_check_argument_is_validated():
+    with pytest.raises(HandpropValueError, match="check must be True, False or 'auto'"):
+        explain(blog_000_model(), MSE(), X, Y, check="yes")

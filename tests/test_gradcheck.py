@@ -245,7 +245,7 @@ def test_check_functions_right_and_wrong():
 def test_bad_arguments():
     X, y = data()
     model = handprop.mlp([3, 2], None, rng=0)
-    with pytest.raises(HandpropValueError, match="h must be positive"):
+    with pytest.raises(HandpropValueError, match="h must be a number between 0 and 1"):
         gradcheck(model, MSE(), X, y, h=0)
     with pytest.raises(HandpropValueError, match="must be a Layer"):
         check_layer(lambda x: x, X)
@@ -335,3 +335,13 @@ def test_cli_gradcheck_fails_with_exit_1_on_a_too_tight_tolerance(capsys):
 
     assert main(["gradcheck", "--tol", "1e-15"]) == 1
     assert "gradcheck FAILED" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kwargs,match", [({"h": -1e-6}, "h must be"), ({"tol": 0}, "tol must be"),
+                                          ({"tol": "1e-5"}, "tol must be"), ({"h": 2.0}, "h must be")])
+def test_bad_steps_and_tolerances(kwargs, match):
+    X, y = data()
+    with pytest.raises(HandpropValueError, match=match):
+        gradcheck(handprop.mlp([3, 2], None, rng=0), MSE(), X, y, **kwargs)
+    with pytest.raises(HandpropValueError, match=match):
+        check_layer(Sigmoid(), X, **kwargs)

@@ -122,7 +122,10 @@ def after_training(args, model, loss, X, y, history, recorder=None):
     if getattr(args, "plot", None):
         from .plots import training_figure
 
-        training_figure(model, history, X, y, path=args.plot, loss=loss)
+        try:
+            training_figure(model, history, X, y, path=args.plot, loss=loss)
+        except OSError as exc:
+            raise HandpropError(f"--plot {args.plot}: cannot write the picture ({exc.strerror or exc})") from None
         print(f"\nsaved {args.plot}")
     return 0
 
@@ -183,8 +186,11 @@ def cmd_explain(args):
     render = {"text": ex.to_text, "markdown": ex.to_markdown, "html": ex.to_html}[args.format]
     page = render(full=args.full)
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(page)
+        try:
+            with open(args.output, "w", encoding="utf-8") as f:
+                f.write(page)
+        except OSError as exc:
+            raise HandpropError(f"--output {args.output}: cannot write ({exc.strerror or exc})") from None
         print(f"saved {args.output}")
     else:
         print(page, end="" if page.endswith("\n") else "\n")

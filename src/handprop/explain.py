@@ -158,6 +158,8 @@ def explain(model, loss, X, y, lr=0.1, optimizer=None, check="auto", apply=False
         Write the updated weights into the model (default: leave the model as it was).
     """
     loss = get_loss(loss)
+    if check not in (True, False, "auto"):
+        raise HandpropValueError(f"explain: check must be True, False or 'auto', got {check!r}")
     lr = float(lr)
     if not lr > 0:
         raise HandpropValueError(f"explain: lr must be positive, got {lr!r}")

@@ -257,8 +257,7 @@ def gradcheck(model, loss, X, y, h=1e-6, tol=1e-5, seed=0, check_input=True, lay
     the worst entry, and ``.culprits``, the layers whose own backward fails. Its ``str`` prints it.
     """
     loss = losses.get(loss)
-    if not float(h) > 0:
-        raise HandpropValueError(f"gradcheck: h must be positive, got {h!r}")
+    _check_steps(h, tol)
     dtype = model.dtype
     if dtype != np.float64:
         model.astype(np.float64)
@@ -301,6 +300,12 @@ def gradcheck(model, loss, X, y, h=1e-6, tol=1e-5, seed=0, check_input=True, lay
                            f"{type(loss).__name__} on {len(X)} samples, {len(model.layers)} layers", notes)
 
 
+def _check_steps(h, tol):
+    for name, value in (("h", h), ("tol", tol)):
+        if not (isinstance(value, (int, float, np.floating)) and 0 < float(value) < 1):
+            raise HandpropValueError(f"gradcheck: {name} must be a number between 0 and 1, got {value!r}")
+
+
 def check_layer(layer, x, h=1e-6, tol=1e-5, seed=0):
     """Check one layer's backward (input and parameter gradients) on input ``x``.
 
@@ -309,6 +314,7 @@ def check_layer(layer, x, h=1e-6, tol=1e-5, seed=0):
     """
     if not isinstance(layer, Layer):
         raise HandpropValueError(f"check_layer: layer must be a Layer, got {type(layer).__name__}")
+    _check_steps(h, tol)
     x = np.array(x, dtype=np.float64)
     if x.ndim != 2:
         raise HandpropValueError(f"check_layer: x must be 2-D (samples, features), got shape {x.shape}")
