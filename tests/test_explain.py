@@ -313,3 +313,25 @@ def test_cli_unwritable_output_is_a_clean_error(tmp_path, capsys):
 def test_check_argument_is_validated():
     with pytest.raises(HandpropValueError, match="check must be True, False or 'auto'"):
         explain(blog_000_model(), MSE(), X, Y, check="yes")
+
+
+def test_teaching_docs_show_real_output(capsys):
+    """docs/teaching.md (pasted into the README) quotes `handprop explain` and `handprop xor`: every
+    quoted formula line is really printed, and every picture it shows exists."""
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    text = (docs / "teaching.md").read_text(encoding="utf-8")
+    assert main(["explain"]) == 0
+    explained = capsys.readouterr().out
+    quoted = [line for line in text.splitlines() if line.startswith(("∂L/∂", "δ", "W1 ←", "L = "))]
+    assert len(quoted) >= 8
+    for line in quoted:
+        assert line in explained, line
+    assert main(["xor", "--log-every", "100000"]) == 0
+    doctor = capsys.readouterr().out
+    for line in text.splitlines():
+        if line.startswith(("Training doctor:", "[merged_samples]", "try, added")):
+            assert line in doctor, line
+    for image in re.findall(r"\]\((docs/[^)]+\.png)\)", text):
+        assert (docs.parent / image).is_file(), image
