@@ -256,7 +256,9 @@ def explain(model, loss, X, y, lr=0.1, optimizer=None, check="auto", apply=False
     check_report = None
     if check is True or (check == "auto" and model.n_params * len(X) <= 200_000):
         check_report = gradcheck(model, loss, X, y, check_input=False, layers=False)
-        for c, (_, _, sym, _) in zip(check_report.checks, grads):
+        by_key = {(c.layer_index, c.name): c for c in check_report.checks}
+        for layer, name, sym, _ in grads:
+            c = by_key[(next(i for i, other in enumerate(model.layers) if other is layer), name)]
             dsym = d(L_SYM, sym)
             mark = "✓" if c.passed else "✗ WRONG"
             if c.skipped:
