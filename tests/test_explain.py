@@ -335,3 +335,18 @@ def test_teaching_docs_show_real_output(capsys):
             assert line in doctor, line
     for image in re.findall(r"\]\((docs/[^)]+\.png)\)", text):
         assert (docs.parent / image).is_file(), image
+
+
+def test_cli_explain_takes_xors_flags():
+    import argparse
+
+    from handprop.cli import make_parser
+
+    sub = next(a for a in make_parser()._actions if isinstance(a, argparse._SubParsersAction))
+
+    def options(name):
+        return {o for a in sub.choices[name]._actions for o in a.option_strings}
+
+    training_only = {"--plot", "--no-doctor"}
+    assert options("xor") - training_only <= options("explain")
+    assert options("xor") - training_only <= options("gradcheck")

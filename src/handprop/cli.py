@@ -148,8 +148,8 @@ def _load_model_and_data(args):
         raise HandpropError("--data needs --model (a model saved by `handprop train`)")
     if not args.model:
         model, loss, optimizer, X, y = build_xor(args)
-        if args.epochs:
-            model.fit(X, y, loss=loss, optimizer=optimizer, epochs=args.epochs)
+        if args.epochs:  # train first, then explain the next step
+            model.fit(X, y, loss=loss, optimizer=optimizer, epochs=args.epochs, log_every=args.log_every)
         return model, loss, optimizer, X, y
     try:
         from .io import load  # the saved-model format lives with the real-data work
@@ -214,6 +214,7 @@ def add_teaching_commands(sub):
         p = sub.add_parser(name, help=help_text, description=help_text + ". By default on blog 000's "
                            "XOR network (same flags as `handprop xor`), or on --model with --data.")
         _add_model_flags(p, epochs=0)
+        p.add_argument("--log-every", type=int, help="with --epochs: print the loss every N epochs")
         p.add_argument("--model", metavar="PATH", help="a model saved by `handprop train`")
         p.add_argument("--data", metavar="PATH", help="inputs and targets (.csv or .npz) for --model")
         p.add_argument("--target", help="target column (CSV) or array (.npz) of --data")
