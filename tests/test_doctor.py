@@ -122,7 +122,8 @@ def test_xor_cli_prints_the_doctor_only_when_it_ends_badly(capsys):
     assert main(["xor"]) == 0
     out = capsys.readouterr().out
     assert "Training doctor: 2 finding(s)" in out and "[merged_samples]" in out
-    assert "try, added to this command:  --hidden 4  |  --init glorot_uniform  |  --optimizer adam --lr 0.1" in out
+    assert ("try, added to this command (each retrained here, and it solves the task):  "
+            "--hidden 4  |  --init glorot_uniform  |  --optimizer adam --lr 0.1") in out
     assert main(["xor", "--hidden", "4", "--log-every", "100000"]) == 0
     assert "Training doctor" not in capsys.readouterr().out
     assert main(["xor", "--no-doctor", "--log-every", "100000"]) == 0

@@ -89,7 +89,7 @@ def cmd_xor(args):
     for x, target, p in zip(X, XOR_Y.ravel(), pred.ravel()):
         cell = f"[{x[0]}, {x[1]}]"
         print(f"| {cell:<6} | {target:<8} | {p:<9.4f} | {_interpret(p):<11} |")
-    return after_training(args, model, loss, X, y, history, recorder)
+    return after_training(args, model, loss, X, y, history, recorder, retry=lambda s: _xor_solved_with(args, s))
 
 
 # -- teaching: explain, gradcheck, the training doctor and pictures ---------------------------------
@@ -106,8 +106,12 @@ def add_teaching_flags(p):
     p.add_argument("--no-doctor", action="store_true", help="do not diagnose a run that ends badly")
 
 
-def after_training(args, model, loss, X, y, history, recorder=None):
-    """Print the training doctor's findings when the run ended badly; draw --plot. Returns 0."""
+def after_training(args, model, loss, X, y, history, recorder=None, retry=None):
+    """Print the training doctor's findings when the run ended badly; draw --plot. Returns 0.
+
+    ``retry(settings) -> bool``, when given, retrains with the doctor's suggested settings
+    (``{"hidden": 4}``) and says whether that solves the task; only fixes that do are recommended.
+    """
     if not getattr(args, "no_doctor", False):
         from .doctor import diagnose
 
@@ -115,10 +119,18 @@ def after_training(args, model, loss, X, y, history, recorder=None):
         if not diagnosis.ok:
             print()
             print(diagnosis)
-            tries = [_as_flags(s) for f in diagnosis for s in f.suggest]
-            tries = [t for t in dict.fromkeys(tries) if t]
-            if tries:
-                print("try, added to this command:  " + "  |  ".join(tries))
+            suggestions = [s for f in diagnosis for s in f.suggest if _as_flags(s)]
+            suggestions = list({_as_flags(s): s for s in suggestions}.values())
+            if retry is not None and suggestions:  # XOR is small: try each fix before recommending it
+                works = [s for s in suggestions if retry(s)]
+                if works:
+                    print("try, added to this command (each retrained here, and it solves the task):  "
+                          + "  |  ".join(_as_flags(s) for s in works))
+                else:
+                    print("none of these fixes, retrained here, solves the task: "
+                          + "  |  ".join(_as_flags(s) for s in suggestions))
+            elif suggestions:
+                print("try, added to this command:  " + "  |  ".join(_as_flags(s) for s in suggestions))
     if getattr(args, "plot", None):
         from .plots import training_figure
 
@@ -128,6 +140,14 @@ def after_training(args, model, loss, X, y, history, recorder=None):
             raise HandpropError(f"--plot {args.plot}: cannot write the picture ({exc.strerror or exc})") from None
         print(f"\nsaved {args.plot}")
     return 0
+
+
+def _xor_solved_with(args, settings):
+    """Retrain XOR with ``settings`` changed (silently); True if every prediction is within 0.3."""
+    trial = argparse.Namespace(**{**vars(args), **settings})
+    model, loss, optimizer, X, y = build_xor(trial)
+    model.fit(X, y, loss=loss, optimizer=optimizer, epochs=trial.epochs)
+    return bool(np.all(np.abs(xor_probabilities(model, loss, X).ravel() - XOR_Y.ravel()) < 0.3))
 
 
 _FLAGS = {"hidden": "--hidden", "init": "--init", "optimizer": "--optimizer", "lr": "--lr",

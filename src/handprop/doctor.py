@@ -166,7 +166,7 @@ def _hidden_activation_layers(model):
 
 
 def _fmt_row(x):
-    return "[" + ", ".join(f"{v:.4g}" for v in np.asarray(x).reshape(-1)) + "]"
+    return "[" + ", ".join(f"{v + 0.0:.4g}" for v in np.asarray(x).reshape(-1)) + "]"  # + 0.0: no "-0"
 
 
 def _bad_fit(L, baseline, pred, y, loss_is_ce):
@@ -185,25 +185,25 @@ def _bad_fit(L, baseline, pred, y, loss_is_ce):
 def _check_merged(ctx):
     """Different targets, (almost) the same last hidden representation: the output layer, a weighted
     sum of that representation, must give them (almost) the same output."""
-    m, X, y2, pred = ctx["model"], ctx["X"], ctx["y2"], ctx["pred2"]
+    m, T, P = ctx["model"], ctx["T"], ctx["P"]  # targets and outputs as probabilities (one-hot for CE)
     dense = [i for i, layer in enumerate(m.layers) if isinstance(layer, Dense)]
-    if len(dense) < 2 or ctx["loss_is_ce"]:
+    if len(dense) < 2:
         return None
     H = ctx["inputs"][dense[-1]].astype(np.float64)
     rows = np.arange(len(H))
     if len(H) > 1000:  # pairs grow as n²: look at a fixed sample of 1000 rows
         rows = np.sort(np.random.default_rng(0).choice(len(H), 1000, replace=False))
-        H, y2, pred = H[rows], y2[rows], pred[rows]
+    H, T, P = H[rows], T[rows], P[rows]
     n = len(H)
     sq = (H * H).sum(1)
     dist = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2 * H @ H.T, 0.0))  # n × n, no n × n × d
     ydist = np.zeros((n, n))
-    for k in range(y2.shape[1]):
-        ydist = np.maximum(ydist, np.abs(y2[:, k, None] - y2[None, :, k]))
-    yrange = float(y2.max() - y2.min()) or 1.0
-    typical = np.median(dist[np.triu_indices(n, 1)]) if n > 2 else dist.max()
-    miss = np.abs(pred - y2).max(-1) > 0.25 * yrange
+    for k in range(T.shape[1]):
+        ydist = np.maximum(ydist, np.abs(T[:, k, None] - T[None, :, k]))
+    yrange = float(T.max() - T.min()) or 1.0
     iu = np.triu_indices(n, 1)
+    typical = np.median(dist[iu]) if n > 2 else dist.max()
+    miss = np.abs(P - T).max(-1) > 0.25 * yrange
     # 5% of the typical distance between samples: close enough that the output weights would have to
     # be ~20× larger than elsewhere to separate the pair
     close = (dist[iu] < 0.05 * typical) & (ydist[iu] >= 0.5 * yrange) & (miss[iu[0]] | miss[iu[1]])
@@ -211,49 +211,59 @@ def _check_merged(ctx):
     if not pairs:
         return None
     i, j = pairs[0]
-    act = m.layers[dense[-1] - 1] if dense[-1] > 0 else None
-    xi, xj = ctx["X_raw"][rows[i]], ctx["X_raw"][rows[j]]
-    evidence = (f"the last hidden layer maps {_fmt_row(xi)} (target {_fmt_row(y2[i])}) and "
-                f"{_fmt_row(xj)} (target {_fmt_row(y2[j])}) to almost the same point, "
-                f"{_fmt_row(H[i])} vs {_fmt_row(H[j])} (distance {dist[i, j]:.3g}, typical {typical:.3g}); "
-                f"the model outputs {_fmt_row(pred[i])} and {_fmt_row(pred[j])}")
+    act = m.layers[dense[-1] - 1]
+    show_y = ctx["y_show"][rows]
+    evidence = (f"the last hidden layer maps {_fmt_row(ctx['X_raw'][rows[i]])} (target {_fmt_row(show_y[i])}) "
+                f"and {_fmt_row(ctx['X_raw'][rows[j]])} (target {_fmt_row(show_y[j])}) to almost the same "
+                f"point, {_fmt_row(H[i])} vs {_fmt_row(H[j])} (distance {dist[i, j]:.3g}, typical "
+                f"{typical:.3g}); the model outputs {_fmt_row(P[i])} and {_fmt_row(P[j])}")
     if len(pairs) > 1:
         evidence += f"; {len(pairs)} such pairs in all"
     why = "the output layer only sees that point, so it must give both inputs nearly the same value"
-    floor = _merged_floor(ctx, pairs)
+    floor = _merged_floor(ctx, [(rows[a], rows[b]) for a, b in pairs])
     if floor is not None:
         why += (f"; the best compromise is their mean target, so while they stay merged the loss cannot "
                 f"go below {floor:.4g} (it is {ctx['L']:.4g} now)")
     a = H[[i, j]]
     slope, peak = (a * (1 - a), 0.25) if isinstance(act, Sigmoid) else (1 - a * a, 1.0)
-    if isinstance(act, (Sigmoid, Tanh)) and slope.max() < 0.1 * peak:
+    saturating = isinstance(act, (Sigmoid, Tanh))
+    if saturating and slope.max() < 0.1 * peak:
         why += (f". Their hidden units are saturated: {type(act).__name__}'(z) is "
                 f"{slope.min():.2g}–{slope.max():.2g} there (at most {peak:g}), so the gradient that could "
                 "pull them apart is tiny; more epochs or a larger learning rate only push both outputs "
                 "toward that compromise")
+    elif isinstance(act, ReLU) and not a.any():
+        why += ". Every hidden ReLU is off (0) for both, so no gradient reaches the units that could split them"
     h = m.layers[dense[-1]].n_in
-    fix = (f"give the network more room: more hidden units (e.g. {2 * h} instead of {h}; with more units "
-           "some start out separating these inputs), or smaller initial weights that keep units out of "
-           "saturation (init='glorot_uniform'), or Adam (lr 0.1), whose per-weight step size does not "
-           "shrink with the gradient")
+    fix = f"give the network more room: more hidden units (e.g. {2 * h} instead of {h}; with more units " \
+          "some start out separating these inputs)"
+    suggest = [{"hidden": 2 * h}]
+    if saturating:  # both tried on blog 000 (tests): they keep the units out of the flat ends
+        fix += (", or smaller initial weights that keep units out of saturation (init='glorot_uniform'), "
+                "or Adam (lr 0.1), whose per-weight step size does not shrink with the gradient")
+        suggest += [{"init": "glorot_uniform"}, {"optimizer": "adam", "lr": 0.1}]
     return Finding("merged_samples", "inputs with different targets look the same to the output layer",
-                   evidence, why, fix,
-                   [{"hidden": 2 * h}, {"init": "glorot_uniform"}, {"optimizer": "adam", "lr": 0.1}])
+                   evidence, why, fix, suggest)
 
 
 def _merged_floor(ctx, pairs):
-    loss = ctx["loss"]
-    if not isinstance(loss, (losses.MSE, losses.HalfSSE)) and not (isinstance(loss, losses.BCE)
-                                                                      and not loss.from_logits):
-        return None
-    y2 = ctx["y2"]
-    group = np.arange(len(y2))
+    """The loss if every sample were fitted exactly except that each merged group shares one output,
+    the group's mean target (the best shared value for squared error and cross-entropy alike)."""
+    loss, T = ctx["loss"], ctx["T"]
+    group = np.arange(len(T))
     for i, j in pairs:  # merge the groups of i and j
         group[group == group[j]] = group[i]
-    best = y2.astype(np.float64).copy()  # everyone else exactly right; each group at its mean target
+    best = T.astype(np.float64).copy()
     for g in np.unique(group):
-        best[group == g] = y2[group == g].mean(axis=0)
-    return float(type(loss)(**loss.get_config()).forward(best, y2))
+        best[group == g] = T[group == g].mean(axis=0)
+    if isinstance(loss, losses.CrossEntropy):  # log-probabilities are valid logits
+        return float(losses.CrossEntropy().forward(np.log(np.clip(best, 1e-12, 1)), ctx["y_show"]))
+    if isinstance(loss, losses.BCE) and loss.from_logits:
+        p = np.clip(best, 1e-12, 1 - 1e-12)
+        best = np.log(p / (1 - p))
+    elif not isinstance(loss, (losses.MSE, losses.HalfSSE, losses.BCE)):
+        return None
+    return float(type(loss)(**loss.get_config()).forward(best, ctx["y2"]))
 
 
 def _check_saturated(ctx):
@@ -322,8 +332,10 @@ def _check_gradients(ctx):
     deltas = ", ".join(f"{v:.2g}" for v in d)
     evidence = (f"median ‖∂L/∂W‖ per Dense layer, first to last: {per_layer} (first/last = {med:.2g}); "
                 f"RMS of δ = ∂L/∂z per Dense layer now: {deltas} (first/last = {d_ratio:.2g})")
-    # 1e-3 between first and last layer: the first layer learns a thousand times slower
-    if med < 1e-3 or d_ratio < 1e-3:
+    # 1e-3 between first and last layer: the first layer learns a thousand times slower. Depth is what
+    # makes the product vanish; with two Dense layers a small ratio is saturation (reported as such).
+    deep = norms.shape[1] >= 3
+    if deep and (med < 1e-3 or d_ratio < 1e-3):
         out.append(Finding(
             "vanishing_gradients", "vanishing gradients", evidence,
             "each layer multiplies the backward signal by its Wᵀ and its activation's derivative "
@@ -331,7 +343,7 @@ def _check_gradients(ctx):
             "use ReLU or tanh hidden units with He/Glorot initialisation, or fewer layers",
             [{"activation": "relu", "init": "he_uniform"}]))
     growth = norms[finite][-1] / np.maximum(norms[finite][0], 1e-300) if finite.sum() > 1 else np.ones(1)
-    if med > 1e3 or d_ratio > 1e3 or not finite.all() or float(np.max(growth)) > 1e4:
+    if (deep and (med > 1e3 or d_ratio > 1e3)) or not finite.all() or float(np.max(growth)) > 1e4:
         out.append(Finding(
             "exploding_gradients", "exploding gradients",
             evidence + f"; largest growth of ‖∂L/∂W‖ over training ×{float(np.max(growth)):.2g}"
@@ -481,6 +493,15 @@ def diagnose(subject, X, y, *, model=None, loss=None, history=None, gradients=No
     loss_is_ce = isinstance(loss, losses.CrossEntropy)
     y2 = y.reshape(len(y), -1) if not loss_is_ce else y
     pred2 = pred.reshape(len(pred), -1)
+    if loss_is_ce:  # compare in probability space: softmax of the logits against one-hot targets
+        e = np.exp(pred2 - pred2.max(axis=1, keepdims=True))
+        P = e / e.sum(axis=1, keepdims=True)
+        labels = y.reshape(-1) if y.ndim == 1 or y.shape[1] == 1 else None
+        T = np.eye(P.shape[1])[labels.astype(int)] if labels is not None else y.astype(np.float64)
+    else:
+        from_logits = isinstance(loss, losses.BCE) and loss.from_logits
+        P = 1 / (1 + np.exp(-pred2)) if from_logits else pred2
+        T = y2.astype(np.float64)
     baseline = _baseline_loss(loss, pred2, y2)
     bad_fit = _bad_fit(L, baseline, pred2, y2, loss_is_ce)
     if isinstance(gradients, GradientRecorder):
@@ -490,7 +511,7 @@ def diagnose(subject, X, y, *, model=None, loss=None, history=None, gradients=No
         grad_norms = None if gradients is None else np.asarray(gradients, dtype=np.float64)
     if grad_norms is None:  # one backward at the final weights is still informative
         grad_norms = np.array([[np.linalg.norm(layer.dW) for layer in model.layers if isinstance(layer, Dense)]])
-    ctx = dict(model=model, X=X, X_raw=X_raw, y2=y2, pred2=pred2, inputs=inputs + [pred], loss=loss, L=L,
+    ctx = dict(model=model, X=X, X_raw=X_raw, y2=y2, pred2=pred2, P=P, T=T, y_show=y if loss_is_ce else y2, inputs=inputs + [pred], loss=loss, L=L,
                bad_fit=bad_fit, loss_is_ce=loss_is_ce, grad_norms=grad_norms, grad_norm=grad_norm,
                history=history, lr=lr, deltas=deltas)
     findings = []
