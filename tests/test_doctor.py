@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 import handprop
-from handprop import (MSE, SGD, Adam, CrossEntropy, Dense, HalfSSE, History, Identity, ReLU, Sequential, Sigmoid,
-                      Tanh, mlp)
+from handprop import MSE, SGD, Adam, CrossEntropy, Dense, ReLU, Sequential, Sigmoid, mlp
 from handprop.cli import build_xor, main, make_parser, xor_probabilities
 from handprop.data import StandardScaler
 from handprop.doctor import Diagnosis, GradientRecorder, diagnose

@@ -1,6 +1,5 @@
 """explain: one training step factor by factor; numbers checked against blog 000's plain NumPy code."""
 
-import copy
 import html.parser
 import re
 
