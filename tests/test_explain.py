@@ -249,6 +249,8 @@ def test_bad_arguments():
         explain(blog_000_model(), MSE(), np.ones((4, 3)), Y)
     with pytest.raises(HandpropValueError, match="no layers"):
         explain(Sequential([]), MSE(), X, Y)
+    with pytest.raises(HandpropValueError, match="CrossEntropy takes logits"):
+        explain(Sequential([Dense(2, 2, rng=0), Softmax()]), CrossEntropy(), X, Y.ravel())
 
 
 def test_public_api():

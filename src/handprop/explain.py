@@ -28,6 +28,7 @@ from .errors import HandpropValueError
 from .gradcheck import gradcheck, layer_name
 from .layers import Dense
 from .losses import BCE, MSE, CrossEntropy, HalfSSE
+from .losses import check_pairing
 from .losses import get as get_loss
 from .training import prepare_data
 
@@ -165,6 +166,7 @@ def explain(model, loss, X, y, lr=0.1, optimizer=None, check="auto", apply=False
         raise HandpropValueError(f"explain: lr must be positive, got {lr!r}")
     if not model.layers:
         raise HandpropValueError("explain: the model has no layers")
+    check_pairing(model, loss)  # the pairings fit refuses (softmax twice...) would explain a wrong step
     X, y = prepare_data(model, X, y)
     steps = [Step("forward", "X", Sym("X", "X"), "input", "\\text{input}", X),
              Step("forward", "y", Y_SYM, "targets", "\\text{targets}", y)]
