@@ -74,9 +74,13 @@ def environment():
     }
     import handprop
     env["handprop"] = handprop.__version__
-    for name in ("torch", "sklearn", "micrograd", "matplotlib", "threadpoolctl"):
-        mod = optional(name)
-        env[name] = getattr(mod, "__version__", "installed") if mod is not None else None
+    from importlib import metadata
+    for name, dist in (("torch", "torch"), ("sklearn", "scikit-learn"), ("micrograd", "micrograd"),
+                       ("matplotlib", "matplotlib"), ("threadpoolctl", "threadpoolctl")):
+        try:
+            env[name] = metadata.version(dist) if optional(name) is not None else None
+        except metadata.PackageNotFoundError:
+            env[name] = "installed"
     torch = optional("torch")
     env["torch_threads"] = torch.get_num_threads() if torch is not None else None
     return env

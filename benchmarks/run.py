@@ -49,6 +49,7 @@ def main(argv=None):
                    help="where to write the results (default benchmarks/results.json)")
     p.add_argument("--plot", default=str(common.ROOT / "docs" / "benchmarks.png"),
                    help="where to draw the figure (default docs/benchmarks.png; '' for none)")
+    p.add_argument("--markdown", default="", help="also write the tables as Markdown to this file")
     p.add_argument("--only", nargs="*", default=None, choices=["xor", "mnist", "scaling", "memory"],
                    help="run only these parts")
     args = p.parse_args(argv)
@@ -89,6 +90,9 @@ def main(argv=None):
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1, default=str)
         print(f"\nresults: {args.json}")
+    if args.markdown:
+        Path(args.markdown).write_text(markdown(results))
+        print(f"tables: {args.markdown}")
     if args.plot:
         Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
         from plot import plot
@@ -98,6 +102,47 @@ def main(argv=None):
             print("plot: skipped (pip install matplotlib)")
     print(f"total {results['seconds']:.0f} s")
     return 0
+
+
+def markdown(results):
+    """The results as Markdown tables (for docs/benchmarks.md and the README)."""
+    env = results["environment"]
+    out = [f"Machine: {env['cpu']}, {env['cores']} cores ({env['cores_usable']} usable), {env['platform']}. "
+           f"Python {env['python']}, NumPy {env['numpy']} with {env['blas']}, "
+           f"{env['numpy_blas_threads']} BLAS threads; torch {env['torch']} with {env['torch_threads']} "
+           f"threads; scikit-learn {env['sklearn']}; micrograd {env['micrograd']}. "
+           f"Mode: {results['mode']}; OpenBLAS variables: {env['openblas_env'] or 'none set'}.", ""]
+    if "xor" in results:
+        per = results["xor"]["per_epoch_us"]
+        ref = per["blog loop"]["median"]
+        out += ["**XOR, blog 000's run** (µs per epoch, median of interleaved rounds, min..max):", "",
+                table([[n, f"{s['median']:.1f}", f"{s['min']:.1f}..{s['max']:.1f}", f"{s['median'] / ref:.2f}x",
+                        results["xor"]["epochs"][n]] for n, s in per.items()],
+                      ["", "µs/epoch", "range", "time vs blog loop", "epochs timed"]), ""]
+    if "mnist" in results:
+        sps = results["mnist"]["samples_per_s"]
+        secs = results["mnist"]["seconds"]
+        hp = sps["handprop fit"]["median"]
+        out += [f"**784-256-128-10 MLP, one epoch of {results['mnist']['samples']} float32 samples, batch 128**:", "",
+                table([[n, f"{s['median']:,.0f}", f"{s['min']:,.0f}..{s['max']:,.0f}",
+                        f"{secs[n]['median'] * 1e3:.0f}", f"{hp / s['median']:.2f}x"] for n, s in sps.items()],
+                      ["", "samples/s", "range", "ms/epoch", "handprop's samples/s ÷ this"]), ""]
+    if "scaling" in results:
+        for key, label in (("batch", "batch size"), ("width", "width w (784-w-w-10)")):
+            rows = results["scaling"][key]
+            if rows:
+                out += [table([[r[key], f"{r['handprop'] * 1e6:.2f}",
+                                f"{r['torch'] * 1e6:.2f}" if "torch" in r else "-",
+                                f"{r['torch'] / r['handprop']:.2f}x" if "torch" in r else "-"] for r in rows],
+                              [label, "handprop µs/sample", "torch µs/sample", "handprop speed-up"]), ""]
+    if "memory" in results:
+        out += [table([[f"{r['rows']:,}", "memory-mapped .npy" if r["mmap"] else "in memory",
+                        f"{r['data_mib']:.1f}", f"{r['peak_mib']:.1f}", f"{r['peak_above_baseline_mib']:.1f}"]
+                       for r in results["memory"]],
+                      ["rows × 64 float32", "data", "data MiB", "peak RSS MiB", "peak above baseline MiB"]), ""]
+    out += [table([["met" if t["met"] else "**missed**", t["name"], f"{t['value']:.2f}", t["goal"]]
+                   for t in results["targets"]], ["", "target", "value", "goal"]), ""]
+    return "\n".join(out)
 
 
 def target(results, name, value, goal, met, short=None):
