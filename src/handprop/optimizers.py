@@ -22,6 +22,7 @@ import math
 import numpy as np
 
 from .errors import HandpropValueError
+from .layers import Parameter
 
 
 def _check(name, value, low, high=None, low_inclusive=True, high_inclusive=False):
@@ -35,6 +36,14 @@ def _check(name, value, low, high=None, low_inclusive=True, high_inclusive=False
     return value
 
 
+def _value_and_grad(p):
+    """``(p.value, p.grad)``; for handprop's Parameter without its two property calls."""
+    if type(p) is Parameter:
+        layer = p.layer
+        return getattr(layer, p.name), getattr(layer, p.grad_name)
+    return p.value, p.grad
+
+
 class Optimizer:
     """Base class: subclasses implement ``update(i, w, g)`` for parameter ``i``."""
 
@@ -44,6 +53,12 @@ class Optimizer:
 
     def step(self, params):
         """Apply one update to every parameter of ``params`` (from ``model.parameters()``)."""
+        self._count_step(params)
+        update = self.update
+        for i, p in enumerate(params):
+            update(i, *_value_and_grad(p))
+
+    def _count_step(self, params):
         if self.n_params is None:
             self.n_params = len(params)
             self._init_state(params)
@@ -53,10 +68,6 @@ class Optimizer:
                 f"{len(params)} now: use one optimizer per model"
             )
         self.t += 1
-        update = self.update
-        for i, p in enumerate(params):
-            layer = p.layer  # p.value and p.grad, without the two property calls
-            update(i, getattr(layer, p.name), getattr(layer, p.grad_name))
 
     def _init_state(self, params):
         self.t = 0
@@ -105,6 +116,19 @@ class SGD(Optimizer):
     def _init_state(self, params):
         super()._init_state(params)
         self.velocity = [None] * len(params)
+
+    def step(self, params):
+        if self.momentum or self.weight_decay or type(self).update is not SGD.update:
+            return super().step(params)
+        # plain SGD, the update below without a method call per parameter (tiny networks feel it)
+        self._count_step(params)
+        lr, scratch = self.lr, self._scratch
+        for i, p in enumerate(params):
+            w, g = _value_and_grad(p)
+            tmp = scratch[i]
+            if tmp is None or tmp.shape != w.shape or tmp.dtype != w.dtype:
+                tmp = self._array(scratch, i, w)
+            w -= np.multiply(g, lr, out=tmp)  # W −= lr · dW
 
     def update(self, i, w, g):
         tmp = self._scratch[i]
