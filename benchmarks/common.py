@@ -108,12 +108,24 @@ def run_rounds(contenders, rounds, settle=SETTLE_S, log=print):
         time.sleep(settle)
     times = {name: [] for name in names}
     for r in range(rounds):
+        LOADS.append(load())
         order = names[r % len(names):] + names[:r % len(names)]
         for name in order:
             times[name].append(contenders[name]())
             time.sleep(settle)
         log(f"  round {r + 1}/{rounds}: " + ", ".join(f"{n} {times[n][-1] * 1e3:.1f} ms" for n in names))
     return times
+
+
+LOADS = []  # 1-minute load averages seen at the start of each round: other processes at work?
+
+
+def load():
+    """The 1-minute load average (processes running or waiting), or None where unknown."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 def summary(seconds, per=1.0):

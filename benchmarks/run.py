@@ -28,7 +28,7 @@ MODES = {
     # batch sizes, widths, samples per batch point, width flop budget, memory rows
     "full": dict(rounds=5, xor_epochs=10000, peer_epochs=2000, mnist_n=60000,
                  batches=[1, 4, 16, 64, 256, 1024, 4096], widths=[16, 64, 256, 1024, 2048],
-                 batch_samples=lambda b: 4096 if b < 16 else 16384, width_flops=2e10, repeats=2,
+                 batch_samples=lambda b: 4096 if b < 16 else 16384, width_flops=2e10, repeats=3,
                  memory_rows=[10**4, 10**5, 10**6]),
     "quick": dict(rounds=3, xor_epochs=10000, peer_epochs=1000, mnist_n=20000,
                   batches=[1, 16, 128, 1024, 4096], widths=[16, 128, 1024], repeats=1,
@@ -58,6 +58,7 @@ def main(argv=None):
     parts = set(args.only or ["xor", "mnist", "scaling", "memory"])
     started = time.perf_counter()
     threads = common.setup_threads()
+    load_start = common.load()
     results = {"mode": name, "environment": common.environment(), "notes": [], "targets": []}
     notes = results["notes"]
     env = results["environment"]
@@ -80,6 +81,14 @@ def main(argv=None):
         run_memory(cfg, results)
 
     results["seconds"] = time.perf_counter() - started
+    loads = [x for x in common.LOADS if x is not None]
+    results["load_average"] = {"start": load_start, "rounds_max": max(loads) if loads else None,
+                               "end": common.load()}
+    busy = max([x for x in (load_start, results["load_average"]["end"], *loads) if x is not None], default=0)
+    if env["cores_usable"] and busy > 0.5 + 1:  # our own process accounts for about 1
+        notes.append(f"the load average reached {busy} on {env['cores_usable']} cores: other processes "
+                     "were running, and timings of multi-threaded BLAS suffer from that; rerun on a quiet "
+                     "machine for stable numbers")
     print("\n== Targets ==")
     for t in results["targets"]:
         print(f"  {'met ' if t['met'] else 'MISS'}  {t['name']}: {t['value']:.3f} (goal {t['goal']})")
@@ -111,7 +120,9 @@ def markdown(results):
            f"Python {env['python']}, NumPy {env['numpy']} with {env['blas']}, "
            f"{env['numpy_blas_threads']} BLAS threads; torch {env['torch']} with {env['torch_threads']} "
            f"threads; scikit-learn {env['sklearn']}; micrograd {env['micrograd']}. "
-           f"Mode: {results['mode']}; OpenBLAS variables: {env['openblas_env'] or 'none set'}.", ""]
+           f"Mode: {results['mode']}; OpenBLAS variables: {env['openblas_env'] or 'none set'}; "
+           f"load average (start / max over rounds / end): {results['load_average']['start']} / "
+           f"{results['load_average']['rounds_max']} / {results['load_average']['end']}.", ""]
     if "xor" in results:
         per = results["xor"]["per_epoch_us"]
         ref = per["blog loop"]["median"]
