@@ -67,6 +67,41 @@ def blog_loop(epochs):
     return seconds, out.getvalue(), a2
 
 
+def inplace_loop(epochs):
+    """The blog's math with every array preallocated and every operation in place (``out=``): how far
+    fewer, cheaper NumPy calls go on this machine. Not handprop; a yardstick for its overhead."""
+    Xf, y = X.astype(float), Y.astype(float)
+    W1, b1, W2, b2 = blog_weights()
+    b1, b2 = b1.ravel(), b2.ravel()
+    a1, a2, d1, d2 = np.empty((4, 2)), np.empty((4, 1)), np.empty((4, 2)), np.empty((4, 1))
+    t1, t2, sq = np.empty((4, 2)), np.empty((4, 1)), np.empty((4, 1))
+    dW1, db1, dW2, db2 = np.empty((2, 2)), np.empty(2), np.empty((2, 1)), np.empty(1)
+    u1, v1, u2, v2 = np.empty((2, 2)), np.empty(2), np.empty((2, 1)), np.empty(1)
+    dot, add, sub, mul, div, exp, neg, red = (np.dot, np.add, np.subtract, np.multiply, np.divide, np.exp,
+                                              np.negative, np.add.reduce)
+    out = io.StringIO()
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(out):
+        for epoch in range(epochs):
+            dot(Xf, W1, out=a1); add(a1, b1, out=a1)                     # z1 = X @ W1 + b1
+            neg(a1, out=a1); exp(a1, out=a1); add(a1, 1.0, out=a1); div(1.0, a1, out=a1)  # a1 = σ(z1)
+            dot(a1, W2, out=a2); add(a2, b2, out=a2)
+            neg(a2, out=a2); exp(a2, out=a2); add(a2, 1.0, out=a2); div(1.0, a2, out=a2)
+            sub(a2, y, out=d2); mul(d2, d2, out=sq)
+            loss = red(sq, None) / 4                                     # mean((a2 − y)²)
+            mul(d2, 0.5, out=d2)                                          # 2 (a2 − y) / n
+            sub(1.0, a2, out=t2); mul(t2, a2, out=t2); mul(d2, t2, out=d2)  # d_z2
+            dot(a1.T, d2, out=dW2); red(d2, 0, out=db2)
+            dot(d2, W2.T, out=d1)
+            sub(1.0, a1, out=t1); mul(t1, a1, out=t1); mul(d1, t1, out=d1)  # d_z1
+            dot(Xf.T, d1, out=dW1); red(d1, 0, out=db1)
+            sub(W2, mul(dW2, LR, out=u2), out=W2); sub(b2, mul(db2, LR, out=v2), out=b2)
+            sub(W1, mul(dW1, LR, out=u1), out=W1); sub(b1, mul(db1, LR, out=v1), out=b1)
+            if epoch % 1000 == 0:
+                print(f"Epoch {epoch}, Loss: {loss:.4f}")
+    return time.perf_counter() - start, out.getvalue(), a2
+
+
 def handprop_fit(epochs):
     """The same run through handprop's public API: ``model.fit``."""
     from handprop import MSE, SGD, Dense, Sequential, Sigmoid
@@ -167,7 +202,8 @@ def micrograd_loop(epochs):
 
 def contenders(epochs, peer_epochs, notes):
     """{name: (function returning seconds, epochs it runs)}; missing peers are noted and skipped."""
-    found = {"blog loop": (blog_loop, epochs), "handprop fit": (handprop_fit, epochs)}
+    found = {"blog loop": (blog_loop, epochs), "handprop fit": (handprop_fit, epochs),
+             "NumPy in-place loop": (inplace_loop, epochs)}
     if optional("torch") is not None:
         found["torch autograd"] = (torch_autograd, peer_epochs)
         found["torch nn+optim"] = (torch_nn, peer_epochs)
