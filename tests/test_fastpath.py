@@ -65,6 +65,19 @@ def test_every_activation_matches_the_readable_step(act, dtype):
     train_both(model, MSE(), SGD(lr=0.1), X, y, batch=8)
 
 
+@pytest.mark.parametrize("act", ACTS)
+def test_activations_that_must_not_work_in_place(act):
+    # first layer (its input is the user's data) and after another activation (whose output that
+    # activation keeps): these get arrays of their own
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((9, 3))
+    X_before = X.copy()
+    model = Sequential([act(), Dense(3, 4, rng=rng), Sigmoid(), act(), Dense(4, 2, rng=rng)])
+    assert [inplace for _, inplace in _train_plan(model, MSE())[2]] == [False, False, True, False, False]
+    train_both(model, MSE(), SGD(lr=0.1), X, rng.standard_normal((9, 2)), batch=None)
+    np.testing.assert_array_equal(X, X_before)
+
+
 @pytest.mark.parametrize("loss,out_act,target", [
     (MSE(), Sigmoid, "float"), (HalfSSE(), Tanh, "float"), (BCE(), Sigmoid, "binary"),
     (BCE(from_logits=True), None, "binary"), (CrossEntropy(), None, "labels"),
