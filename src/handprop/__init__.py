@@ -12,7 +12,7 @@ Every layer has an explicit ``forward`` and ``backward``; the math reads like th
 
 __version__ = "0.1.0"
 
-from . import initializers
+from . import callbacks, initializers, metrics
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .errors import (DataError, DivergenceError, FileFormatError, HandpropError, HandpropValueError,
                      ShapeError)
@@ -20,7 +20,14 @@ from .layers import Dense, Layer, Parameter
 from .losses import BCE, MSE, CrossEntropy, HalfSSE, Loss
 from .model import Sequential, mlp
 from .optimizers import SGD, Adam, Optimizer
-from .training import History, fit
+from .training import History, evaluate, fit
+
+
+def load(path):
+    """Load a model saved with ``model.save(path)``; see ``handprop.io.load``."""
+    from .io import load as _load  # io builds on training; imported when first used
+
+    return _load(path)
 
 __all__ = [
     "__version__", "initializers",
@@ -28,6 +35,6 @@ __all__ = [
     "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softmax", "Identity",
     "Loss", "MSE", "HalfSSE", "BCE", "CrossEntropy",
     "Optimizer", "SGD", "Adam",
-    "Sequential", "mlp", "fit", "History",
+    "Sequential", "mlp", "fit", "History", "evaluate", "load", "metrics", "callbacks",
     "HandpropError", "HandpropValueError", "ShapeError", "DataError", "FileFormatError", "DivergenceError",
 ]
