@@ -4,6 +4,7 @@ Exit codes: 0 success, 2 bad input or usage (printed as ``error: <message>``), 1
 """
 
 import argparse
+import os
 import sys
 
 import numpy as np
@@ -122,6 +123,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `handprop ... | head`: the reader left, which is not an error
+        # Python's documented recipe: point stdout at devnull so the exit-time flush stays quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # a bug in handprop, not the user's input
         if args.debug:
             raise

@@ -328,7 +328,7 @@ def make_dataset(name, **kwargs):
         For an unknown name (the message lists the valid ones) or an argument the generator does
         not take (the message lists those it does).
     """
-    if name not in DATASETS:
+    if not isinstance(name, str) or name not in DATASETS:
         raise HandpropValueError(
             f"unknown dataset {name!r}; choose one of: {', '.join(sorted(DATASETS))}")
     fn = DATASETS[name]
@@ -372,7 +372,7 @@ def load_sklearn(name):
         When scikit-learn is not installed; handprop's core needs only NumPy, so scikit-learn is an
         optional extra and is imported only here.
     """
-    if name not in _SKLEARN:
+    if not isinstance(name, str) or name not in _SKLEARN:
         raise HandpropValueError(
             f"unknown scikit-learn dataset {name!r}; choose one of: {', '.join(sorted(_SKLEARN))}")
     try:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, FileFormatError
+from ..errors import DataError, FileFormatError, HandpropValueError
 
 __all__ = ["read_idx", "load_mnist", "IDX_DTYPES"]
 
@@ -191,6 +191,8 @@ def load_mnist(directory, kind="train"):
 
     Raises
     ------
+    HandpropValueError
+        An unknown ``kind``.
     FileNotFoundError
         When a file is missing (the message lists the names tried).
     FileFormatError
@@ -200,7 +202,7 @@ def load_mnist(directory, kind="train"):
     """
     prefixes = {"train": "train", "test": "t10k", "t10k": "t10k"}
     if kind not in prefixes:
-        raise DataError(f"kind must be 'train' or 'test', got {kind!r}")
+        raise HandpropValueError(f"kind must be 'train' or 'test', got {kind!r}")
     prefix = prefixes[kind]
     directory = Path(directory)
     paths = {}

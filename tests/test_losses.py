@@ -1,0 +1,130 @@
+"""Losses: values, gradients (finite differences), target shapes, and the pairings they refuse."""
+
+import warnings
+
+import numpy as np
+import pytest
+from conftest import check_loss_gradient
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from handprop import (BCE, MSE, CrossEntropy, Dense, HalfSSE, HandpropValueError, Identity, Sequential,
+                      ShapeError, Sigmoid, Softmax)
+from handprop.losses import check_pairing, get
+
+
+@pytest.mark.parametrize("n", [1, 9])
+@pytest.mark.parametrize("make", [MSE, HalfSSE])
+def test_squared_error_gradients(make, n):
+    rng = np.random.default_rng(n)
+    check_loss_gradient(make(), rng.standard_normal((n, 3)), rng.standard_normal((n, 3)))
+
+
+@pytest.mark.parametrize("n", [1, 9])
+def test_bce_gradients_on_probabilities_and_logits(n):
+    rng = np.random.default_rng(n)
+    target = rng.integers(0, 2, size=(n, 2)).astype(float)
+    check_loss_gradient(BCE(), rng.uniform(0.05, 0.95, size=(n, 2)), target)
+    check_loss_gradient(BCE(from_logits=True), 3 * rng.standard_normal((n, 2)), target)
+
+
+@pytest.mark.parametrize("n", [1, 9])
+def test_cross_entropy_gradient_with_labels_and_one_hot(n):
+    rng = np.random.default_rng(n)
+    labels = rng.integers(0, 4, size=n)
+    logits = 2 * rng.standard_normal((n, 4))
+    check_loss_gradient(CrossEntropy(), logits, labels)
+    check_loss_gradient(CrossEntropy(), logits, np.eye(4)[labels])
+
+
+def test_values_follow_their_formulas():
+    pred = np.array([[0.2], [0.9]])
+    y = np.array([[0.0], [1.0]])
+    assert MSE().forward(pred, y) == pytest.approx(((0.2) ** 2 + 0.1 ** 2) / 2)
+    assert HalfSSE().forward(pred, y) == pytest.approx(0.5 * (0.2 ** 2 + 0.1 ** 2))
+    assert BCE().forward(pred, y) == pytest.approx(-(np.log(0.8) + np.log(0.9)) / 2)
+    logits = np.array([[1.0, 2.0, 3.0]])
+    assert CrossEntropy().forward(logits, [2]) == pytest.approx(-np.log(np.exp(3) / np.exp([1, 2, 3]).sum()))
+
+
+def test_mse_backward_is_blog_000s_two_over_n():
+    pred = np.array([[0.5], [0.25], [0.75], [1.0]])
+    y = np.array([[0], [1], [1], [0]])
+    loss = MSE()
+    loss.forward(pred, y)
+    np.testing.assert_array_equal(loss.backward(), 2 * (pred - y) / y.size)
+
+
+def test_targets_of_shape_n_fit_a_single_output():
+    pred = np.array([[0.2], [0.9]])
+    assert MSE().forward(pred, np.array([0, 1])) == MSE().forward(pred, np.array([[0], [1]]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("loss,pred,target", [
+    (BCE(), np.array([[0.0], [1.0], [1.0]]), np.array([[1.0], [0.0], [1.0]])),
+    (BCE(from_logits=True), np.array([[-1e4], [1e4], [0.0]]), np.array([[1.0], [0.0], [1.0]])),
+    (CrossEntropy(), np.array([[-1e4, 1e4], [1e4, -1e4], [0.0, 0.0]]), np.array([0, 0, 1])),
+])
+def test_extreme_values_give_finite_loss_and_gradient_without_warnings(loss, pred, target, dtype):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = loss.forward(pred.astype(dtype), target)
+        grad = loss.backward()
+    assert np.isfinite(value) and np.all(np.isfinite(grad)) and grad.dtype == dtype
+
+
+@settings(max_examples=40, deadline=None)
+@given(arrays(np.float64, (4, 3), elements=st.floats(-50, 50)), st.integers(0, 2))
+def test_losses_are_never_negative(logits, label):
+    labels = np.full(4, label)
+    assert CrossEntropy().forward(logits, labels) >= 0
+    assert BCE(from_logits=True).forward(logits, (logits > 0).astype(float)) >= 0
+    assert MSE().forward(logits, np.zeros_like(logits)) >= 0
+
+
+def test_float32_predictions_keep_float32_gradients():
+    for loss, target in [(MSE(), np.ones((2, 1))), (HalfSSE(), np.ones((2, 1))), (BCE(), np.ones((2, 1)))]:
+        loss.forward(np.full((2, 1), 0.5, dtype=np.float32), target)
+        assert loss.backward().dtype == np.float32
+
+
+@pytest.mark.parametrize("call,error,words", [
+    (lambda: MSE().forward(np.ones((3, 2)), np.ones((3, 1))), ShapeError, r"target has shape \(3, 1\).*\(3, 2\)"),
+    (lambda: BCE().forward(np.array([[1.5]]), np.array([[1.0]])), HandpropValueError, "must be probabilities"),
+    (lambda: BCE().forward(np.array([[0.5]]), np.array([[2.0]])), HandpropValueError, r"targets must lie in \[0, 1\]"),
+    (lambda: CrossEntropy().forward(np.ones((2, 3)), [0, 3]), HandpropValueError, "label 3 is out of range for 3 classes"),
+    (lambda: CrossEntropy().forward(np.ones((2, 3)), [0.5, 1]), HandpropValueError, "whole numbers"),
+    (lambda: CrossEntropy().forward(np.ones((2, 3)), [0, 1, 2]), ShapeError, "3 labels for 2 rows"),
+    (lambda: get("hinge"), HandpropValueError, "unknown loss 'hinge'"),
+    (lambda: MSE().backward(), Exception, "before forward"),
+])
+def test_bad_inputs_are_named(call, error, words):
+    with pytest.raises(error, match=words):
+        call()
+
+
+def _model(last):
+    return Sequential([Dense(2, 3, rng=0)] + ([last] if last else []))
+
+
+@pytest.mark.parametrize("loss,last,words", [
+    (CrossEntropy(), Softmax(), "remove that layer"),
+    (CrossEntropy(), Sigmoid(), "applies softmax itself"),
+    (BCE(), None, "add a Sigmoid layer"),
+    (BCE(), Identity(), "expects probabilities"),
+    (BCE(from_logits=True), Sigmoid(), "applies the sigmoid itself"),
+])
+def test_wrong_output_layer_pairings_are_refused(loss, last, words):
+    with pytest.raises(HandpropValueError, match=words):
+        check_pairing(_model(last), loss)
+    X, y = np.zeros((3, 2)), np.zeros((3, 3))
+    with pytest.raises(HandpropValueError, match=words):
+        _model(last).fit(X, y, loss=loss, epochs=1)
+
+
+@pytest.mark.parametrize("loss,last", [(CrossEntropy(), None), (BCE(), Sigmoid()),
+                                       (BCE(from_logits=True), None), (MSE(), Sigmoid()), (HalfSSE(), None)])
+def test_right_pairings_are_accepted(loss, last):
+    check_pairing(_model(last), loss)
