@@ -103,6 +103,10 @@ def make_parser():
     _add_model_flags(p)
     p.add_argument("--log-every", type=int, default=1000, help="print the loss every N epochs (default 1000)")
     p.set_defaults(func=cmd_xor)
+
+    from .cli_data import add_commands  # train, evaluate, predict, summary
+
+    add_commands(sub)
     return parser
 
 
