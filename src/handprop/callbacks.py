@@ -90,7 +90,8 @@ class _Monitor(Callback):
 
 
 class EarlyStopping(_Monitor):
-    """Stop when ``monitor`` has not improved for ``patience`` epochs; keep the best weights.
+    """Stop when ``monitor`` has not improved for ``patience`` epochs in a row (by more than
+    ``min_delta``); keep the best weights.
 
     With ``restore_best_weights`` (the default) the model ends with the weights of its best epoch,
     whether training stopped early, ran to the end, or was interrupted: a later, worse epoch (the
@@ -116,7 +117,7 @@ class EarlyStopping(_Monitor):
                 self.best_weights = [p.value.copy() for p in state.model.parameters()]
             return
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:
             state.stop_training = True
             self.stopped_epoch = state.epoch
             state.stop_reason = (f"early stopping: {self.monitor} has not improved for {self.wait} "
@@ -210,17 +211,18 @@ class ReduceLROnPlateau(_Monitor):
     def on_epoch_end(self, state, logs):
         value = _monitored(logs, self.monitor, "ReduceLROnPlateau")
         logs["lr"] = state.optimizer.lr  # the rate this epoch was trained with
-        if self.cooldown_left > 0:
+        in_cooldown = self.cooldown_left > 0
+        if in_cooldown:
             self.cooldown_left -= 1
-            self.wait = 0
         if self._improved(value):
             self.best, self.wait = float(value), 0
             return
-        if self.cooldown_left == 0:
-            self.wait += 1
-            if self.wait >= self.patience:
-                state.optimizer.lr = max(state.optimizer.lr * self.factor, self.min_lr)
-                self.cooldown_left, self.wait = self.cooldown, 0
+        if in_cooldown:  # epochs right after a reduction do not count against the new rate
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            state.optimizer.lr = max(state.optimizer.lr * self.factor, self.min_lr)
+            self.cooldown_left, self.wait = self.cooldown, 0
 
     def state_dict(self):
         return {"best": self.best, "wait": self.wait, "cooldown_left": self.cooldown_left}
