@@ -154,3 +154,14 @@ def test_divergence_raises_unless_stop_on_non_finite_is_given():
 def test_bad_arguments(kwargs, match):
     with pytest.raises(HandpropValueError, match=match):
         fit(blog_model(), X_XOR, Y_XOR, epochs=2, **kwargs)
+
+
+def test_a_memory_mapped_X_trains_batch_by_batch_like_an_in_memory_one(tmp_path):
+    X, y = blobs(64)
+    np.save(tmp_path / "X.npy", X)
+    X_map = np.load(tmp_path / "X.npy", mmap_mode="r")
+    models = [mlp([2, 5, 3], rng=2), mlp([2, 5, 3], rng=2)]
+    for model, features in zip(models, (X, X_map)):
+        fit(model, features, y, loss="ce", optimizer="adam", epochs=3, batch_size=10, seed=4, metrics=["accuracy"])
+    for a, b in zip(*(m.parameters() for m in models)):
+        np.testing.assert_array_equal(a.value, b.value)

@@ -99,7 +99,7 @@ def _load_source(s):
 
 def _detect_task(y, class_names):
     if class_names is not None:
-        return "classification", f"its values are labels ({len(class_names)} classes)"
+        return "classification", "the target holds text labels"
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] > 1:
         return "regression", f"it has {y.shape[1]} columns"
@@ -171,6 +171,11 @@ def _resolve(given, task):
     s.setdefault("checkpoint", None)
     s.setdefault("checkpoint_every", 1)
     s.setdefault("log", None)
+    for flag in ("val", "test"):
+        if not 0 <= s[flag] < 1:
+            raise HandpropValueError(f"--{flag} must be a fraction of the rows in [0, 1), got {s[flag]}")
+    if s["val"] + s["test"] >= 1:
+        raise HandpropValueError(f"--val {s['val']} + --test {s['test']} leave no rows for training")
     return s
 
 

@@ -263,15 +263,24 @@ def _read(path):
     if not os.path.isfile(where):
         raise FileFormatError(f"{where}: no such file")
     with open(where, "rb") as f:
-        head = f.read(2)
-    if head[:1] == b"\x80":
+        head = f.read(8)
+    if head[:1] == b"\x80":  # the PROTO opcode that starts every pickle of protocol 2 or later
         raise FileFormatError(
             f"{where}: this is a pickled Python object; handprop never unpickles files, because "
             "loading a pickle can run arbitrary code. Save models with model.save(path)")
+    if head.startswith(b"\x93NUMPY"):
+        try:
+            np.load(where, allow_pickle=False, mmap_mode="r")
+        except ValueError as exc:
+            if "pickle" in str(exc).lower() or "object" in str(exc).lower():
+                raise FileFormatError(f"{where}: this .npy file holds pickled Python objects; handprop "
+                                      "never unpickles files, because loading a pickle can run arbitrary code") from None
+        raise FileFormatError(f"{where}: a single .npy array, not a handprop model (.npz)")
+    if not head.startswith(b"PK"):
+        raise FileFormatError(f"{where}: not a readable .npz file (it starts with {head!r}, "
+                              "not a zip archive); was it saved with model.save?")
     try:
         with np.load(where, allow_pickle=False) as z:
-            if not isinstance(z, np.lib.npyio.NpzFile):
-                raise FileFormatError(f"{where}: a single .npy array, not a handprop model (.npz)")
             arrays = {}
             for key in z.files:
                 try:
