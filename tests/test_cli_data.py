@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 import handprop
+from handprop.io import load_checkpoint
 from handprop.cli import main
+from handprop.data import make_dataset
 
 SRC = os.path.join(os.path.dirname(__file__), os.pardir, "src")
 
@@ -129,7 +131,7 @@ def test_regression_csv_predicts_in_the_original_units(tmp_path, capsys):
 def test_save_load_predict_from_the_cli_is_identical(tmp_path, capsys):
     model = tmp_path / "m.npz"
     assert main(["train", "--dataset", "blobs", "--n", "200", "--epochs", "5", "--out", str(model), "--quiet"]) == 0
-    X, _ = handprop.data.make_dataset("blobs", n=50, seed=9)
+    X, _ = make_dataset("blobs", n=50, seed=9)
     np.savez(tmp_path / "x.npz", X=X, y=np.zeros(50, dtype=int))
     assert main(["predict", str(model), str(tmp_path / "x.npz"), "--proba"]) == 0
     capsys.readouterr()
@@ -164,28 +166,51 @@ def _same_arrays(a, b):
 def test_a_sigkilled_training_resumes_bit_for_bit(tmp_path, capsys):
     flags = ["--dataset", "moons", "--n", "200", "--quiet"]
     ck = tmp_path / "ck.npz"
-    env = dict(os.environ, PYTHONPATH=os.path.abspath(SRC))
-    child = subprocess.Popen([sys.executable, "-m", "handprop", "train", *flags, "--epochs", "100000",
-                              "--checkpoint", str(ck), "--out", str(tmp_path / "never.npz")], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = _start_training(tmp_path, ck)
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline and child.poll() is None:
-            if ck.exists() and handprop.io.load_checkpoint(ck).epochs_done >= 3:
-                break
-            time.sleep(0.02)
-        assert child.poll() is None, "the training process ended before it could be killed"
+        _wait_for_epochs(child, ck, 3)
         os.kill(child.pid, signal.SIGKILL)  # no chance to clean up: the checkpoint must already be whole
     finally:
         child.kill()
         child.wait()
-    done = handprop.io.load_checkpoint(ck).epochs_done
+    done = load_checkpoint(ck).epochs_done
     end = str(done + 3)
     assert main(["train", "--resume", str(ck), "--epochs", end, "--out", str(tmp_path / "b.npz")]) == 0
     assert main(["train", *flags, "--epochs", end, "--out", str(tmp_path / "a.npz")]) == 0
     capsys.readouterr()
     _same_arrays(tmp_path / "a.npz", tmp_path / "b.npz")
-    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")] or True  # a killed write may leave one
+
+
+def _start_training(tmp_path, ck):
+    env = dict(os.environ, PYTHONPATH=os.path.abspath(SRC))
+    return subprocess.Popen([sys.executable, "-m", "handprop", "train", "--dataset", "moons", "--n", "200",
+                             "--epochs", "100000", "--checkpoint", str(ck), "--out", str(tmp_path / "m.npz")],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_epochs(child, ck, epochs):
+    deadline = time.time() + 60
+    while time.time() < deadline and child.poll() is None:
+        if ck.exists() and load_checkpoint(ck).epochs_done >= epochs:
+            return
+        time.sleep(0.02)
+    raise AssertionError("the training process ended (or hung) before it could be stopped")
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_stops_training_and_saves_the_model(tmp_path):
+    ck = tmp_path / "ck.npz"
+    child = _start_training(tmp_path, ck)
+    try:
+        _wait_for_epochs(child, ck, 2)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 130, err
+    assert "stopped: interrupted (Ctrl-C) during epoch" in out and f"saved {tmp_path / 'm.npz'}" in out
+    model = handprop.load(tmp_path / "m.npz")
+    assert model.info.class_names == ["0", "1"]
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -216,3 +241,18 @@ def test_evaluate_names_an_unseen_label_and_wrong_feature_count(tmp_path, capsys
     write_csv(tmp_path / "two.csv", ["p", "q"], [[0, 1]])
     assert main(["predict", str(model), str(tmp_path / "two.csv")]) == 2
     assert "2 feature columns, but the model takes 3 (a, b, c)" in capsys.readouterr().err
+
+
+def test_a_model_saved_from_python_with_only_its_loss_can_be_evaluated(tmp_path, capsys):
+    X, y = make_dataset("blobs", n=150, seed=0)
+    model = handprop.mlp([2, 8, 3], "relu", rng=0)
+    model.fit(X, y, loss="ce", optimizer="adam", lr=0.05, epochs=30, batch_size=16, seed=0)
+    model.save(tmp_path / "m.npz", loss="ce")
+    write_csv(tmp_path / "b.csv", ["u", "v", "label"], [[a, b, int(c)] for (a, b), c in zip(X, y)])
+    assert main(["evaluate", str(tmp_path / "m.npz"), str(tmp_path / "b.csv")]) == 0
+    s = scores(capsys.readouterr().out)
+    assert s["accuracy"] == handprop.evaluate(model, X, y, None, ["accuracy"])["accuracy"] >= 0.9
+    write_csv(tmp_path / "f.csv", ["u", "v"], X[:3].tolist())
+    assert main(["predict", str(tmp_path / "m.npz"), str(tmp_path / "f.csv")]) == 0
+    rows = capsys.readouterr().out.split()
+    assert rows == ["label"] + [str(i) for i in model.predict(X[:3]).argmax(axis=1)]

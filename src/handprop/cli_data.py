@@ -343,23 +343,29 @@ def cmd_train(args):
     return 130 if history.stop_reason and history.stop_reason.startswith("interrupted") else 0
 
 
-def _read_eval_data(path, info, n_inputs, target):
-    """``(X, y)`` with X's columns in the model's feature order; y None if the file has no target."""
+def _read_eval_data(path, info, n_inputs, target, need_target):
+    """``(X, y)`` with X's columns in the model's feature order; y None if the file has no target.
+
+    With ``need_target`` the target column is ``target``, else the model's, else the last one. Without
+    it (predict), a target column present in the file is ignored and every other column is a feature.
+    """
     from .data import load_data
 
-    ds = None
-    if target is not None:
-        ds = load_data(path, target=target)
+    name = target or info.target_name
+    if need_target:
+        ds = load_data(path, target=name)
     else:
         try:
-            ds = load_data(path, target=info.target_name)
+            ds = load_data(path, target=name) if name else None
         except DataError:  # no such column: a file of features only
             ds = None
         except HandpropValueError:  # a .npy file: features only by nature
             ds = load_data(path)
         if ds is None:
             ds = load_data(path)
-            if ds.y is not None:  # the reader took the last column as the target: put it back
+            text = os.path.splitext(str(path))[1].lower() in (".csv", ".tsv", ".txt")
+            if ds.y is not None and text:
+                # The reader took the last column as the target; here it is a feature.
                 if ds.class_names is not None:
                     raise DataError(f"{path}: column {ds.target_name!r} is not numeric")
                 ds.X = np.column_stack([ds.X, np.asarray(ds.y, dtype=np.float64)])
@@ -379,19 +385,35 @@ def _read_eval_data(path, info, n_inputs, target):
     return X, y
 
 
+def _class_names(info, model):
+    """Class names from the label encoder, else the output indices 0..k-1."""
+    if info.class_names is not None:
+        return info.class_names
+    return [str(i) for i in range(max(model.n_outputs, 2))]
+
+
+def _class_indices(info, y, n_classes):
+    if info.label_encoder is not None:
+        return info.label_encoder.transform(y)
+    if y.dtype.kind not in "iu" or (len(y) and (y.min() < 0 or y.max() >= n_classes)):
+        raise DataError(f"the model has no class names, so the target must hold class indices 0..{n_classes - 1}")
+    return y.astype(np.int64)
+
+
 def cmd_evaluate(args):
     from .io import load
     from .metrics import confusion_matrix, format_confusion
 
     model = load(args.model)
     info = model.info
-    X, y = _read_eval_data(args.data, info, model.n_inputs, args.target)
+    X, y = _read_eval_data(args.data, info, model.n_inputs, args.target, need_target=True)
     if y is None:
         raise DataError(f"{args.data}: no target column {info.target_name!r} to score against")
+    if info.task is None:
+        raise DataError(f"{args.model}: the model does not say whether it classifies or regresses; "
+                        "save it with its loss (model.save(path, loss=...))")
     if info.task == "classification":
-        if info.label_encoder is None:
-            raise DataError(f"{args.model}: the model does not record its classes")
-        y = info.label_encoder.transform(np.asarray(y))
+        y = _class_indices(info, np.asarray(y), len(_class_names(info, model)))
     else:
         y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
     scores, labels = _scores(model, info, X, y)
@@ -399,9 +421,10 @@ def cmd_evaluate(args):
     for key, value in scores.items():
         print(f"{key}: {value:.4f}")
     if labels is not None:
-        C = confusion_matrix(y, labels, n_classes=len(info.class_names))
+        names = _class_names(info, model)
+        C = confusion_matrix(y, labels, n_classes=len(names))
         print("confusion matrix (rows: true class, columns: predicted class):")
-        print(format_confusion(C, info.class_names))
+        print(format_confusion(C, names))
     return 0
 
 
@@ -412,14 +435,17 @@ def cmd_predict(args):
 
     model = load(args.model)
     info = model.info
-    X, _ = _read_eval_data(args.data, info, model.n_inputs, None)
+    X, _ = _read_eval_data(args.data, info, model.n_inputs, None, need_target=False)
     writer = csv.writer(sys.stdout, lineterminator="\n")
+    if info.task is None:
+        raise DataError(f"{args.model}: the model does not say whether it classifies or regresses; "
+                        "save it with its loss (model.save(path, loss=...))")
     if info.task == "classification":
         labels = info.predict(model, X)
         header = [info.target_name or "label"]
         proba = info.probabilities(model.predict(info.prepare(X), batch_size=8192)) if args.proba else None
         if args.proba:
-            header += [f"p_{c}" for c in info.class_names]
+            header += [f"p_{c}" for c in _class_names(info, model)]
         writer.writerow(header)
         for i, label in enumerate(labels.tolist()):
             writer.writerow([label] + ([repr(float(p)) for p in proba[i]] if args.proba else []))

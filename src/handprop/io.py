@@ -57,6 +57,10 @@ class ModelInfo:
     def __init__(self, loss=None, task=None, x_scaler=None, y_scaler=None, label_encoder=None,
                  feature_names=None, target_name=None, handprop_version=None):
         self.loss = None if loss is None else losses.get(loss)
+        if task is None and self.loss is not None:  # the loss says what the outputs are
+            task = "classification" if isinstance(self.loss, (losses.CrossEntropy, losses.BCE)) else "regression"
+        if task not in (None, "classification", "regression"):
+            raise HandpropValueError(f"task must be 'classification', 'regression' or None, got {task!r}")
         self.task, self.x_scaler, self.y_scaler = task, x_scaler, y_scaler
         self.label_encoder = label_encoder
         self.feature_names = None if feature_names is None else [str(f) for f in feature_names]
