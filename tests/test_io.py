@@ -143,6 +143,11 @@ def test_damaged_and_foreign_files_are_refused(tmp_path):
     refused(r"layers\[2\].W holds NaN", config, **{"layers.2.W": np.full((8, 6), np.nan)})
     refused(r"layers\[4\].b: array 'layers.4.b' is missing", config, drop=["layers.4.b"])
     refused("loss must name one of", {**config, "loss": {"class": "Hinge"}})
+    refused(r"info.preprocessing.x must be one of StandardScaler, LabelEncoder",
+            {**config, "info": {"preprocessing": {"x": {"class": "PickledThing"}}}})
+    refused(r"info.preprocessing.x: .*scale > 0",
+            {**config, "info": {"preprocessing": {"x": {"class": "StandardScaler", "mean": [0.0] * 4,
+                                                        "scale": [1.0, 0.0, 1.0, 1.0]}}}})
     path = tmp_path / "notjson.npz"
     np.savez(path, __config__=np.frombuffer(b"{not json", dtype=np.uint8), **arrays)
     with pytest.raises(FileFormatError, match="is not UTF-8 JSON"):

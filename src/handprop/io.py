@@ -33,6 +33,7 @@ from . import __version__, activations, layers, losses, optimizers
 from ._files import atomic_write
 from .errors import FileFormatError, HandpropValueError
 from .model import Sequential
+from .modelinfo import ModelInfo
 from .training import History, ResumeState, callback_key
 
 FORMAT = "handprop.model"
@@ -42,94 +43,6 @@ CONFIG_KEY = "__config__"
 _LAYERS = {cls.__name__: cls for cls in set(activations.ACTIVATIONS.values()) | {layers.Dense}}
 _LOSSES = {cls.__name__: cls for cls in (losses.MSE, losses.HalfSSE, losses.BCE, losses.CrossEntropy)}
 _OPTIMIZERS = {cls.__name__: cls for cls in (optimizers.SGD, optimizers.Adam)}
-_PREPROCESSORS = ("StandardScaler", "LabelEncoder")
-
-
-# ----------------------------------------------------------------------------------- model info
-class ModelInfo:
-    """What a saved model knows besides its layers: loss, task, preprocessing, names.
-
-    ``x_scaler`` standardises inputs (fitted on the training rows), ``y_scaler`` the regression
-    target, ``label_encoder`` maps class labels to output indices; each is a fitted
-    ``handprop.data.preprocessing`` object, stored as its ``to_config()`` dict.
-    """
-
-    def __init__(self, loss=None, task=None, x_scaler=None, y_scaler=None, label_encoder=None,
-                 feature_names=None, target_name=None, handprop_version=None):
-        self.loss = None if loss is None else losses.get(loss)
-        if task is None and self.loss is not None:  # the loss says what the outputs are
-            task = "classification" if isinstance(self.loss, (losses.CrossEntropy, losses.BCE)) else "regression"
-        if task not in (None, "classification", "regression"):
-            raise HandpropValueError(f"task must be 'classification', 'regression' or None, got {task!r}")
-        self.task, self.x_scaler, self.y_scaler = task, x_scaler, y_scaler
-        self.label_encoder = label_encoder
-        self.feature_names = None if feature_names is None else [str(f) for f in feature_names]
-        self.target_name = target_name
-        self.handprop_version = handprop_version or __version__
-
-    @property
-    def class_names(self):
-        """The class labels as strings, in output order (None for regression)."""
-        enc = self.label_encoder
-        return None if enc is None else [str(c) for c in enc.classes_.tolist()]
-
-    def to_config(self):
-        pre = {k: v.to_config() for k, v in (("x", self.x_scaler), ("y", self.y_scaler),
-                                             ("labels", self.label_encoder)) if v is not None}
-        return {"task": self.task, "preprocessing": pre, "feature_names": self.feature_names,
-                "target_name": self.target_name}
-
-    @classmethod
-    def from_config(cls, d, loss=None, version=None):
-        _expect(isinstance(d, dict), "info must be an object")
-        pre = d.get("preprocessing") or {}
-        _expect(isinstance(pre, dict), "info.preprocessing must be an object")
-        objs = {}
-        for key in ("x", "y", "labels"):
-            if pre.get(key) is not None:
-                objs[key] = _preprocessor(pre[key], f"info.preprocessing.{key}")
-        return cls(loss=loss, task=d.get("task"), x_scaler=objs.get("x"), y_scaler=objs.get("y"),
-                   label_encoder=objs.get("labels"), feature_names=d.get("feature_names"),
-                   target_name=d.get("target_name"), handprop_version=version)
-
-    def prepare(self, X):
-        """Raw features as the network saw them in training (standardised if it was)."""
-        X = np.asarray(X)
-        return self.x_scaler.transform(X) if self.x_scaler is not None else X
-
-    def probabilities(self, output):
-        """Class probabilities from the network's output: softmax of logits (CE), sigmoid of one
-        logit (BCE from logits, given as two columns P(0), P(1)), or the output itself."""
-        out = np.asarray(output, dtype=np.float64)
-        if isinstance(self.loss, losses.CrossEntropy):
-            e = np.exp(out - out.max(axis=1, keepdims=True))
-            return e / e.sum(axis=1, keepdims=True)
-        p = activations.sigmoid(out) if getattr(self.loss, "from_logits", False) else out
-        return np.hstack([1 - p, p]) if p.shape[1] == 1 else p
-
-    def predict(self, model, X, proba=False, batch_size=8192):
-        """Predictions for raw ``X``: class labels (or probabilities) or regression values."""
-        from .metrics import output_to_labels
-
-        out = model.predict(self.prepare(X), batch_size=batch_size)
-        if self.task == "classification":
-            if proba:
-                return self.probabilities(out)
-            from_logits = isinstance(self.loss, losses.CrossEntropy) or getattr(self.loss, "from_logits", False)
-            idx = output_to_labels(out, from_logits=bool(from_logits))
-            return self.label_encoder.inverse_transform(idx) if self.label_encoder is not None else idx
-        return self.y_scaler.inverse_transform(out) if self.y_scaler is not None else out
-
-
-def _preprocessor(d, where):
-    _expect(isinstance(d, dict) and d.get("class") in _PREPROCESSORS,
-            f"{where} must be one of {', '.join(_PREPROCESSORS)}, got {str(d)[:80]}")
-    from .data import preprocessing  # data preprocessing is needed only for files that use it
-
-    try:
-        return getattr(preprocessing, d["class"]).from_config(d)
-    except HandpropValueError as exc:
-        raise FileFormatError(f"{where}: {exc}") from None
 
 
 # ----------------------------------------------------------------------------------- helpers
@@ -384,7 +297,7 @@ def _load(path):
         model.info = (ModelInfo.from_config(info_cfg, loss=loss, version=config.get("handprop_version"))
                       if info_cfg is not None else ModelInfo(loss=loss, handprop_version=config.get("handprop_version")))
         return config, arrays, model
-    except _Invalid as exc:
+    except (_Invalid, HandpropValueError) as exc:
         raise FileFormatError(f"{os.fspath(path)}: {exc}") from None
 
 
