@@ -165,3 +165,14 @@ def test_a_memory_mapped_X_trains_batch_by_batch_like_an_in_memory_one(tmp_path)
         fit(model, features, y, loss="ce", optimizer="adam", epochs=3, batch_size=10, seed=4, metrics=["accuracy"])
     for a, b in zip(*(m.parameters() for m in models)):
         np.testing.assert_array_equal(a.value, b.value)
+
+
+def test_moons_example_trains_validates_and_reloads(tmp_path, capsys):
+    import runpy
+    from pathlib import Path
+
+    example = runpy.run_path(str(Path(__file__).resolve().parent.parent / "examples" / "moons.py"))
+    assert example["main"](str(tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert "reloaded predictions identical: True" in out
+    assert float(out.split("test accuracy: ")[1].split()[0]) >= 0.95
