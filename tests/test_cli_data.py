@@ -49,6 +49,13 @@ def labelled(tmp_path):
     return X, kind
 
 
+def test_noisy_spirals_reach_95_percent_with_the_documented_flags(tmp_path, capsys):
+    # docs/realdata.md: "--noise 0.05 --epochs 300"
+    assert main(["train", "--dataset", "spirals", "--noise", "0.05", "--epochs", "300", "--quiet",
+                 "--out", str(tmp_path / "s.npz")]) == 0
+    assert scores(capsys.readouterr().out)["test accuracy"] >= 0.95
+
+
 @pytest.mark.parametrize("name", ["moons", "circles", "spirals"])
 def test_builtin_sets_reach_95_percent_with_defaults(name, tmp_path, capsys):
     out_file = tmp_path / f"{name}.npz"

@@ -21,13 +21,8 @@ from .losses import BCE, MSE, CrossEntropy, HalfSSE, Loss
 from .model import Sequential, mlp
 from .optimizers import SGD, Adam, Optimizer
 from .training import History, evaluate, fit
-
-
-def load(path):
-    """Load a model saved with ``model.save(path)``; see ``handprop.io.load``."""
-    from .io import load as _load  # io builds on training; imported when first used
-
-    return _load(path)
+from . import io  # after training: files build on the model and the training loop
+from .io import load
 
 __all__ = [
     "__version__", "initializers",
@@ -35,6 +30,6 @@ __all__ = [
     "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softmax", "Identity",
     "Loss", "MSE", "HalfSSE", "BCE", "CrossEntropy",
     "Optimizer", "SGD", "Adam",
-    "Sequential", "mlp", "fit", "History", "evaluate", "load", "metrics", "callbacks",
+    "Sequential", "mlp", "fit", "History", "evaluate", "load", "io", "metrics", "callbacks",
     "HandpropError", "HandpropValueError", "ShapeError", "DataError", "FileFormatError", "DivergenceError",
 ]
