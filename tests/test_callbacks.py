@@ -121,12 +121,18 @@ def test_model_checkpoint_every_and_best_only(tmp_path):
     from handprop.io import load_checkpoint
 
     X, y = data()
+    seen = []
+
+    class Spy(Callback):
+        def after_epoch(self, state, logs):
+            seen.append(load_checkpoint(tmp_path / "every.npz").epochs_done if (tmp_path / "every.npz").exists() else None)
     every = ModelCheckpoint(tmp_path / "every.npz", every=2)
     best = ModelCheckpoint(tmp_path / "best.npz", save_best_only=True, monitor="v")
     fit(mlp([2, 2], rng=0), X, y, loss="ce", optimizer="adam", epochs=5,
-        callbacks=[Scripted("v", [3, 2, 2.5, 1, 4]), every, best])
-    # every 2 epochs: after epochs 1 and 3 (epochs_done 2 and 4)
-    assert load_checkpoint(tmp_path / "every.npz").epochs_done == 4
+        callbacks=[Scripted("v", [3, 2, 2.5, 1, 4]), every, best, Spy()])
+    assert seen == [None, 2, 2, 4, 5]
+    # every 2 epochs (after epochs 1 and 3) and after the last one, epoch 4
+    assert load_checkpoint(tmp_path / "every.npz").epochs_done == 5
     assert load_checkpoint(tmp_path / "best.npz").epochs_done == 4  # the best, v = 1, was epoch 3
 
 

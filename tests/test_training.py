@@ -176,3 +176,17 @@ def test_moons_example_trains_validates_and_reloads(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "reloaded predictions identical: True" in out
     assert float(out.split("test accuracy: ")[1].split()[0]) >= 0.95
+
+
+def test_accuracy_of_a_one_logit_model_thresholds_at_zero():
+    from handprop import BCE
+
+    X = np.array([[-2.0], [-1.0], [1.0], [2.0]])
+    y = np.array([0.0, 0.0, 1.0, 1.0])
+    model = mlp([1, 1], rng=0)
+    model.layers[0].W[...] = 1.0
+    model.layers[0].b[...] = -0.7  # logits -2.7, -1.7, 0.3, 1.3: every sign right
+    h = fit(model, X, y, loss=BCE(from_logits=True), optimizer=SGD(lr=0.0), epochs=1, metrics=["accuracy"])
+    assert h["accuracy"] == [1.0]
+    # Read as probabilities (threshold 0.5), the logit 0.3 would wrongly count as class 0.
+    assert evaluate(model, X, y, None, ["accuracy"])["accuracy"] == 0.75

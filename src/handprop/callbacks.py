@@ -231,7 +231,8 @@ class ReduceLROnPlateau(_Monitor):
 class ModelCheckpoint(Callback):
     """Save a resumable checkpoint (weights, optimizer state, rng state, history) to ``path``.
 
-    Every ``every`` epochs, or, with ``save_best_only``, whenever ``monitor`` reaches a new best.
+    Every ``every`` epochs and after the last one, or, with ``save_best_only``, whenever ``monitor``
+    reaches a new best.
     The file is rewritten atomically, so a kill during the save leaves the previous checkpoint.
     ``info`` (a ``handprop.io.ModelInfo``: preprocessing, class names) and ``settings`` (a JSON-able
     dict) are stored with it; see ``handprop.io.save_checkpoint``.
@@ -251,8 +252,8 @@ class ModelCheckpoint(Callback):
             if not self._best._improved(value):
                 return
             self._best.best = float(value)
-        elif (state.epoch + 1) % self.every and not state.stop_training:
-            return
+        elif (state.epoch + 1) % self.every and not state.stop_training and state.epoch + 1 < state.epochs:
+            return  # not a multiple of `every`, and not the last epoch either
         from .io import save_checkpoint  # io builds on training, not the other way round
 
         save_checkpoint(self.path, state, info=self.info, settings=self.settings)

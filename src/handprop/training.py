@@ -166,16 +166,21 @@ def _prediction_kind(loss):
     return isinstance(loss, losses.CrossEntropy) or bool(getattr(loss, "from_logits", False))
 
 
-def evaluate(model, X, y, loss=None, metrics=("accuracy",), batch_size=8192):
+def evaluate(model, X, y, loss=None, metrics=("accuracy",), batch_size=8192, include_loss=True):
     """Loss and metrics of ``model`` on ``(X, y)``: ``{"loss": ..., "accuracy": ...}``.
 
     The output is computed in batches of ``batch_size`` rows (memory stays bounded for a
-    memory-mapped ``X``); class metrics compare ``metrics.output_to_labels`` of it with ``y``.
+    memory-mapped ``X``); class metrics compare ``metrics.output_to_labels`` of it with ``y``
+    (a one-column output is a logit, thresholded at 0, when ``loss`` works on logits: CrossEntropy
+    or BCE(from_logits=True); otherwise a probability, thresholded at 0.5). The loss is reported
+    when ``loss`` is given and ``include_loss``.
     """
     out = model.predict(X, batch_size=batch_size)
     result = {}
     if loss is not None:
-        result["loss"] = float(losses.get(loss).forward(out, y))
+        loss = losses.get(loss)
+        if include_loss:
+            result["loss"] = float(loss.forward(out, y))
     labels = None
     for name in metrics or ():
         key, fn, kind = _metrics.get(name)
@@ -362,7 +367,7 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
                         cb.on_nonfinite(state, epoch_loss)
                     break
                 if metric_names:
-                    logs.update(evaluate(model, X, y, None, metric_names))
+                    logs.update(evaluate(model, X, y, loss, metric_names, include_loss=False))
                 if X_val is not None:
                     val = evaluate(model, X_val, y_val, loss, metric_names)
                     logs.update({"val_" + k: v for k, v in val.items()})
