@@ -27,3 +27,7 @@ class FileFormatError(HandpropValueError):
 
 class DivergenceError(HandpropError, FloatingPointError):
     """Training produced a non-finite loss or gradient."""
+
+
+class MissingFileError(HandpropError, FileNotFoundError):
+    """A file the user named does not exist (or is a directory)."""

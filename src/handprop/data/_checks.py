@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 import numbers
+from pathlib import Path
 
 import numpy as np
 
-from ..errors import HandpropValueError
+from ..errors import HandpropValueError, MissingFileError
 
 
 def check_positive_int(value, name):
@@ -58,3 +59,13 @@ def make_rng(seed):
         raise HandpropValueError(
             f"seed must be None, a non-negative int or a numpy Generator, got {seed!r}"
         ) from exc
+
+
+def existing_file(path):
+    """``path`` as a Path if it names a readable file; else a MissingFileError saying so."""
+    path = Path(path)
+    if not path.exists():
+        raise MissingFileError(f"{path}: no such file")
+    if not path.is_file():
+        raise MissingFileError(f"{path}: is a directory, not a file")
+    return path

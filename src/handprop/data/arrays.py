@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._checks import existing_file
 from ..errors import DataError, FileFormatError, HandpropValueError, ShapeError
 
 __all__ = ["load_array", "load_xy"]
@@ -106,6 +107,7 @@ def load_array(path, key=None, mmap=True):
     ext = path.suffix.lower()
     if ext not in (".npy", ".npz"):
         raise HandpropValueError(f"{path}: load_array reads .npy or .npz files, not '{ext}'")
+    existing_file(path)
     _check_magic(path, ext)
     if ext == ".npy":
         if key is not None:

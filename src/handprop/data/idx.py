@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, FileFormatError, HandpropValueError
+from ._checks import existing_file
+from ..errors import DataError, FileFormatError, HandpropValueError, MissingFileError
 
 __all__ = ["read_idx", "load_mnist", "IDX_DTYPES"]
 
@@ -102,7 +103,7 @@ def read_idx(path):
         header declares (the message gives expected and actual byte counts), or a corrupt gzip
         stream.
     """
-    path = Path(path)
+    path = existing_file(path)
     with open(path, "rb") as raw:
         is_gzip = raw.read(2) == _GZIP_MAGIC
         raw.seek(0)
@@ -193,7 +194,7 @@ def load_mnist(directory, kind="train"):
     ------
     HandpropValueError
         An unknown ``kind``.
-    FileNotFoundError
+    MissingFileError
         When a file is missing (the message lists the names tried).
     FileFormatError
         When a file is not a valid IDX file, or the images are not 3-d uint8.
@@ -211,7 +212,7 @@ def load_mnist(directory, kind="train"):
         found = _find(directory, stems)
         if found is None:
             tried = ", ".join(s + ext for s in stems for ext in ("", ".gz"))
-            raise FileNotFoundError(f"no MNIST {part} file in {directory}; looked for: {tried}")
+            raise MissingFileError(f"no MNIST {part} file in {directory}; looked for: {tried}")
         paths[part] = found
     images = read_idx(paths["images"])
     labels = read_idx(paths["labels"])

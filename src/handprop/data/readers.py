@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._checks import existing_file
 from ..errors import DataError, HandpropValueError
 from .arrays import load_array, load_xy
 
@@ -180,7 +181,7 @@ def read_csv(path, target=None, delimiter=",", encoding="utf-8"):
     """
     if target is not None and not isinstance(target, str):
         raise HandpropValueError(f"target must be a column name (str) or None, got {target!r}")
-    raw = Path(path).read_bytes()
+    raw = existing_file(path).read_bytes()
     text = _decode(raw, encoding, path)
     if delimiter is None:
         delimiter = _sniff_delimiter(text)
