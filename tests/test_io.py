@@ -13,7 +13,7 @@ from handprop import SGD, Adam, Dense, LeakyReLU, Sequential, Tanh, fit, mlp
 from handprop import io as hio
 from handprop.callbacks import Callback, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
 from handprop.data import LabelEncoder, StandardScaler
-from handprop.errors import FileFormatError, HandpropValueError
+from handprop.errors import FileFormatError, HandpropValueError, MissingFileError
 
 
 def data(n=120, seed=0):
@@ -117,8 +117,10 @@ def test_damaged_and_foreign_files_are_refused(tmp_path):
     (tmp_path / "cut.npz").write_bytes(raw[: len(raw) // 2])
     with pytest.raises(FileFormatError, match="cut.npz: not a readable .npz file"):
         handprop.load(tmp_path / "cut.npz")
-    with pytest.raises(FileFormatError, match="missing.npz: no such file"):
+    with pytest.raises(MissingFileError, match="missing.npz: no such file"):
         handprop.load(tmp_path / "missing.npz")
+    with pytest.raises(MissingFileError, match="is a directory, not a file"):
+        handprop.load(tmp_path)
     np.savez(tmp_path / "plain.npz", X=np.ones(3))
     with pytest.raises(FileFormatError, match=r"not a handprop model file \(no __config__ entry\); entries: X"):
         handprop.load(tmp_path / "plain.npz")

@@ -31,7 +31,7 @@ import numpy as np
 
 from . import __version__, activations, layers, losses, optimizers
 from ._files import atomic_write
-from .errors import FileFormatError, HandpropValueError
+from .errors import FileFormatError, HandpropValueError, MissingFileError
 from .model import Sequential
 from .modelinfo import ModelInfo
 from .training import History, ResumeState, callback_key
@@ -177,8 +177,10 @@ def save_checkpoint(path, state, info=None, settings=None):
 def _read(path):
     """``(config, arrays)`` from a file, refusing pickles and anything that is not ours."""
     where = os.fspath(path)
+    if not os.path.exists(where):
+        raise MissingFileError(f"{where}: no such file")
     if not os.path.isfile(where):
-        raise FileFormatError(f"{where}: no such file")
+        raise MissingFileError(f"{where}: is a directory, not a file")
     with open(where, "rb") as f:
         head = f.read(8)
     if head[:1] == b"\x80":  # the PROTO opcode that starts every pickle of protocol 2 or later
