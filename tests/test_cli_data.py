@@ -159,6 +159,14 @@ def test_resume_from_the_cli_equals_an_uninterrupted_run(tmp_path, capsys):
     _same_arrays(tmp_path / "a.npz", tmp_path / "b.npz")
     assert main(["train", "--resume", str(tmp_path / "ck.npz"), "--lr", "0.1"]) == 2
     assert "--resume: lr is 0.1 here but 0.001 in the checkpoint" in capsys.readouterr().err
+    assert main(["summary", str(tmp_path / "ck.npz")]) == 0
+    assert "checkpoint: 8 of 8 epochs done, optimizer Adam" in capsys.readouterr().out
+    # A checkpoint written from Python has no CLI settings to rebuild the run from.
+    X, y = make_dataset("moons", n=50, seed=0)
+    handprop.fit(handprop.mlp([2, 2], rng=0), X, y, loss="ce", epochs=1,
+                 callbacks=[handprop.callbacks.ModelCheckpoint(tmp_path / "py.npz")])
+    assert main(["train", "--resume", str(tmp_path / "py.npz")]) == 2
+    assert "was not written by handprop train; resume it from Python with fit(resume=...)" in capsys.readouterr().err
 
 
 def _same_arrays(a, b):

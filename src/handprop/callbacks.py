@@ -320,7 +320,8 @@ class JSONLogger(Callback):
     def after_epoch(self, state, logs):
         d = {"epoch": list(state.history.epoch)}
         d.update({k: [float(v) for v in vals] for k, vals in state.history.history.items()})
-        atomic_write_text(self.path, json.dumps(d, indent=1, allow_nan=True) + "\n")
+        body = ",\n".join(f" {json.dumps(k)}: {json.dumps(v, allow_nan=True)}" for k, v in d.items())
+        atomic_write_text(self.path, "{\n" + body + "\n}\n")  # one line per series
 
 
 def _fmt_logs(logs):
