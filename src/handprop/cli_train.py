@@ -81,6 +81,9 @@ def _given(args):
             "epochs", "batch_size", "val", "test", "patience", "scale", "checkpoint",
             "checkpoint_every", "log", "n", "noise", "target", "seed"]
     given = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    for k in ("checkpoint", "log"):  # a resumed run may start in another directory
+        if k in given:
+            given[k] = os.path.abspath(given[k])
     if args.dataset is not None:
         given["dataset"] = args.dataset
     if args.data is not None:
@@ -223,12 +226,15 @@ def cmd_train(args):
     task, why = _detect_task(y, class_names)
     if s is None:
         s = _resolve(_given(args), task)
+    if s["task"] != task or args.task:
+        why = "--task"
     classification = s["task"] == "classification"
     if classification:
         raw = np.asarray(class_names)[y] if class_names is not None else np.asarray(y)
         if raw.ndim != 1:
             raise DataError(f"classification needs one label per row; the target has shape {raw.shape}")
-        encoder = LabelEncoder().fit(raw)
+        # A resumed run keeps the classes it was trained with (the same, for the same data).
+        encoder = ckpt.model.info.label_encoder if ckpt is not None else LabelEncoder().fit(raw)
         y = encoder.transform(raw)
     else:
         encoder = None
