@@ -23,6 +23,16 @@ from .optimizers import SGD, Adam, Optimizer
 from .training import History, evaluate, fit
 from . import io  # after training: files build on the model and the training loop
 from .io import load
+from . import gradcheck as _gradcheck_module
+from .doctor import diagnose
+from .explain import explain
+
+# ``handprop.gradcheck`` is the function; its module's helpers stay reachable from it, so that both
+# ``from handprop.gradcheck import numerical_gradient`` and ``handprop.gradcheck.numerical_gradient`` work.
+gradcheck = _gradcheck_module.gradcheck
+for _name in ("numerical_gradient", "relative_error", "check_layer", "check_functions", "GradcheckReport"):
+    setattr(gradcheck, _name, getattr(_gradcheck_module, _name))
+del _name
 
 __all__ = [
     "__version__", "initializers",
@@ -31,6 +41,7 @@ __all__ = [
     "Loss", "MSE", "HalfSSE", "BCE", "CrossEntropy",
     "Optimizer", "SGD", "Adam",
     "Sequential", "mlp", "fit", "History", "evaluate", "load", "io", "metrics", "callbacks",
+    "explain", "gradcheck", "diagnose",
     "HandpropError", "HandpropValueError", "ShapeError", "DataError", "FileFormatError", "DivergenceError",
     "MissingFileError",
 ]

@@ -78,7 +78,8 @@ def _interpret(p):
 
 def cmd_xor(args):
     model, loss, optimizer, X, y = build_xor(args)
-    model.fit(X, y, loss=loss, optimizer=optimizer, epochs=args.epochs, log_every=args.log_every)
+    recorder = _gradient_recorder(optimizer)
+    history = model.fit(X, y, loss=loss, optimizer=recorder, epochs=args.epochs, log_every=args.log_every)
     pred = xor_probabilities(model, loss, X)
     print("\nFinal predictions:")
     print(np.array2string(pred, formatter={"float_kind": lambda v: f"{v:.4f}"}))
@@ -88,7 +89,165 @@ def cmd_xor(args):
     for x, target, p in zip(X, XOR_Y.ravel(), pred.ravel()):
         cell = f"[{x[0]}, {x[1]}]"
         print(f"| {cell:<6} | {target:<8} | {p:<9.4f} | {_interpret(p):<11} |")
+    return after_training(args, model, loss, X, y, history, recorder, retry=lambda s: _xor_solved_with(args, s))
+
+
+# -- teaching: explain, gradcheck, the training doctor and pictures ---------------------------------
+def _gradient_recorder(optimizer):
+    from .doctor import GradientRecorder  # records ‖∂L/∂W‖ per layer; the steps are the optimizer's own
+
+    return GradientRecorder(optimizer)
+
+
+def add_teaching_flags(p):
+    """--plot and --no-doctor, for commands that train."""
+    p.add_argument("--plot", metavar="PATH", help="save a picture of the run: loss curve, decision "
+                   "boundary (2-D inputs) and the network (needs the 'plot' extra: matplotlib)")
+    p.add_argument("--no-doctor", action="store_true", help="do not diagnose a run that ends badly")
+
+
+def after_training(args, model, loss, X, y, history, recorder=None, retry=None):
+    """Print the training doctor's findings when the run ended badly; draw --plot. Returns 0.
+
+    ``retry(settings) -> bool``, when given, retrains with the doctor's suggested settings
+    (``{"hidden": 4}``) and says whether that solves the task; only fixes that do are recommended.
+    """
+    if not getattr(args, "no_doctor", False):
+        from .doctor import diagnose
+
+        diagnosis = diagnose(model, X, y, loss=loss, history=history, gradients=recorder)
+        if not diagnosis.ok:
+            print()
+            print(diagnosis)
+            suggestions = [s for f in diagnosis for s in f.suggest if _as_flags(s)]
+            suggestions = list({_as_flags(s): s for s in suggestions}.values())
+            if retry is not None and suggestions:  # XOR is small: try each fix before recommending it
+                works = [s for s in suggestions if retry(s)]
+                if works:
+                    print("try, added to this command (each retrained here, and it solves the task):  "
+                          + "  |  ".join(_as_flags(s) for s in works))
+                else:
+                    print("none of these fixes, retrained here, solves the task: "
+                          + "  |  ".join(_as_flags(s) for s in suggestions))
+            elif suggestions:
+                print("try, added to this command:  " + "  |  ".join(_as_flags(s) for s in suggestions))
+    if getattr(args, "plot", None):
+        from .plots import training_figure
+
+        try:
+            training_figure(model, history, X, y, path=args.plot, loss=loss)
+        except OSError as exc:
+            raise HandpropError(f"--plot {args.plot}: cannot write the picture ({exc.strerror or exc})") from None
+        print(f"\nsaved {args.plot}")
     return 0
+
+
+def _xor_solved_with(args, settings):
+    """Retrain XOR with ``settings`` changed (silently); True if every prediction is within 0.3."""
+    trial = argparse.Namespace(**{**vars(args), **settings})
+    model, loss, optimizer, X, y = build_xor(trial)
+    model.fit(X, y, loss=loss, optimizer=optimizer, epochs=trial.epochs)
+    return bool(np.all(np.abs(xor_probabilities(model, loss, X).ravel() - XOR_Y.ravel()) < 0.3))
+
+
+_FLAGS = {"hidden": "--hidden", "init": "--init", "optimizer": "--optimizer", "lr": "--lr",
+          "activation": "--activation"}
+
+
+def _as_flags(suggestion):
+    """``{"hidden": 4}`` as ``--hidden 4``; '' if some setting has no flag of this command."""
+    if not all(k in _FLAGS for k in suggestion):
+        return ""
+    return " ".join(f"{_FLAGS[k]} {v:g}" if isinstance(v, float) else f"{_FLAGS[k]} {v}"
+                    for k, v in suggestion.items())
+
+
+def _load_model_and_data(args):
+    """A saved model (``--model``, read by handprop.io) and a data file (``--data``), or XOR."""
+    if args.data and not args.model:
+        raise HandpropError("--data needs --model (a model saved by `handprop train`)")
+    if not args.model:
+        model, loss, optimizer, X, y = build_xor(args)
+        if args.epochs:  # train first, then explain the next step
+            model.fit(X, y, loss=loss, optimizer=optimizer, epochs=args.epochs, log_every=args.log_every)
+        return model, loss, optimizer, X, y
+    try:
+        from .io import load  # the saved-model format lives with the real-data work
+    except ImportError:
+        raise HandpropError("--model needs handprop.io (saved models), which this installation lacks") from None
+    from .data import load_data
+    from .losses import get as get_loss
+
+    model = load(args.model)
+    if not args.data:
+        raise HandpropError("--model needs --data: a .csv or .npz file with the inputs and targets")
+    data = load_data(args.data, target=args.target)
+    if data.y is None:
+        raise HandpropError(f"{args.data}: no targets found; name the target column with --target")
+    X, y = np.asarray(data.X), np.asarray(data.y)
+    if args.rows:
+        X, y = X[:args.rows], y[:args.rows]
+    info = getattr(model, "info", None)  # what training saved: loss and preprocessing
+    if info is not None and hasattr(info, "prepare"):
+        X = info.prepare(X)
+    if getattr(info, "label_encoder", None) is not None:
+        y = info.label_encoder.transform(y)
+    elif getattr(info, "y_scaler", None) is not None:
+        y = info.y_scaler.transform(y.reshape(len(y), -1))
+    return model, get_loss(getattr(info, "loss", None) or args.loss), None, X, y
+
+
+def cmd_explain(args):
+    from .explain import explain
+
+    model, loss, optimizer, X, y = _load_model_and_data(args)
+    plain_sgd = optimizer is None or (args.optimizer == "sgd" and not args.momentum)
+    ex = explain(model, loss, X, y, lr=args.lr, optimizer=None if plain_sgd else optimizer)
+    render = {"text": ex.to_text, "markdown": ex.to_markdown, "html": ex.to_html}[args.format]
+    page = render(full=args.full)
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as f:
+                f.write(page)
+        except OSError as exc:
+            raise HandpropError(f"--output {args.output}: cannot write ({exc.strerror or exc})") from None
+        print(f"saved {args.output}")
+    else:
+        print(page, end="" if page.endswith("\n") else "\n")
+    return 0
+
+
+def cmd_gradcheck(args):
+    from .gradcheck import gradcheck
+
+    model, loss, _, X, y = _load_model_and_data(args)
+    report = gradcheck(model, loss, X, y, h=args.h, tol=args.tol)
+    print(report)
+    return 0 if report.passed else 1
+
+
+def add_teaching_commands(sub):
+    """Register `explain` and `gradcheck`; both take xor's flags, or --model and --data."""
+    for name, func, help_text in (
+            ("explain", cmd_explain, "one training step written out factor by factor, with numbers"),
+            ("gradcheck", cmd_gradcheck, "compare backprop with finite differences, layer by layer")):
+        p = sub.add_parser(name, help=help_text, description=help_text + ". By default on blog 000's "
+                           "XOR network (same flags as `handprop xor`), or on --model with --data.")
+        _add_model_flags(p, epochs=0)
+        p.add_argument("--log-every", type=int, help="with --epochs: print the loss every N epochs")
+        p.add_argument("--model", metavar="PATH", help="a model saved by `handprop train`")
+        p.add_argument("--data", metavar="PATH", help="inputs and targets (.csv or .npz) for --model")
+        p.add_argument("--target", help="target column (CSV) or array (.npz) of --data")
+        p.add_argument("--rows", type=int, help="use only the first N rows of --data")
+        if name == "explain":
+            p.add_argument("--format", choices=["text", "markdown", "html"], default="text",
+                           help="text for the terminal, Markdown with LaTeX, or one HTML page")
+            p.add_argument("--full", action="store_true", help="print big arrays in full")
+            p.add_argument("-o", "--output", metavar="PATH", help="write to a file instead of the terminal")
+        else:
+            p.add_argument("--h", type=float, default=1e-6, help="finite-difference step (default 1e-6)")
+            p.add_argument("--tol", type=float, default=1e-5, help="largest relative error that passes")
+        p.set_defaults(func=func)
 
 
 def make_parser():
@@ -102,7 +261,9 @@ def make_parser():
                                    "reproduces the blog's printed numbers exactly.")
     _add_model_flags(p)
     p.add_argument("--log-every", type=int, default=1000, help="print the loss every N epochs (default 1000)")
+    add_teaching_flags(p)
     p.set_defaults(func=cmd_xor)
+    add_teaching_commands(sub)
 
     from .cli_data import add_commands  # train, evaluate, predict, summary
 

@@ -1,0 +1,335 @@
+"""The training doctor's checks (see ``handprop.doctor``): one function per finding.
+
+Each ``_check_*(ctx)`` reads the measurements ``diagnose`` collected in ``ctx`` (the model, its
+layer inputs on the data, probabilities ``P`` against targets ``T``, the loss curve, gradient norms)
+and returns a Finding, a list of them, or None. Each threshold sits next to its check, with why.
+"""
+
+import numpy as np
+
+from . import losses
+from .activations import ReLU, Sigmoid, Softmax, Tanh
+from .layers import Dense
+
+
+class Finding:
+    """One diagnosis: ``code``, ``title``, ``evidence`` (what was measured, in words and numbers),
+    ``why`` (the mechanism), ``fix`` (what to change) and ``suggest``: the same fix as settings
+    (``{"hidden": 4}``, ``{"lr": 1.0}``, ``{"init": "glorot_uniform"}``...), a list of alternatives."""
+
+    def __init__(self, code, title, evidence, why, fix, suggest=()):
+        self.code, self.title, self.evidence, self.why, self.fix = code, title, evidence, why, fix
+        self.suggest = list(suggest)
+
+    def __str__(self):
+        return (f"[{self.code}] {self.title}\n  seen: {self.evidence}\n  why:  {self.why}\n"
+                f"  fix:  {self.fix}")
+
+    def __repr__(self):
+        return f"Finding({self.code!r})"
+
+
+def _hidden_activation_layers(model):
+    """(index, layer) of activation layers that feed another Dense (hidden, not the output)."""
+    last_dense = max((i for i, layer in enumerate(model.layers) if isinstance(layer, Dense)), default=-1)
+    return [(i, layer) for i, layer in enumerate(model.layers) if i < last_dense and not isinstance(layer, Dense)]
+
+
+def _fmt_row(x):
+    return "[" + ", ".join(f"{v + 0.0:.4g}" for v in np.asarray(x).reshape(-1)) + "]"  # + 0.0: no "-0"
+
+
+def _bad_fit(L, baseline, pred, y, loss_is_ce):
+    """Did training end badly? Classification: some sample wrong or undecided (|p − y| ≥ 0.3, the
+    CLI's "~0.5" band; for cross-entropy the wrong argmax). Regression: the loss kept more than a
+    tenth of what predicting the mean loses."""
+    if loss_is_ce:
+        labels = y.reshape(-1) if y.ndim == 1 or y.shape[1] == 1 else y.argmax(axis=1)
+        return bool(np.any(pred.argmax(axis=1) != labels))
+    if np.all((y == 0) | (y == 1)):
+        return bool(np.any(np.abs(pred - y) >= 0.3))
+    return L > 0.1 * baseline
+
+
+# -- the checks --------------------------------------------------------------------------------------
+def _check_merged(ctx):
+    """Different targets, (almost) the same last hidden representation: the output layer, a weighted
+    sum of that representation, must give them (almost) the same output."""
+    m, T, P = ctx["model"], ctx["T"], ctx["P"]  # targets and outputs as probabilities (one-hot for CE)
+    dense = [i for i, layer in enumerate(m.layers) if isinstance(layer, Dense)]
+    if len(dense) < 2:
+        return None
+    H = ctx["inputs"][dense[-1]].astype(np.float64)
+    rows = np.arange(len(H))
+    if len(H) > 1000:  # pairs grow as n²: look at a fixed sample of 1000 rows
+        rows = np.sort(np.random.default_rng(0).choice(len(H), 1000, replace=False))
+    H, T, P = H[rows], T[rows], P[rows]
+    n = len(H)
+    sq = (H * H).sum(1)
+    dist = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2 * H @ H.T, 0.0))  # n × n, no n × n × d
+    ydist = np.zeros((n, n))
+    for k in range(T.shape[1]):
+        ydist = np.maximum(ydist, np.abs(T[:, k, None] - T[None, :, k]))
+    yrange = float(T.max() - T.min()) or 1.0
+    iu = np.triu_indices(n, 1)
+    typical = np.median(dist[iu]) if n > 2 else dist.max()
+    miss = np.abs(P - T).max(-1) > 0.25 * yrange
+    # 5% of the typical distance between samples: close enough that the output weights would have to
+    # be ~20× larger than elsewhere to separate the pair
+    close = (dist[iu] < 0.05 * typical) & (ydist[iu] >= 0.5 * yrange) & (miss[iu[0]] | miss[iu[1]])
+    pairs = [(int(i), int(j)) for i, j, c in zip(iu[0], iu[1], close) if c]
+    if not pairs:
+        return None
+    i, j = pairs[0]
+    act = m.layers[dense[-1] - 1]
+    show_y = ctx["y_show"][rows]
+    evidence = (f"the last hidden layer maps {_fmt_row(ctx['X_raw'][rows[i]])} (target {_fmt_row(show_y[i])}) "
+                f"and {_fmt_row(ctx['X_raw'][rows[j]])} (target {_fmt_row(show_y[j])}) to almost the same "
+                f"point, {_fmt_row(H[i])} vs {_fmt_row(H[j])} (distance {dist[i, j]:.3g}, typical "
+                f"{typical:.3g}); the model outputs {_fmt_row(P[i])} and {_fmt_row(P[j])}")
+    if len(pairs) > 1:
+        evidence += f"; {len(pairs)} such pairs in all"
+    why = "the output layer only sees that point, so it must give both inputs nearly the same value"
+    floor = _merged_floor(ctx, [(rows[a], rows[b]) for a, b in pairs])
+    if floor is not None:
+        why += (f"; the best compromise is their mean target, so while they stay merged the loss cannot "
+                f"go below {floor:.4g} (it is {ctx['L']:.4g} now)")
+    a = H[[i, j]]
+    slope, peak = (a * (1 - a), 0.25) if isinstance(act, Sigmoid) else (1 - a * a, 1.0)
+    saturating = isinstance(act, (Sigmoid, Tanh))
+    if saturating and slope.max() < 0.1 * peak:
+        why += (f". Their hidden units are saturated: {type(act).__name__}'(z) is "
+                f"{slope.min():.2g}–{slope.max():.2g} there (at most {peak:g}), so the gradient that could "
+                "pull them apart is tiny; more epochs or a larger learning rate only push both outputs "
+                "toward that compromise")
+    elif isinstance(act, ReLU) and not a.any():
+        why += ". Every hidden ReLU is off (0) for both, so no gradient reaches the units that could split them"
+    h = m.layers[dense[-1]].n_in
+    fix = f"give the network more room: more hidden units (e.g. {2 * h} instead of {h}; with more units " \
+          "some start out separating these inputs)"
+    suggest = [{"hidden": 2 * h}]
+    if saturating:  # both tried on blog 000 (tests): they keep the units out of the flat ends
+        fix += (", or smaller initial weights that keep units out of saturation (init='glorot_uniform'), "
+                "or Adam (lr 0.1), whose per-weight step size does not shrink with the gradient")
+        suggest += [{"init": "glorot_uniform"}, {"optimizer": "adam", "lr": 0.1}]
+    return Finding("merged_samples", "inputs with different targets look the same to the output layer",
+                   evidence, why, fix, suggest)
+
+
+def _merged_floor(ctx, pairs):
+    """The loss if every sample were fitted exactly except that each merged group shares one output,
+    the group's mean target (the best shared value for squared error and cross-entropy alike)."""
+    loss, T = ctx["loss"], ctx["T"]
+    group = np.arange(len(T))
+    for i, j in pairs:  # merge the groups of i and j
+        group[group == group[j]] = group[i]
+    best = T.astype(np.float64).copy()
+    for g in np.unique(group):
+        best[group == g] = T[group == g].mean(axis=0)
+    if isinstance(loss, losses.CrossEntropy):  # log-probabilities are valid logits
+        return float(losses.CrossEntropy().forward(np.log(np.clip(best, 1e-12, 1)), ctx["y_show"]))
+    if isinstance(loss, losses.BCE) and loss.from_logits:
+        p = np.clip(best, 1e-12, 1 - 1e-12)
+        best = np.log(p / (1 - p))
+    elif not isinstance(loss, (losses.MSE, losses.HalfSSE, losses.BCE)):
+        return None
+    return float(type(loss)(**loss.get_config()).forward(best, ctx["y2"]))
+
+
+def _check_saturated(ctx):
+    if not ctx["bad_fit"]:
+        return None  # saturated units in a network that fits are decided units, not a problem
+    for i, layer in _hidden_activation_layers(ctx["model"]):
+        if not isinstance(layer, (Sigmoid, Tanh)):
+            continue
+        a = ctx["inputs"][i + 1] if i + 1 < len(ctx["inputs"]) else None
+        if a is None:
+            continue
+        slope, peak = (a * (1 - a), 0.25) if isinstance(layer, Sigmoid) else (1 - a * a, 1.0)
+        sat = slope < 0.1 * peak  # a tenth of the best slope: the gradient is cut 10× or more
+        share = float(sat.mean())
+        if share >= 0.25:
+            units = np.flatnonzero(sat.mean(axis=0) >= 0.5)
+            return Finding(
+                "saturated", f"saturated {type(layer).__name__} units in layer {i}",
+                f"{share:.0%} of layer {i}'s outputs sit where its derivative is below {0.1 * peak:g} "
+                f"(a tenth of its peak {peak:g}); "
+                + (f"units {units.tolist()} are saturated on most samples; " if units.size else "")
+                + f"mean |z| = {np.abs(ctx['inputs'][i]).mean():.3g}",
+                "backprop multiplies the error by that derivative, so saturated units pass back (and "
+                "receive) 10× to 1000× less gradient: they stop learning while the loss is still high",
+                "start from smaller weights (init='glorot_uniform'), scale the inputs to unit size, and "
+                "if the weights grew during training, lower the learning rate; tanh or ReLU hidden "
+                "units saturate less than sigmoid", [{"init": "glorot_uniform"}])
+    return None
+
+
+def _check_dead_relu(ctx):
+    for i, layer in enumerate(ctx["model"].layers):
+        if type(layer) is not ReLU or i + 1 >= len(ctx["inputs"]):
+            continue
+        active = ctx["inputs"][i + 1] > 0
+        dead = ~active.any(axis=0)
+        share = float(dead.mean())
+        # A few dead units are normal (He init, Adam); half the layer is lost capacity even when the
+        # fit is good, a quarter matters when the fit is poor.
+        if share >= 0.5 or (share >= 0.25 and ctx["bad_fit"]):
+            return Finding(
+                "dead_relu", f"dead ReLU units in layer {i}",
+                f"{int(dead.sum())} of {dead.size} units ({share:.0%}) are never active on the "
+                f"{len(ctx['X'])} samples (their z ≤ 0 everywhere)",
+                "ReLU's derivative is 0 for z ≤ 0, so a unit that is off for every sample gets no "
+                "gradient and can never turn back on: that part of the layer is gone",
+                "lower the learning rate (a large step pushed their biases down), use He initialisation "
+                "(init='he_uniform'), or LeakyReLU (activation='leaky_relu'), which keeps a small slope",
+                [{"activation": "leaky_relu"}, {"init": "he_uniform"}])
+    return None
+
+
+def _check_gradients(ctx):
+    norms = ctx["grad_norms"]
+    if norms is None or norms.shape[1] < 2 or len(norms) == 0:
+        return []
+    finite = np.all(np.isfinite(norms), axis=1)
+    out = []
+    ratio = norms[:, 0] / np.maximum(norms[:, -1], 1e-300)
+    med = float(np.median(ratio[finite])) if finite.any() else np.inf
+    per_layer = ", ".join(f"{v:.2g}" for v in np.median(norms[finite], axis=0)) if finite.any() else "inf"
+    # The backward signal itself, δ_l = ∂L/∂z_l (RMS per entry), at the final weights: when the forward
+    # values grow as fast as δ shrinks, ‖∂L/∂W‖ = ‖a_(l-1)ᵀ δ_l‖ can hide it, δ does not.
+    d = np.asarray(ctx["deltas"])
+    d_ratio = float(d[0] / max(d[-1], 1e-300)) if d.size > 1 and np.all(np.isfinite(d)) else 1.0
+    deltas = ", ".join(f"{v:.2g}" for v in d)
+    evidence = (f"median ‖∂L/∂W‖ per Dense layer, first to last: {per_layer} (first/last = {med:.2g}); "
+                f"RMS of δ = ∂L/∂z per Dense layer now: {deltas} (first/last = {d_ratio:.2g})")
+    # 1e-3 between first and last layer: the first layer learns a thousand times slower. Depth is what
+    # makes the product vanish; with two Dense layers a small ratio is saturation (reported as such).
+    deep = norms.shape[1] >= 3
+    if deep and (med < 1e-3 or d_ratio < 1e-3):
+        out.append(Finding(
+            "vanishing_gradients", "vanishing gradients", evidence,
+            "each layer multiplies the backward signal by its Wᵀ and its activation's derivative "
+            "(≤ 0.25 for sigmoid); through many layers the product shrinks, so the first layers barely move",
+            "use ReLU or tanh hidden units with He/Glorot initialisation, or fewer layers",
+            [{"activation": "relu", "init": "he_uniform"}]))
+    growth = norms[finite][-1] / np.maximum(norms[finite][0], 1e-300) if finite.sum() > 1 else np.ones(1)
+    if (deep and (med > 1e3 or d_ratio > 1e3)) or not finite.all() or float(np.max(growth)) > 1e4:
+        out.append(Finding(
+            "exploding_gradients", "exploding gradients",
+            evidence + f"; largest growth of ‖∂L/∂W‖ over training ×{float(np.max(growth)):.2g}"
+            + ("" if finite.all() else "; some gradients became inf/NaN"),
+            "when weights are large, each layer multiplies the backward signal by more than 1 and the "
+            "product grows layer after layer; steps become huge and training jumps around or diverges",
+            "use smaller initial weights (Glorot/He), a smaller learning rate, or fewer layers",
+            [{"init": "glorot_uniform"}]))
+    return out
+
+
+def _check_lr(ctx):
+    hist = np.asarray(ctx["history"].loss if ctx["history"] is not None else [], dtype=np.float64)
+    lr = ctx["lr"]
+    lr_text = f"lr = {lr:g}" if lr is not None else "the learning rate"
+    if len(hist) >= 5 and np.all(np.isfinite(hist)):
+        rel = np.diff(hist) / np.maximum(np.abs(hist[:-1]), 1e-12)
+        ups = rel > 1e-3  # ignore rounding-size wiggles
+        # rising overall, or going up on a third of the epochs: steps overshoot the minimum
+        # Mini-batch losses jitter near a good minimum: oscillation only counts while the fit is poor.
+        oscillating = ups.mean() > 1 / 3 and rel[ups].mean() > 0.01 and ctx["bad_fit"]
+        if hist[-1] > 1.05 * hist[0] or oscillating:
+            return Finding(
+                "lr_too_high", "learning rate too high: the loss rises or oscillates",
+                f"the loss went from {hist[0]:.4g} to {hist[-1]:.4g} and rose on {ups.mean():.0%} "
+                f"of the epochs (mean rise {rel[ups].mean() if ups.any() else 0:.1%}) with {lr_text}",
+                "a step of lr·∂L/∂W overshoots the valley's floor and lands higher on the other side",
+                f"divide the learning rate by 10{f' (lr = {lr / 10:g})' if lr else ''}",
+                [{"lr": lr / 10}] if lr else [])
+        g = ctx["grad_norm"]
+        # flat: <1% better over the whole run, while still far from fitting and with a real gradient
+        if (len(hist) >= 20 and hist[-1] > 0.99 * hist[0] and ctx["bad_fit"]
+                and g > 1e-3 * max(ctx["L"], 1e-12)):
+            return Finding(
+                "lr_too_low", "learning rate too low: the loss is flat",
+                f"over {len(hist)} epochs the loss moved from {hist[0]:.4g} to {hist[-1]:.4g} (less than "
+                f"1%), although ‖∂L/∂θ‖ = {g:.3g} is not small, with {lr_text}",
+                "each step changes the loss by about lr·‖∂L/∂θ‖², which is tiny here: the network is "
+                "moving, just too slowly to see",
+                f"multiply the learning rate by 10{f' (lr = {lr * 10:g})' if lr else ''}, or use Adam",
+                [{"lr": lr * 10}] if lr else [])
+    return None
+
+
+def _check_inputs(ctx):
+    X = ctx["X"].astype(np.float64)
+    std, mean = X.std(axis=0), X.mean(axis=0)
+    used = std > 0
+    if not used.any():
+        return None
+    big = (std > 10) | (np.abs(mean) > 10 * np.maximum(std, 1e-12)) & (np.abs(mean) > 10)
+    spread = std[used].max() / std[used].min()
+    if big.any() or spread > 100:
+        cols = np.flatnonzero(big | (used & (std > 10 * np.median(std[used])))).tolist()
+        return Finding(
+            "unscaled_inputs", "inputs are not scaled",
+            f"feature std from {std[used].min():.3g} to {std[used].max():.3g}, |mean| up to "
+            f"{np.abs(mean).max():.3g}; features {cols[:10]} are far from unit scale",
+            "initial weights are drawn for inputs of size ~1: big inputs make z = x·W big (saturated "
+            "sigmoids, huge gradients) and features of very different scale need very different step "
+            "sizes, which one learning rate cannot give",
+            "standardise each feature: x ← (x − mean) / std, computed on the training data "
+            "(handprop.data.StandardScaler)", [{"standardize": True}])
+    return None
+
+
+def _check_symmetry(ctx):
+    m = ctx["model"]
+    dense = [i for i, layer in enumerate(m.layers) if isinstance(layer, Dense)]
+    for a, b in zip(dense[:-1], dense[1:]):
+        W, bias, W_next = m.layers[a].W, m.layers[a].b, m.layers[b].W
+        if W.shape[1] < 2:
+            continue
+        incoming = np.vstack([W, bias[None, :]]).T  # one row per unit: its weights and bias
+        key = np.hstack([incoming, W_next])
+        # Copies stay bit-identical through training (same values, same gradients), so exact
+        # equality of the rows finds them, in O(units log units).
+        _, group, counts = np.unique(key, axis=0, return_inverse=True, return_counts=True)
+        if counts.max() > 1:
+            biggest = np.flatnonzero(group.reshape(-1) == np.argmax(counts))
+            return Finding(
+                "symmetric_init", f"identical hidden units in Dense layer {a}",
+                f"units {[int(u) for u in biggest]} of layer {a} have identical incoming weights, bias and outgoing "
+                f"weights ({len(biggest)} of {W.shape[1]} units are copies)",
+                "identical units compute the same activation and receive the same gradient, so every "
+                "update keeps them identical: the layer works like one unit, whatever its size",
+                "initialise the weights randomly (init='glorot_uniform' or 'he_uniform'), never to a "
+                "constant", [{"init": "glorot_uniform"}])
+    return None
+
+
+def _check_output_range(ctx):
+    m, y = ctx["model"], ctx["y2"]
+    last = m.layers[-1]
+    if ctx["loss_is_ce"] or y.dtype.kind not in "fiub":
+        return None
+    ranges = {Sigmoid: (0.0, 1.0, "(0, 1)"), Tanh: (-1.0, 1.0, "(−1, 1)"), ReLU: (0.0, np.inf, "[0, ∞)"),
+              Softmax: (0.0, 1.0, "[0, 1] with rows summing to 1")}
+    rule = ranges.get(type(last))
+    if rule is None:
+        return None
+    lo, hi, text = rule
+    outside = (y < lo) | (y > hi)
+    if isinstance(last, Softmax):
+        outside = outside | ~np.isclose(y.sum(axis=1, keepdims=True), 1.0)
+    if outside.mean() == 0:
+        return None
+    return Finding(
+        "output_range", f"the output layer ({type(last).__name__}) cannot produce the targets",
+        f"{outside.mean():.0%} of the targets lie outside {text} (targets from {y.min():.4g} to "
+        f"{y.max():.4g})",
+        f"{type(last).__name__} only outputs values in {text}: no weights can fit the other targets, "
+        "and the loss pushes those units into saturation",
+        "for regression end the model with a linear output (no activation after the last Dense), or "
+        "rescale the targets into the output's range", [{"output": None}])
+
+
+CHECKS = (_check_output_range, _check_symmetry, _check_merged, _check_saturated, _check_dead_relu,
+          _check_gradients, _check_lr, _check_inputs)

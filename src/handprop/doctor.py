@@ -1,0 +1,206 @@
+"""The training doctor: why did training end badly, and what to change.
+
+``diagnose(model, X, y, loss=..., history=..., gradients=...)`` looks at the trained model on its
+data (activations, gradients), at the loss curve and at the per-layer gradient norms recorded during
+training (wrap the optimizer in ``GradientRecorder``), and returns a Diagnosis: a list of Findings,
+each saying what it saw (with the numbers), why that stops learning, and the concrete fix.
+
+Checks (``Finding.code``):
+
+=====================  ========================================================================
+merged_samples         inputs with different targets that the last hidden layer maps to nearly
+                       the same point: the output layer cannot tell them apart (blog 000)
+saturated              sigmoid/tanh units stuck where σ'(z) ≈ 0 while the fit is still poor
+dead_relu              ReLU units that are never active on the data: they get no gradient
+vanishing_gradients    ‖∂L/∂W‖ of the first layer ≪ of the last (median over training)
+exploding_gradients    ‖∂L/∂W‖ of the first layer ≫ of the last, or growing without bound
+lr_too_high            the loss rises or oscillates
+lr_too_low             the loss is flat although the gradient is not zero
+unscaled_inputs        features far from unit scale (std or mean ≫ 1, or scales 100× apart)
+symmetric_init         hidden units with identical weights: identical gradients, forever
+output_range           the output layer cannot produce the targets (sigmoid vs. y = 5)
+=====================  ========================================================================
+
+Every check is silent on a healthy run; the checks and their thresholds, each with why, are in
+``handprop._doctor_checks``.
+"""
+
+import numpy as np
+
+from . import losses
+from ._doctor_checks import CHECKS, Finding, _bad_fit  # noqa: F401  (Finding is part of this API)
+from .errors import HandpropValueError
+from .layers import Dense
+from .optimizers import Optimizer
+from .training import History, prepare_data
+
+class Diagnosis(list):
+    """The findings of ``diagnose`` (a list); empty and ``ok`` on a healthy run. ``d["saturated"]``
+    gets a finding by code, ``"saturated" in d`` asks for one; ``str()`` prints the report."""
+
+    def __init__(self, findings, summary):
+        super().__init__(findings)
+        self.summary = summary
+
+    ok = property(lambda self: not self)
+    codes = property(lambda self: [f.code for f in self])
+
+    def __getitem__(self, key):
+        if not isinstance(key, str):
+            return super().__getitem__(key)
+        for f in self:
+            if f.code == key:
+                return f
+        raise KeyError(key)
+
+    def __contains__(self, code):
+        return code in self.codes
+
+    def __str__(self):
+        if self.ok:
+            return f"Training doctor: nothing wrong found ({self.summary})."
+        return "\n".join([f"Training doctor: {len(self)} finding(s) ({self.summary})"] + [str(f) for f in self])
+
+
+class GradientRecorder(Optimizer):
+    """Wraps an optimizer and records ‖∂L/∂W‖ of every Dense layer at each step.
+
+    ``fit(model, X, y, optimizer=GradientRecorder(SGD(lr=0.1)))`` trains exactly as the wrapped
+    optimizer would; afterwards ``recorder.norms`` is an array (steps, Dense layers).
+    """
+
+    def __init__(self, optimizer):
+        self.inner = optimizer
+        self.rows = []
+
+    @property
+    def lr(self):
+        return self.inner.lr
+
+    @lr.setter
+    def lr(self, value):  # a schedule that sets optimizer.lr reaches the real optimizer
+        self.inner.lr = value
+
+    def __getattr__(self, name):  # momentum, betas, t, n_params...: the wrapped optimizer's
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    # Optimizer's own methods would act on the wrapper: hand them to the wrapped optimizer.
+    def update(self, i, w, g):
+        return self.inner.update(i, w, g)
+
+    def state_dict(self):
+        return self.inner.state_dict()
+
+    def load_state_dict(self, d):
+        return self.inner.load_state_dict(d)
+
+    def reset(self):
+        return self.inner.reset()
+
+    def step(self, params):
+        self.rows.append([float(np.linalg.norm(p.grad)) for p in params
+                          if p.name == "W" and isinstance(p.layer, Dense)])
+        self.inner.step(params)
+
+    @property
+    def norms(self):
+        return np.array(self.rows, dtype=np.float64).reshape(len(self.rows), -1)
+
+    def __repr__(self):
+        return f"GradientRecorder({self.inner!r})"
+
+
+def _default_loss(model, y):
+    y = np.asarray(y)
+    if y.dtype.kind in "iu" and y.ndim == 1 and (model.n_outputs or 1) > 1:
+        return losses.CrossEntropy()
+    return losses.MSE()
+
+
+def _baseline_loss(loss, pred, y):
+    """The loss of the best constant prediction (the targets' mean): what 'learned nothing' scores."""
+    if isinstance(loss, losses.CrossEntropy):
+        onehot = np.eye(pred.shape[1])[y.reshape(-1).astype(int)] if y.ndim == 1 or y.shape[1] == 1 else y
+        freq = np.clip(onehot.mean(axis=0), 1e-12, None)
+        return float(losses.CrossEntropy().forward(np.tile(np.log(freq), (len(pred), 1)), onehot))
+    target = y.reshape(pred.shape).astype(np.float64)
+    const = np.tile(target.mean(axis=0), (len(pred), 1))
+    if isinstance(loss, losses.BCE) and loss.from_logits:
+        p = np.clip(const, 1e-12, 1 - 1e-12)
+        const = np.log(p / (1 - p))
+    return float(type(loss)(**loss.get_config()).forward(const, target))
+
+
+def _forward_all(model, X):
+    """The input of every layer, and the output."""
+    inputs, out = [], X
+    for layer in model.layers:
+        inputs.append(out)
+        out = layer.forward(out)
+    return inputs, out
+
+
+def diagnose(subject, X, y, *, model=None, loss=None, history=None, gradients=None, lr=None):
+    """Examine a trained model on ``(X, y)`` and say what went wrong; returns a Diagnosis.
+
+    ``subject`` is the model, or the History that ``fit`` returned (then give ``model=``).
+    ``history`` gives the loss curve, ``gradients`` a ``GradientRecorder`` (or an array of
+    per-layer ‖∂L/∂W‖, steps × Dense layers) from training, ``lr`` the learning rate (read from the
+    recorder when not given). The model's weights are not changed.
+    """
+    if isinstance(subject, History):
+        history = subject
+        if model is None:
+            raise HandpropValueError("diagnose: a History alone is not enough; pass the model too: "
+                                     "diagnose(history, X, y, model=model)")
+    else:
+        model = subject
+    if not hasattr(model, "layers"):
+        raise HandpropValueError(f"diagnose: expected a Sequential model or a History, got {type(model).__name__}")
+    loss = losses.get(loss) if loss is not None else _default_loss(model, y)
+    X_raw = np.asarray(X)
+    X, y = prepare_data(model, X, y)
+    inputs, pred = _forward_all(model, X)
+    L = float(loss.forward(pred, y))
+    deltas, grad = [], loss.backward()  # backward by hand to keep δ_l = ∂L/∂z_l of every Dense layer
+    for layer in reversed(model.layers):
+        if isinstance(layer, Dense):
+            deltas.append(float(np.sqrt(np.mean(np.square(grad, dtype=np.float64)))))
+        grad = layer.backward(grad)
+    deltas = deltas[::-1]
+    grad_norm = float(np.sqrt(sum(float(np.sum(p.grad.astype(np.float64) ** 2)) for p in model.parameters())))
+    loss_is_ce = isinstance(loss, losses.CrossEntropy)
+    y2 = y.reshape(len(y), -1) if not loss_is_ce else y
+    pred2 = pred.reshape(len(pred), -1)
+    if loss_is_ce:  # compare in probability space: softmax of the logits against one-hot targets
+        e = np.exp(pred2 - pred2.max(axis=1, keepdims=True))
+        P = e / e.sum(axis=1, keepdims=True)
+        labels = y.reshape(-1) if y.ndim == 1 or y.shape[1] == 1 else None
+        T = np.eye(P.shape[1])[labels.astype(int)] if labels is not None else y.astype(np.float64)
+    else:
+        from_logits = isinstance(loss, losses.BCE) and loss.from_logits
+        P = 1 / (1 + np.exp(-pred2)) if from_logits else pred2
+        T = y2.astype(np.float64)
+    baseline = _baseline_loss(loss, pred2, y2)
+    bad_fit = _bad_fit(L, baseline, pred2, y2, loss_is_ce)
+    if isinstance(gradients, GradientRecorder):
+        lr = lr if lr is not None else gradients.lr
+        grad_norms = gradients.norms
+    else:
+        grad_norms = None if gradients is None else np.asarray(gradients, dtype=np.float64)
+    if grad_norms is None:  # one backward at the final weights is still informative
+        grad_norms = np.array([[np.linalg.norm(layer.dW) for layer in model.layers if isinstance(layer, Dense)]])
+    ctx = dict(model=model, X=X, X_raw=X_raw, y2=y2, pred2=pred2, P=P, T=T, y_show=y if loss_is_ce else y2, inputs=inputs + [pred], loss=loss, L=L,
+               bad_fit=bad_fit, loss_is_ce=loss_is_ce, grad_norms=grad_norms, grad_norm=grad_norm,
+               history=history, lr=lr, deltas=deltas)
+    findings = []
+    for check in CHECKS:
+        found = check(ctx)
+        if isinstance(found, list):
+            findings.extend(found)
+        elif found is not None:
+            findings.append(found)
+    summary = f"loss {L:.4g}; predicting the mean would give {baseline:.4g}"
+    return Diagnosis(findings, summary)

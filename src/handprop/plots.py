@@ -1,0 +1,173 @@
+"""Pictures of training (optional ``plot`` extra: ``pip install "handprop[plot]"``, i.e. matplotlib).
+
+* ``loss_curve(history)``: training (and validation) loss per epoch, log scale;
+* ``decision_boundary(model, X, y)``: for 2-D inputs, the model's output over the plane with the
+  data points on top (blog 000's four XOR points: which side of 0.5 each lands on);
+* ``network_diagram(model)``: units as circles, weights as lines, width ∝ |w|, colour = sign;
+* ``training_figure(model, history, X, y, path)``: the three side by side (``handprop xor --plot``).
+
+Each function draws into ``ax`` when given, else into a new figure; with ``path`` the figure is saved
+(PNG, SVG, PDF by the extension) and closed. matplotlib runs with the Agg backend (no display needed).
+"""
+
+import numpy as np
+
+from .errors import HandpropError, HandpropValueError
+from .layers import Dense
+
+_POS, _NEG = "#c0392b", "#2e6da4"  # positive weights red, negative blue
+
+
+def _plt():
+    try:
+        import matplotlib
+    except ImportError:
+        raise HandpropError('plotting needs matplotlib: pip install "handprop[plot]"') from None
+    matplotlib.use("Agg", force=False)  # draw to files; no display, no GUI event loop
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _axes(ax, figsize):
+    if ax is not None:
+        return ax.figure, ax
+    fig, ax = _plt().subplots(figsize=figsize)
+    return fig, ax
+
+
+def _finish(fig, path, dpi=100):
+    if path is None:
+        return fig
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    _plt().close(fig)
+    return path
+
+
+def loss_curve(history, ax=None, path=None, log=True):
+    """Plot ``history["loss"]`` (and ``"val_loss"`` when recorded) against the epoch."""
+    hist = getattr(history, "history", history)
+    if not isinstance(hist, dict) or not hist.get("loss"):
+        raise HandpropValueError("loss_curve: history has no 'loss' values (pass the History from fit)")
+    fig, ax = _axes(ax, (5, 3.5))
+    for key, label, style in (("loss", "training", "-"), ("val_loss", "validation", "--")):
+        values = np.asarray(hist.get(key) or [], dtype=np.float64)
+        if values.size:
+            ax.plot(np.arange(values.size), values, style, label=label, linewidth=1.8)
+    values = np.concatenate([np.asarray(hist.get(k) or [], dtype=np.float64) for k in ("loss", "val_loss")])
+    values = values[np.isfinite(values)]
+    if log and values.size and values.min() > 0 and values.max() / values.min() > 20:
+        ax.set_yscale("log")  # only when the loss spans decades; a log axis on 0.14..0.26 hides the shape
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title("Loss")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _finish(fig, path)
+
+
+def _probability(model, grid, loss):
+    out = model.predict(grid)
+    if out.shape[1] == 1:
+        if loss is not None and getattr(loss, "from_logits", False):
+            return 1 / (1 + np.exp(-out[:, 0]))
+        return out[:, 0]
+    e = np.exp(out - out.max(axis=1, keepdims=True))  # logits (cross-entropy): class 1's probability
+    p = e / e.sum(axis=1, keepdims=True)
+    return p[:, 1] if p.shape[1] == 2 else p.argmax(axis=1).astype(float)
+
+
+def decision_boundary(model, X, y, ax=None, path=None, loss=None, resolution=200, margin=0.5):
+    """Colour the plane by the model's output and draw the 0.5 contour and the data points.
+
+    Needs 2 input features. For one sigmoid output the colour is the output; for class scores it is
+    the probability of class 1 (two classes) or the predicted class.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise HandpropValueError(f"decision_boundary: X must have 2 features, got shape {X.shape}")
+    y = np.asarray(y).reshape(len(X), -1)
+    y = y.argmax(axis=1) if y.shape[1] > 1 else y[:, 0]
+    lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
+    xs, ys = np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
+    gx, gy = np.meshgrid(xs, ys)
+    p = _probability(model, np.column_stack([gx.ravel(), gy.ravel()]), loss).reshape(gx.shape)
+    fig, ax = _axes(ax, (4.5, 4))
+    mesh = ax.pcolormesh(gx, gy, p, cmap="RdBu_r", vmin=0, vmax=max(1.0, float(np.nanmax(p))), shading="auto")
+    if np.nanmin(p) < 0.5 < np.nanmax(p):
+        ax.contour(gx, gy, p, levels=[0.5], colors="k", linewidths=1.2)
+    fig.colorbar(mesh, ax=ax, label="output")
+    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="RdBu_r", vmin=0, vmax=1, edgecolors="k", s=70, zorder=3)
+    ax.set_xlabel("x₁")
+    ax.set_ylabel("x₂")
+    ax.set_title("Decision boundary (output = 0.5)")
+    return _finish(fig, path)
+
+
+def network_diagram(model, ax=None, path=None, max_units=12):
+    """Units as circles, one column per layer; each weight a line, width ∝ |w|, red > 0, blue < 0."""
+    dense = [layer for layer in model.layers if isinstance(layer, Dense)]
+    if not dense:
+        raise HandpropValueError("network_diagram: the model has no Dense layer to draw")
+    sizes = [dense[0].n_in] + [layer.n_out for layer in dense]
+    shown = [min(n, max_units) for n in sizes]
+    fig, ax = _axes(ax, (1.6 * len(sizes) + 1, 3.5))
+    wmax = max(float(np.abs(layer.W).max()) for layer in dense) or 1.0
+
+    def pos(col, i):
+        n = shown[col]
+        return col, ((n - 1) / 2 - i) / max(max(shown) - 1, 1)  # unit 0 at the top
+
+    label_weights = sum(shown[c] * shown[c + 1] for c in range(len(dense))) <= 16  # small nets: print w
+    for col, layer in enumerate(dense):
+        for i in range(shown[col]):
+            for j in range(shown[col + 1]):
+                w = layer.W[i, j]
+                (x0, y0), (x1, y1) = pos(col, i), pos(col + 1, j)
+                ax.plot([x0, x1], [y0, y1], color=_POS if w > 0 else _NEG,
+                        linewidth=0.3 + 4.0 * abs(w) / wmax, alpha=0.8, zorder=1)
+                if label_weights:  # at a quarter of the way, so labels of lines from one unit do not collide
+                    ax.text(x0 + 0.25 * (x1 - x0), y0 + 0.25 * (y1 - y0), f"{w:.2f}", fontsize=7,
+                            ha="center", va="center", zorder=4,
+                            bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8})
+    names = ["input"] + [f"layer {k + 1}" for k in range(len(dense))]
+    acts = _activation_names(model)
+    for col, n in enumerate(shown):
+        for i in range(n):
+            x, yy = pos(col, i)
+            ax.scatter([x], [yy], s=300, color="white", edgecolors="k", zorder=2)
+        label = names[col] + (f"\n{acts[col - 1]}" if col and acts[col - 1] else "")
+        if sizes[col] > n:
+            label += f"\n({sizes[col]} units, {n} shown)"
+        ax.text(col, -0.62, label, ha="center", va="top", fontsize=8)
+    ax.set_xlim(-0.5, len(sizes) - 0.5)
+    ax.set_ylim(-0.9, 0.65)
+    ax.axis("off")
+    ax.set_title(f"Network (width ∝ |w| ≤ {wmax:.3g}; red > 0, blue < 0)", fontsize=9)
+    return _finish(fig, path)
+
+
+def _activation_names(model):
+    names, current = [], None
+    for layer in model.layers:
+        if isinstance(layer, Dense):
+            if current is not None or names:
+                names.append(current)
+            current = ""
+        else:
+            current = type(layer).__name__
+    names.append(current)
+    return names
+
+
+def training_figure(model, history, X, y, path=None, loss=None):
+    """Loss curve, decision boundary (when X has 2 features) and network diagram in one figure."""
+    X = np.asarray(X)
+    panels = 3 if X.ndim == 2 and X.shape[1] == 2 else 2
+    fig, axes = _plt().subplots(1, panels, figsize=(5 * panels, 4))
+    loss_curve(history, ax=axes[0])
+    if panels == 3:
+        decision_boundary(model, X, y, ax=axes[1], loss=loss)
+    network_diagram(model, ax=axes[-1])
+    fig.tight_layout()
+    return _finish(fig, path)

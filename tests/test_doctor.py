@@ -1,0 +1,266 @@
+"""The training doctor: every finding provoked by a run that has the problem, silent on healthy runs,
+and on blog 000's run a true explanation whose advice, applied, fixes it."""
+
+import numpy as np
+import pytest
+
+import handprop
+from handprop import MSE, SGD, Adam, CrossEntropy, Dense, ReLU, Sequential, Sigmoid, mlp
+from handprop.cli import build_xor, main, make_parser, xor_probabilities
+from handprop.data import StandardScaler
+from handprop.doctor import Diagnosis, GradientRecorder, diagnose
+from handprop.errors import HandpropValueError
+
+XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
+XOR_Y = np.array([[0], [1], [1], [0]])
+
+
+def run_xor(*flags):
+    """`handprop xor` with these flags, without printing: (model, loss, X, y, history, recorder)."""
+    args = make_parser().parse_args(["xor", *flags])
+    model, loss, optimizer, X, y = build_xor(args)
+    recorder = GradientRecorder(optimizer)
+    history = model.fit(X, y, loss=loss, optimizer=recorder, epochs=args.epochs)
+    return model, loss, X, y, history, recorder
+
+
+def doctor(run):
+    model, loss, X, y, history, recorder = run
+    return diagnose(model, X, y, loss=loss, history=history, gradients=recorder)
+
+
+def solved(run):
+    model, loss, X, _, _, _ = run
+    p = xor_probabilities(model, loss, X).ravel()
+    return bool(np.all(np.abs(p - XOR_Y.ravel()) < 0.3))  # the CLI's "~0.5" band is 0.3..0.7
+
+
+@pytest.fixture(scope="module")
+def blog_000():
+    return run_xor()
+
+
+# -- healthy runs: the doctor says nothing -----------------------------------------------------------
+def healthy_relu_regression():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-2, 2, size=(200, 2))
+    y = (np.sin(X[:, :1]) + 0.5 * X[:, 1:] ** 2)
+    model = mlp([2, 32, 32, 1], "relu", rng=1)
+    recorder = GradientRecorder(Adam(lr=0.01))
+    history = model.fit(X, y, loss=MSE(), optimizer=recorder, epochs=300, batch_size=50, seed=0)
+    return model, MSE(), X, y, history, recorder
+
+
+def healthy_tanh_classifier():
+    rng = np.random.default_rng(1)
+    centers = np.array([[2, 0], [-2, 0], [0, 2.5]])
+    labels = np.repeat(np.arange(3), 40)
+    X = centers[labels] + rng.normal(scale=0.6, size=(120, 2))
+    model = mlp([2, 8, 3], "tanh", rng=2)
+    recorder = GradientRecorder(SGD(lr=0.5))
+    history = model.fit(X, labels, loss=CrossEntropy(), optimizer=recorder, epochs=200)
+    return model, CrossEntropy(), X, labels, history, recorder
+
+
+HEALTHY = {
+    "xor --hidden 4": lambda: run_xor("--hidden", "4"),
+    "xor --optimizer adam --lr 0.1": lambda: run_xor("--optimizer", "adam", "--lr", "0.1"),
+    "relu regression": healthy_relu_regression,
+    "tanh classifier": healthy_tanh_classifier,
+}
+
+
+@pytest.mark.parametrize("name", HEALTHY)
+def test_silent_on_healthy_runs(name):
+    run = HEALTHY[name]()
+    diagnosis = doctor(run)
+    assert diagnosis.ok, str(diagnosis)
+    assert diagnosis.codes == [] and "nothing wrong found" in str(diagnosis)
+
+
+# -- blog 000: why [0, 1] and [1, 1] sit near 0.5 ------------------------------------------------------
+def test_blog_000_is_explained(blog_000):
+    model, loss, X, y, history, recorder = blog_000
+    np.testing.assert_allclose(model.predict(X).ravel(), [0.1241, 0.4808, 0.8914, 0.5080], atol=5e-5)
+    diagnosis = doctor(blog_000)
+    assert diagnosis.codes[0] == "merged_samples"
+    finding = diagnosis["merged_samples"]
+    assert "[0, 1] (target [1]) and [1, 1] (target [0])" in finding.evidence
+    # the claim is true: the hidden layer's outputs for [0, 1] and [1, 1] are nearly equal, and far
+    # apart for the other pairs
+    hidden = model.layers[1].forward(model.layers[0].forward(X.astype(float)))
+    d = np.linalg.norm(hidden[1] - hidden[3])
+    others = [np.linalg.norm(hidden[i] - hidden[j]) for i in range(4) for j in range(i + 1, 4) if (i, j) != (1, 3)]
+    assert d < 0.05 * np.median(others)
+    # the floor it quotes is what the best shared output (the mean target, 0.5) would cost under MSE
+    assert "cannot go below 0.125" in finding.why
+    assert MSE().forward(np.array([[0.0], [0.5], [1.0], [0.5]]), XOR_Y) == pytest.approx(0.125)
+    assert "saturated" in finding.why
+    assert "saturated" in diagnosis.codes
+
+
+def test_blog_000_more_epochs_or_larger_lr_do_not_help():
+    """What the doctor says besides its fix: pushing harder only approaches the 0.125 floor."""
+    for flags in (["--epochs", "30000"], ["--lr", "1.0"]):
+        run = run_xor(*flags)
+        assert not solved(run)
+        assert run[4].loss[-1] > 0.125
+        assert "merged_samples" in doctor(run)
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_blog_000_advice_applied_fixes_it(blog_000, index):
+    suggestion = doctor(blog_000)["merged_samples"].suggest[index]
+    flags = [token for key, value in suggestion.items() for token in (f"--{key}", str(value))]
+    run = run_xor(*flags)
+    assert solved(run), flags
+    assert doctor(run).ok, str(doctor(run))
+
+
+def test_xor_cli_prints_the_doctor_only_when_it_ends_badly(capsys):
+    assert main(["xor"]) == 0
+    out = capsys.readouterr().out
+    assert "Training doctor: 2 finding(s)" in out and "[merged_samples]" in out
+    assert ("try, added to this command (each retrained here, and it solves the task):  "
+            "--hidden 4  |  --init glorot_uniform  |  --optimizer adam --lr 0.1") in out
+    assert main(["xor", "--hidden", "4", "--log-every", "100000"]) == 0
+    assert "Training doctor" not in capsys.readouterr().out
+    assert main(["xor", "--no-doctor", "--log-every", "100000"]) == 0
+    assert "Training doctor" not in capsys.readouterr().out
+
+
+# -- each finding, provoked ---------------------------------------------------------------------------
+def test_saturated_units():
+    rng = np.random.default_rng(0)
+    model = Sequential([Dense(2, 6, weight=20 * rng.normal(size=(2, 6)), bias=5 * rng.normal(size=6)), Sigmoid(),
+                        Dense(6, 1, rng=1), Sigmoid()])
+    history = model.fit(XOR_X, XOR_Y, loss=MSE(), optimizer=SGD(lr=0.1), epochs=200)
+    diagnosis = diagnose(model, XOR_X, XOR_Y, loss=MSE(), history=history)
+    assert "saturated" in diagnosis
+    assert "derivative is below 0.025" in diagnosis["saturated"].evidence
+
+
+def test_dead_relus():
+    model = Sequential([Dense(2, 8, rng=0, bias=np.full(8, -10.0)), ReLU(), Dense(8, 1, rng=1)])
+    history = model.fit(XOR_X, XOR_Y, loss=MSE(), optimizer=SGD(lr=0.1), epochs=50)
+    diagnosis = diagnose(model, XOR_X, XOR_Y, loss=MSE(), history=history)
+    assert "dead_relu" in diagnosis
+    assert "8 of 8 units (100%) are never active" in diagnosis["dead_relu"].evidence
+
+
+def regression_data(n=64, d=4, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    return X, X @ rng.normal(size=(d, 1)) + 0.1 * rng.normal(size=(n, 1))
+
+
+def test_vanishing_gradients():
+    X, y = regression_data()
+    model = mlp([4] + [16] * 10 + [1], "sigmoid", rng=0)
+    recorder = GradientRecorder(SGD(lr=0.01))
+    history = model.fit(X, y, loss=MSE(), optimizer=recorder, epochs=20)
+    diagnosis = diagnose(model, X, y, loss=MSE(), history=history, gradients=recorder)
+    assert "vanishing_gradients" in diagnosis
+    norms = recorder.norms
+    assert norms.shape == (20, 11) and np.median(norms[:, 0] / norms[:, -1]) < 1e-3
+
+
+def test_exploding_gradients():
+    X, y = regression_data()
+    model = mlp([4] + [64] * 6 + [1], None, init="normal", rng=0)  # linear layers, std-1 weights
+    recorder = GradientRecorder(SGD(lr=1e-12))
+    history = model.fit(X, y, loss=MSE(), optimizer=recorder, epochs=5)
+    diagnosis = diagnose(model, X, y, loss=MSE(), history=history, gradients=recorder)
+    assert "exploding_gradients" in diagnosis
+
+
+def test_learning_rate_too_high_rising():
+    X, y = regression_data(d=1)
+    model = Sequential([Dense(1, 1, rng=0)])
+    history = model.fit(X, y, loss=MSE(), optimizer=SGD(lr=1.2), epochs=15)
+    assert history.loss[-1] > history.loss[0]
+    diagnosis = diagnose(model, X, y, loss=MSE(), history=history, lr=1.2)
+    assert "lr_too_high" in diagnosis
+    assert diagnosis["lr_too_high"].suggest == [{"lr": pytest.approx(0.12)}]
+    fixed = Sequential([Dense(1, 1, rng=0)])
+    h2 = fixed.fit(X, y, loss=MSE(), optimizer=SGD(lr=0.12), epochs=15)
+    assert "lr_too_high" not in diagnose(fixed, X, y, loss=MSE(), history=h2, lr=0.12)
+
+
+def test_learning_rate_too_high_oscillating():
+    run = run_xor("--lr", "50", "--epochs", "200")
+    loss = np.asarray(run[4].loss)
+    assert np.mean(np.diff(loss) > 0) > 1 / 3  # it does oscillate
+    assert "lr_too_high" in doctor(run)
+
+
+def test_learning_rate_too_low():
+    run = run_xor("--lr", "1e-5", "--epochs", "2000")
+    diagnosis = doctor(run)
+    assert diagnosis.codes == ["lr_too_low"]
+    assert diagnosis["lr_too_low"].suggest == [{"lr": pytest.approx(1e-4)}]
+
+
+def test_unscaled_inputs_and_the_fix():
+    X, y = regression_data()
+    X_big = X * np.array([1000.0, 1.0, 5.0, 0.01]) + 300.0
+    model = mlp([4, 8, 1], "tanh", rng=0)
+    diagnosis = diagnose(model, X_big, y, loss=MSE())
+    assert "unscaled_inputs" in diagnosis
+    X_scaled = StandardScaler().fit(X_big).transform(X_big)
+    assert "unscaled_inputs" not in diagnose(model, X_scaled, y, loss=MSE())
+
+
+def test_symmetric_initialisation():
+    model = Sequential([Dense(2, 4, weight=np.full((2, 4), 0.5)), Sigmoid(), Dense(4, 1, weight=np.full((4, 1), 0.5)),
+                        Sigmoid()])
+    history = model.fit(XOR_X, XOR_Y, loss=MSE(), optimizer=SGD(lr=1.0), epochs=500)
+    diagnosis = diagnose(model, XOR_X, XOR_Y, loss=MSE(), history=history)
+    assert "symmetric_init" in diagnosis
+    assert "units [0, 1, 2, 3] of layer 0" in diagnosis["symmetric_init"].evidence
+    W = model.layers[0].W
+    np.testing.assert_array_equal(W, W[:, :1].repeat(4, axis=1))  # still identical after 500 steps
+
+
+def test_output_range_cannot_fit_targets():
+    X, y = regression_data()
+    y = 5 * np.abs(y)
+    model = mlp([4, 8, 1], "tanh", output="sigmoid", rng=0)
+    diagnosis = diagnose(model, X, y, loss=MSE())
+    assert "output_range" in diagnosis
+    assert "outside (0, 1)" in diagnosis["output_range"].evidence
+    assert "output_range" not in diagnose(mlp([4, 8, 1], "tanh", rng=0), X, y, loss=MSE())
+
+
+# -- API -----------------------------------------------------------------------------------------------
+def test_history_first_and_bad_arguments(blog_000):
+    model, loss, X, y, history, _ = blog_000
+    assert diagnose(history, X, y, model=model, loss=loss).codes[0] == "merged_samples"
+    with pytest.raises(HandpropValueError, match="pass the model too"):
+        diagnose(history, X, y)
+    with pytest.raises(HandpropValueError, match="expected a Sequential model or a History"):
+        diagnose("model", X, y)
+
+
+def test_recorder_trains_exactly_like_its_optimizer():
+    a, b = mlp([2, 3, 1], "tanh", rng=0), mlp([2, 3, 1], "tanh", rng=0)
+    a.fit(XOR_X, XOR_Y, optimizer=Adam(lr=0.05), epochs=30)
+    rec = GradientRecorder(Adam(lr=0.05))
+    b.fit(XOR_X, XOR_Y, optimizer=rec, epochs=30)
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_array_equal(p.value, q.value)
+    assert rec.norms.shape == (30, 2) and rec.lr == 0.05 and rec.betas == (0.9, 0.999)
+
+
+def test_public_api():
+    assert handprop.diagnose is diagnose
+    assert isinstance(diagnose(mlp([2, 4, 1], "tanh", rng=0), XOR_X, XOR_Y), Diagnosis)
+
+
+def test_recorder_hands_state_to_the_wrapped_optimizer():
+    inner = SGD(lr=0.1, momentum=0.9)
+    rec = GradientRecorder(inner)
+    mlp([2, 3, 1], "tanh", rng=0).fit(XOR_X, XOR_Y, optimizer=rec, epochs=3)
+    assert rec.state_dict().keys() == inner.state_dict().keys()
+    rec.lr = 0.05
+    assert inner.lr == 0.05 and rec.t == inner.t == 3

@@ -1,0 +1,98 @@
+"""Pictures: checked by size and content (not blank), never by pixels."""
+
+import numpy as np
+import pytest
+
+from handprop import MSE, SGD, History, mlp
+from handprop.cli import main
+from handprop.errors import HandpropError, HandpropValueError
+
+plt = pytest.importorskip("matplotlib.pyplot")
+from matplotlib.image import imread  # noqa: E402
+
+from handprop import plots  # noqa: E402
+
+X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
+Y = np.array([[0], [1], [1], [0]])
+
+
+@pytest.fixture(scope="module")
+def trained():
+    model = mlp([2, 4, 1], "sigmoid", output="sigmoid", init="normal", rng=np.random.RandomState(42))
+    history = model.fit(X, Y, loss=MSE(), optimizer=SGD(lr=1.0), epochs=300)
+    return model, history
+
+
+def check_image(path, min_w=200, min_h=150):
+    img = imread(str(path))
+    h, w = img.shape[:2]
+    assert w >= min_w and h >= min_h, (w, h)
+    rgb = img[..., :3].reshape(-1, 3)
+    # not blank: many distinct colours, and a real share of non-white pixels
+    assert len(np.unique(np.round(rgb, 2), axis=0)) > 20
+    assert np.mean(np.any(rgb < 0.9, axis=1)) > 0.03
+    return img
+
+
+def test_loss_curve_with_validation(tmp_path, trained):
+    _, history = trained
+    h = History()
+    for e, v in enumerate(history.loss):
+        h.record(e, loss=v, val_loss=v * 1.1)
+    path = plots.loss_curve(h, path=tmp_path / "loss.png")
+    check_image(path)
+    fig = plots.loss_curve(h)
+    assert [line.get_label() for line in fig.axes[0].get_lines()] == ["training", "validation"]
+    plt.close(fig)
+
+
+def test_decision_boundary(tmp_path, trained):
+    model, _ = trained
+    img = check_image(plots.decision_boundary(model, X, Y, path=tmp_path / "db.png"))
+    # the left and right halves differ: the plane is coloured by the model's output
+    w = img.shape[1]
+    assert not np.allclose(img[:, : w // 3, :3].mean(), img[:, w // 3: 2 * w // 3, :3].mean(), atol=1e-3)
+
+
+def test_network_diagram_line_width_follows_weights(trained):
+    model, _ = trained
+    fig = plots.network_diagram(model)
+    lines = [ln for ln in fig.axes[0].get_lines()]
+    assert len(lines) == 2 * 4 + 4 * 1
+    widths = np.array([ln.get_linewidth() for ln in lines])
+    weights = np.concatenate([model.layers[0].W.ravel(), model.layers[2].W.ravel()])
+    assert np.argmax(widths) == np.argmax(np.abs(weights))
+    colours = {ln.get_color() for ln, w in zip(lines, weights) if w > 0}
+    assert colours == {plots._POS}
+    plt.close(fig)
+
+
+def test_training_figure_and_cli(tmp_path, capsys):
+    out = tmp_path / "xor.png"
+    assert main(["xor", "--epochs", "200", "--log-every", "100000", "--plot", str(out)]) == 0
+    assert f"saved {out}" in capsys.readouterr().out
+    img = check_image(out, min_w=900, min_h=250)
+    assert img.shape[1] > 2.5 * img.shape[0]  # three panels side by side
+
+
+def test_bad_inputs(trained):
+    model, history = trained
+    with pytest.raises(HandpropValueError, match="2 features"):
+        plots.decision_boundary(model, np.ones((4, 3)), Y)
+    with pytest.raises(HandpropValueError, match="no 'loss' values"):
+        plots.loss_curve(History())
+
+
+def test_missing_matplotlib_names_the_extra(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(HandpropError, match=r'pip install "handprop\[plot\]"'):
+        plots._plt()
