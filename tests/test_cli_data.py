@@ -271,3 +271,29 @@ def test_a_model_saved_from_python_with_only_its_loss_can_be_evaluated(tmp_path,
     assert main(["predict", str(tmp_path / "m.npz"), str(tmp_path / "f.csv")]) == 0
     rows = capsys.readouterr().out.split()
     assert rows == ["label"] + [str(i) for i in model.predict(X[:3]).argmax(axis=1)]
+
+
+@pytest.mark.parametrize("y, class_names, task, why", [
+    (np.array([0, 1, 1, 0] * 10), None, "classification", "whole numbers with 2 distinct values"),
+    (np.arange(200) % 60, None, "regression", "60 distinct values (more than 50)"),
+    (np.array([0.5, 1.5] * 10), None, "regression", "fractional numbers"),
+    (np.array([0, 1] * 5), ["no", "yes"], "classification", "text labels"),
+    (np.zeros((10, 2)), None, "regression", "2 columns"),
+])
+def test_the_task_is_read_from_the_target(y, class_names, task, why):
+    from handprop.cli_train import _detect_task
+
+    found, reason = _detect_task(y, class_names)
+    assert found == task and why in reason
+
+
+def test_no_scale_and_forced_task_are_said_and_stored(tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    assert main(["train", "--dataset", "blobs", "--n", "200", "--epochs", "3", "--no-scale",
+                 "--task", "classification", "--layers", "none", "--out", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert "task: classification (--task)" in out and "inputs not scaled" in out
+    assert "model: 2 -> 3, no hidden layer (a linear model), logits" in out
+    assert main(["summary", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert "standardised: nothing" in out and "Dense(2, 3)" in out and "ReLU" not in out

@@ -191,7 +191,8 @@ def _describe(s, n_rows, n_features, why, info, model, loss, opt):
     out = {"ce": "logits, softmax cross-entropy (ce)", "bce": "one logit, binary cross-entropy (bce)",
            "mse": "linear output, mean squared error (mse)"}[s["loss"]]
     lines.append(f"model: {' -> '.join(str(v) for v in [n_features] + _layers(s['layers']))} -> "
-                 f"{model.n_outputs}, {s['activation']} hidden layers (He init), {out}; "
+                 f"{model.n_outputs}, " + (f"{s['activation']} hidden layers ({'He' if 'relu' in s['activation'] else 'Glorot'} init), "
+                                     if _layers(s["layers"]) else "no hidden layer (a linear model), ") + f"{out}; "
                  f"{model.n_params:,} parameters")
     lines.append(f"optimizer: {opt!r}; {s['epochs']} epochs, batch size {s['batch_size']}, seed {s['seed']}")
     parts = [f"validation {s['val']:.0%}" + (f" (early stopping, patience {s['patience']})"
