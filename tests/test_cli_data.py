@@ -235,7 +235,8 @@ def test_ctrl_c_stops_training_and_saves_the_model(tmp_path):
     (["train", "{d}/train.csv", "--target", "kind", "--loss", "mse"], "--loss mse is for regression"),
     (["train", "{d}/train.csv", "--target", "kind", "--loss", "bce"], "--loss bce needs exactly 2 classes"),
     (["train", "{d}/train.csv", "--target", "kind", "--layers", "64,x"], "--layers must be comma-separated"),
-    (["train", "{d}/train.csv", "--target", "kind", "--val", "1.5"], "--val must be a fraction of the rows in [0, 1), got 1.5"),
+    (["train", "{d}/train.csv", "--target", "kind", "--val", "1.5"],
+     "--val must be a fraction of the rows in [0, 1), got 1.5"),
     (["train", "{d}/train.csv", "--target", "kind", "--val", "0.5", "--test", "0.5"], "leave no rows for training"),
     (["evaluate", "{d}/missing.npz", "{d}/train.csv"], "missing.npz: no such file"),
     (["evaluate", "{d}/train.csv", "{d}/train.csv"], "not a readable .npz file"),
@@ -249,7 +250,8 @@ def test_bad_input_exits_2_with_a_message(argv, message, tmp_path, capsys, label
 
 def test_evaluate_names_an_unseen_label_and_wrong_feature_count(tmp_path, capsys, labelled):
     model = tmp_path / "m.npz"
-    assert main(["train", str(tmp_path / "train.csv"), "--target", "kind", "--epochs", "2", "--out", str(model), "--quiet"]) == 0
+    assert main(["train", str(tmp_path / "train.csv"), "--target", "kind", "--epochs", "2", "--out", str(model),
+                 "--quiet"]) == 0
     write_csv(tmp_path / "odd.csv", ["a", "b", "kind", "c"], [[0, 0, "perhaps", 0]])
     assert main(["evaluate", str(model), str(tmp_path / "odd.csv")]) == 2
     assert "unseen label 'perhaps'" in capsys.readouterr().err

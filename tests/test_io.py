@@ -235,5 +235,6 @@ def test_resume_refuses_different_settings_or_callbacks(tmp_path):
     ck = hio.load_checkpoint(tmp_path / "c.npz")
     with pytest.raises(HandpropValueError, match="trained with batch_size=16, this call has batch_size=8"):
         fit(ck.model, X, y, loss="ce", optimizer=ck.optimizer, epochs=4, batch_size=8, resume=ck.resume)
-    with pytest.raises(HandpropValueError, match="holds the state of callback 0:EarlyStopping, but this run's callbacks are: none"):
+    with pytest.raises(HandpropValueError,
+                       match="holds the state of callback 0:EarlyStopping, but this run's callbacks are: none"):
         fit(ck.model, X, y, loss="ce", optimizer=ck.optimizer, epochs=4, batch_size=16, resume=ck.resume)

@@ -190,10 +190,11 @@ def _describe(s, n_rows, n_features, why, info, model, loss, opt):
         lines.append(f"task: regression ({why})")
     out = {"ce": "logits, softmax cross-entropy (ce)", "bce": "one logit, binary cross-entropy (bce)",
            "mse": "linear output, mean squared error (mse)"}[s["loss"]]
-    lines.append(f"model: {' -> '.join(str(v) for v in [n_features] + _layers(s['layers']))} -> "
-                 f"{model.n_outputs}, " + (f"{s['activation']} hidden layers ({'He' if 'relu' in s['activation'] else 'Glorot'} init), "
-                                     if _layers(s["layers"]) else "no hidden layer (a linear model), ") + f"{out}; "
-                 f"{model.n_params:,} parameters")
+    hidden = _layers(s["layers"])
+    init = "He" if "relu" in s["activation"] else "Glorot"  # mlp's choice for the activation
+    kind = f"{s['activation']} hidden layers ({init} init)" if hidden else "no hidden layer (a linear model)"
+    sizes = " -> ".join(str(v) for v in [n_features] + hidden + [model.n_outputs])
+    lines.append(f"model: {sizes}, {kind}, {out}; {model.n_params:,} parameters")
     lines.append(f"optimizer: {opt!r}; {s['epochs']} epochs, batch size {s['batch_size']}, seed {s['seed']}")
     parts = [f"validation {s['val']:.0%}" + (f" (early stopping, patience {s['patience']})"
                                              if s["patience"] else "") if s["val"] else "no validation"]
@@ -246,7 +247,8 @@ def cmd_train(args):
     else:
         x_scaler = StandardScaler().fit(train[0]) if s["scale"] else None
         y_scaler = StandardScaler().fit(train[1]) if s["scale"] and not classification else None
-        model, loss, opt = _build(s, X.shape[1], len(encoder.classes_) if encoder else 0, y.shape[1] if y.ndim == 2 else 1)
+        n_classes = len(encoder.classes_) if encoder else 0
+        model, loss, opt = _build(s, X.shape[1], n_classes, y.shape[1] if y.ndim == 2 else 1)
         info = ModelInfo(loss=loss, task=s["task"], x_scaler=x_scaler, y_scaler=y_scaler,
                          label_encoder=encoder, feature_names=feature_names, target_name=target_name)
         model.info = info

@@ -229,7 +229,8 @@ def _read(path):
     except (ValueError, UnicodeDecodeError) as exc:
         raise FileFormatError(f"{where}: the {CONFIG_KEY} entry is not UTF-8 JSON ({exc})") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise FileFormatError(f"{where}: not a handprop model file (format {str(config.get('format') if isinstance(config, dict) else None)!r})")
+        found = config.get("format") if isinstance(config, dict) else None
+        raise FileFormatError(f"{where}: not a handprop model file (format {found!r})")
     version = config.get("format_version")
     if not isinstance(version, int) or version < 1:
         raise FileFormatError(f"{where}: bad format_version {version!r}")
