@@ -260,8 +260,7 @@ def _apply_resume(resume, rng, callbacks, batch_size, shuffle):
             raise HandpropValueError(
                 f"resume: the checkpoint holds the state of callback {key}, but this run's callbacks are: {have}")
         keys[key].load_state_dict(d)
-    from_dict = History.from_dict(resume.history)
-    return from_dict
+    return History.from_dict(resume.history)
 
 
 def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, shuffle=True,
