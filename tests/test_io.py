@@ -173,6 +173,16 @@ def test_saving_is_atomic(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["m.npz"]  # and no temporary file is left behind
 
 
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "m.npz"
+        trained()[0].save(path)
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644  # not mkstemp's private 0600
+
+
 def test_a_model_is_not_a_checkpoint(tmp_path):
     model, _, _, _ = trained()
     model.save(tmp_path / "m.npz")

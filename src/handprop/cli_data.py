@@ -51,6 +51,9 @@ def add_commands(sub):
     p.add_argument("--log", help="write the history per epoch to this .csv or .json file")
     p.add_argument("--resume", help="continue the run saved in this checkpoint (same data and settings)")
     p.add_argument("--quiet", action="store_true", help="print only the final scores")
+    from .cli import add_teaching_flags  # --plot, --no-doctor: shared with `handprop xor`
+
+    add_teaching_flags(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="score a saved model on labelled data")

@@ -280,4 +280,8 @@ def cmd_train(args):
     save(model, args.out, info=info)
     if not args.quiet:
         print(f"saved {args.out}")
+    from .cli import after_training
+
+    args.no_doctor = args.no_doctor or args.quiet
+    after_training(args, model, loss, info.prepare(train[0]), fit_y(train[1]), history)
     return 130 if history.stop_reason and history.stop_reason.startswith("interrupted") else 0
