@@ -1,6 +1,6 @@
 """Two moons, from Python: split, standardise, train with validation and early stopping, save, load.
 
-The same run from the command line is ``handprop train --dataset moons`` (see docs/realdata.md).
+The same run from the command line is ``handprop train --dataset moons`` (see the README).
 Run: ``python examples/moons.py`` (NumPy only; a progress bar if tqdm is installed).
 """
 

@@ -50,7 +50,7 @@ def labelled(tmp_path):
 
 
 def test_noisy_spirals_reach_95_percent_with_the_documented_flags(tmp_path, capsys):
-    # docs/realdata.md: "--noise 0.05 --epochs 300"
+    # README: "--noise 0.05 --epochs 300"
     assert main(["train", "--dataset", "spirals", "--noise", "0.05", "--epochs", "300", "--quiet",
                  "--out", str(tmp_path / "s.npz")]) == 0
     assert scores(capsys.readouterr().out)["test accuracy"] >= 0.95
