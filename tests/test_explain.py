@@ -317,12 +317,12 @@ def test_check_argument_is_validated():
 
 
 def test_teaching_docs_show_real_output(capsys):
-    """docs/teaching.md (pasted into the README) quotes `handprop explain` and `handprop xor`: every
-    quoted formula line is really printed, and every picture it shows exists."""
+    """The README quotes `handprop explain` and `handprop xor`: every quoted formula line is really
+    printed, and every picture it shows exists."""
     from pathlib import Path
 
-    docs = Path(__file__).resolve().parent.parent / "docs"
-    text = (docs / "teaching.md").read_text(encoding="utf-8")
+    root = Path(__file__).resolve().parent.parent
+    text = (root / "README.md").read_text(encoding="utf-8")
     assert main(["explain"]) == 0
     explained = capsys.readouterr().out
     quoted = [line for line in text.splitlines() if line.startswith(("∂L/∂", "δ", "W1 ←", "L = "))]
@@ -335,7 +335,7 @@ def test_teaching_docs_show_real_output(capsys):
         if line.startswith(("Training doctor:", "[merged_samples]", "try, added")):
             assert line in doctor, line
     for image in re.findall(r"\]\((docs/[^)]+\.png)\)", text):
-        assert (docs.parent / image).is_file(), image
+        assert (root / image).is_file(), image
 
 
 def test_cli_explain_takes_xors_flags():

@@ -12,7 +12,7 @@ import pytest
 
 from handprop import (BCE, MSE, SGD, Adam, CrossEntropy, Dense, HalfSSE, Identity, LeakyReLU, ReLU,
                       Sequential, Sigmoid, Softmax, Tanh)
-from handprop.training import _train_plan, iter_batches, train_step
+from handprop.training import _train_plan, iter_batches, train_step  # noqa: F401
 
 
 def readable_step(model, loss, optimizer, params, X, y):

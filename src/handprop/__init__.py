@@ -12,7 +12,7 @@ Every layer has an explicit ``forward`` and ``backward``; the math reads like th
 
 __version__ = "0.1.0"
 
-from . import initializers
+from . import callbacks, initializers, metrics
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .errors import (DataError, DivergenceError, FileFormatError, HandpropError, HandpropValueError,
                      MissingFileError, ShapeError)
@@ -20,7 +20,9 @@ from .layers import Dense, Layer, Parameter
 from .losses import BCE, MSE, CrossEntropy, HalfSSE, Loss
 from .model import Sequential, mlp
 from .optimizers import SGD, Adam, Optimizer
-from .training import History, fit
+from .training import History, evaluate, fit
+from . import io  # after training: files build on the model and the training loop
+from .io import load
 from . import gradcheck as _gradcheck_module
 from .doctor import diagnose
 from .explain import explain
@@ -38,7 +40,7 @@ __all__ = [
     "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softmax", "Identity",
     "Loss", "MSE", "HalfSSE", "BCE", "CrossEntropy",
     "Optimizer", "SGD", "Adam",
-    "Sequential", "mlp", "fit", "History",
+    "Sequential", "mlp", "fit", "History", "evaluate", "load", "io", "metrics", "callbacks",
     "explain", "gradcheck", "diagnose",
     "HandpropError", "HandpropValueError", "ShapeError", "DataError", "FileFormatError", "DivergenceError",
     "MissingFileError",

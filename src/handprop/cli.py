@@ -264,6 +264,10 @@ def make_parser():
     add_teaching_flags(p)
     p.set_defaults(func=cmd_xor)
     add_teaching_commands(sub)
+
+    from .cli_data import add_commands  # train, evaluate, predict, summary
+
+    add_commands(sub)
     return parser
 
 

@@ -131,6 +131,15 @@ class Sequential:
         return fit(self, X, y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
                    shuffle=shuffle, seed=seed, log_every=log_every, **kwargs)
 
+    def save(self, path, **info):
+        """Save to one ``.npz`` file (JSON config + arrays, no pickle); see ``handprop.io.save``.
+
+        ``handprop.load(path)`` gives the model back with identical predictions.
+        """
+        from .io import save  # files build on the model, not the other way round
+
+        return save(self, path, **info)
+
     # -- description -------------------------------------------------------------------------
     def summary(self):
         """A table of layers, output shapes and parameter counts (returned as a string)."""

@@ -87,9 +87,26 @@ class Optimizer:
         decayed = self._array(self._decayed, i, w)
         return np.add(g, np.multiply(w, self.weight_decay, out=decayed), out=decayed)
 
+    # Names of the per-parameter state lists (aligned with the parameters) that checkpoints keep.
+    state_names = ()
+
     def state_dict(self):
-        """Arrays and counters to save in a checkpoint."""
-        return {"t": getattr(self, "t", 0)}
+        """Arrays and counters to save in a checkpoint: ``t``, ``lr``, ``n_params`` and the state lists."""
+        d = {"t": getattr(self, "t", 0), "lr": self.lr, "n_params": self.n_params}
+        for name in self.state_names:
+            d[name] = getattr(self, name, None)
+        return d
+
+    def load_state_dict(self, d):
+        """Take back ``state_dict()``'s values (copies), so that the next step continues exactly."""
+        self.lr = float(d["lr"])
+        self.n_params = None if d["n_params"] is None else int(d["n_params"])
+        self.t = int(d["t"])
+        for name in self.state_names:
+            value = d.get(name)
+            setattr(self, name, None if value is None else [None if a is None else np.array(a) for a in value])
+        n = self.n_params or 0
+        self._scratch, self._decayed = [None] * n, [None] * n  # working arrays, not state: made anew
 
     def reset(self):
         """Forget the state (momentum, moments); the next step starts afresh."""
@@ -112,6 +129,8 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
         if self.nesterov and self.momentum == 0:
             raise HandpropValueError("SGD: nesterov=True needs a momentum > 0")
+
+    state_names = ("velocity",)
 
     def _init_state(self, params):
         super()._init_state(params)
@@ -169,6 +188,8 @@ class Adam(Optimizer):
         self.betas = (_check("Adam: betas[0]", b1, 0.0, 1.0), _check("Adam: betas[1]", b2, 0.0, 1.0))
         self.eps = _check("Adam: eps", eps, 0.0)
         self.weight_decay = _check("Adam: weight_decay", weight_decay, 0.0)
+
+    state_names = ("m", "v")
 
     def _init_state(self, params):
         super()._init_state(params)

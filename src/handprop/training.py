@@ -7,16 +7,22 @@
         value = loss.forward(pred, y)           # how wrong we are
         model.backward(loss.backward())         # chain rule, layer by layer: dW, db
         optimizer.step(model.parameters())      # W -= lr * dW, ...
+
+Around that loop: validation data and metrics measured after every epoch, callbacks (early
+stopping, learning-rate schedules, checkpoints, loggers, a progress bar; see
+``handprop.callbacks``), a clean stop on Ctrl-C, and resuming from a checkpoint.
 """
 
 import math
+import signal
+import threading
 
 import numpy as np
 
 from . import losses, optimizers
+from . import metrics as _metrics
+from ._engine import train_plan as _train_plan
 from ._gather import Rows
-from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
-from .layers import Dense
 from .errors import DivergenceError, HandpropValueError, ShapeError
 
 
@@ -27,6 +33,7 @@ class History:
     def __init__(self):
         self.history = {}
         self.epoch = []
+        self.stop_reason = None  # why training ended before its last epoch (None: it did not)
 
     def record(self, epoch, **values):
         self.epoch.append(epoch)
@@ -42,6 +49,22 @@ class History:
 
     def __len__(self):
         return len(self.epoch)
+
+    def __contains__(self, key):
+        return key in self.history
+
+    def to_dict(self):
+        """``{"epoch": [...], "loss": [...], ...}`` as plain Python numbers (JSON-able)."""
+        d = {"epoch": [int(e) for e in self.epoch]}
+        d.update({k: [float(v) for v in vals] for k, vals in self.history.items()})
+        return d
+
+    @classmethod
+    def from_dict(cls, d):
+        h = cls()
+        h.epoch = [int(e) for e in d.get("epoch", [])]
+        h.history = {k: [float(v) for v in vals] for k, vals in d.items() if k != "epoch"}
+        return h
 
     def __repr__(self):
         last = {k: round(v[-1], 6) for k, v in self.history.items() if v}
@@ -148,8 +171,148 @@ def iter_batches(X, y, batch_size, shuffle, rng):
         y_rows.close()
 
 
+class TrainState:
+    """What a training run is made of, handed to every callback hook.
+
+    ``epoch`` is the epoch running (0-based) and ``epochs_done`` how many are complete; a callback
+    sets ``stop_training = True`` (and says why in ``stop_reason``) to end the run after this epoch.
+    """
+
+    def __init__(self, model, loss, optimizer, rng, history, epochs, batch_size, shuffle, callbacks):
+        self.model, self.loss, self.optimizer, self.rng = model, loss, optimizer, rng
+        self.history, self.epochs = history, epochs
+        self.batch_size, self.shuffle = batch_size, shuffle
+        self.callbacks = callbacks
+        self.epoch = 0
+        self.epochs_done = 0
+        self.stop_training = False
+        self.stop_reason = None
+
+
+class ResumeState:
+    """Where a saved run stopped: built by ``handprop.io.load_checkpoint``, passed to ``fit(resume=)``.
+
+    The model and optimizer come back through their own objects; this holds the rest: epochs done,
+    the shuffling rng's exact state, the history and the callbacks' states.
+    """
+
+    def __init__(self, epochs_done, rng_state, history, callback_states=None, batch_size=None,
+                 shuffle=True, stop_reason=None):
+        self.epochs_done, self.rng_state = int(epochs_done), rng_state
+        self.history, self.callback_states = history, dict(callback_states or {})
+        self.batch_size, self.shuffle, self.stop_reason = batch_size, shuffle, stop_reason
+
+
+def callback_key(index, callback):
+    """How a callback's saved state is found again: its position and class, ``"1:EarlyStopping"``."""
+    return f"{index}:{type(callback).__name__}"
+
+
+def _prediction_kind(loss):
+    """Whether a one-column output is a logit (threshold 0) or a probability (threshold 0.5)."""
+    return isinstance(loss, losses.CrossEntropy) or bool(getattr(loss, "from_logits", False))
+
+
+def evaluate(model, X, y, loss=None, metrics=("accuracy",), batch_size=8192, include_loss=True):
+    """Loss and metrics of ``model`` on ``(X, y)``: ``{"loss": ..., "accuracy": ...}``.
+
+    The output is computed in batches of ``batch_size`` rows (memory stays bounded for a
+    memory-mapped ``X``); class metrics compare ``metrics.output_to_labels`` of it with ``y``
+    (a one-column output is a logit, thresholded at 0, when ``loss`` works on logits: CrossEntropy
+    or BCE(from_logits=True); otherwise a probability, thresholded at 0.5). The loss is reported
+    when ``loss`` is given and ``include_loss``.
+    """
+    out = model.predict(X, batch_size=batch_size)
+    result = {}
+    if loss is not None:
+        loss = losses.get(loss)
+        if include_loss:
+            result["loss"] = float(loss.forward(out, y))
+    labels = None
+    for name in metrics or ():
+        key, fn, kind = _metrics.get(name)
+        if kind == "class":
+            if labels is None:
+                labels = _metrics.output_to_labels(out, from_logits=_prediction_kind(loss))
+            result[key] = fn(y, labels)
+        else:
+            result[key] = fn(y, out)
+    return result
+
+
+class _InterruptGuard:
+    """Turns the first Ctrl-C into a request to stop after the current batch.
+
+    Stopping between batches (never inside an optimizer step) leaves every weight consistent. A
+    second Ctrl-C interrupts at once. Only the main thread can own signal handlers; elsewhere
+    Ctrl-C arrives as KeyboardInterrupt, which ``fit`` also catches.
+    """
+
+    def __init__(self):
+        self.requested = False
+        self._old = None
+
+    def __enter__(self):
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum, frame):
+        self.requested = True
+        signal.signal(signal.SIGINT, self._old)
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+        return False
+
+
+def _validation(model, X, y, validation_data, validation_split):
+    """The validation pair, from ``validation_data`` or the last ``validation_split`` of the rows."""
+    if validation_data is not None and validation_split:
+        raise HandpropValueError("give validation_data or validation_split, not both")
+    if validation_data is not None:
+        try:
+            Xv, yv = validation_data
+        except (TypeError, ValueError):
+            raise HandpropValueError("validation_data must be a pair (X_val, y_val)") from None
+        Xv, yv = prepare_data(model, Xv, yv)
+        return X, y, Xv, yv
+    if validation_split:
+        frac = float(validation_split)
+        if not 0 < frac < 1:
+            raise HandpropValueError(f"validation_split must be in (0, 1), got {validation_split!r}")
+        n_val = int(round(frac * len(X)))
+        if n_val < 1 or n_val >= len(X):
+            raise HandpropValueError(
+                f"validation_split={validation_split} of {len(X)} rows leaves no validation or no training rows")
+        # The last rows, as Keras does: deterministic, so a resumed run validates on the same rows.
+        # Shuffle (or use handprop.data.train_test_split) first if the rows are ordered.
+        return X[:-n_val], y[:-n_val], X[-n_val:], y[-n_val:]
+    return X, y, None, None
+
+
+def _apply_resume(resume, rng, callbacks, batch_size, shuffle):
+    for name, mine, theirs in (("batch_size", batch_size, resume.batch_size), ("shuffle", shuffle, resume.shuffle)):
+        if theirs is not None and mine != theirs:
+            raise HandpropValueError(
+                f"resume: the checkpoint was trained with {name}={theirs!r}, this call has {name}={mine!r}; "
+                "a resumed run must keep the settings to continue the same run")
+    rng.bit_generator.state = resume.rng_state
+    keys = {callback_key(i, cb): cb for i, cb in enumerate(callbacks)}
+    for key, d in resume.callback_states.items():
+        if key not in keys:
+            have = ", ".join(keys) or "none"
+            raise HandpropValueError(
+                f"resume: the checkpoint holds the state of callback {key}, but this run's callbacks are: {have}")
+        keys[key].load_state_dict(d)
+    return History.from_dict(resume.history)
+
+
 def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, shuffle=True,
-        seed=None, log_every=None, lr=None):
+        seed=None, log_every=None, lr=None, validation_data=None, validation_split=None,
+        metrics=None, callbacks=None, progress=False, resume=None):
     """Train ``model`` on ``(X, y)`` with backpropagation; returns a History.
 
     Parameters
@@ -163,63 +326,113 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
         of this many rows, reshuffled every epoch when ``shuffle`` (reproducibly from ``seed``).
     log_every : int or None
         Print ``Epoch {e}, Loss: {loss:.4f}`` every this many epochs, as blog 000 does.
+    validation_data : (X_val, y_val), optional
+        Measured after every epoch: ``val_loss`` and ``val_<metric>`` in the history.
+    validation_split : float, optional
+        Hold out the last fraction of the rows for validation instead (they are not trained on).
+    metrics : list of str, optional
+        ``"accuracy"``, ``"mse"``, ``"mae"``, ``"r2"``; measured on the training rows after every
+        epoch (and on the validation rows). Class labels come from ``metrics.output_to_labels``.
+    callbacks : list of Callback, optional
+        See ``handprop.callbacks``: EarlyStopping, StepLR, CosineLR, ReduceLROnPlateau,
+        ModelCheckpoint, CSVLogger, JSONLogger, StopOnNonFinite, ProgressBar.
+    progress : bool
+        Show a progress bar (tqdm if installed) on a terminal.
+    resume : ResumeState, optional
+        From ``handprop.io.load_checkpoint``: continue that run from its next epoch. With the same
+        data and settings the result is bit-identical to a run that was never interrupted.
 
     The loss recorded for an epoch is the mean of its batches' losses (weighted by batch size),
     each measured before that batch's update; full-batch, it is exactly blog 000's printed loss.
+    Metrics and validation values are measured after the epoch's last update.
+
+    Ctrl-C stops training after the current batch and returns normally (``history.stop_reason``
+    says so); the model keeps its weights. A NaN or infinite loss raises ``DivergenceError``
+    unless a ``StopOnNonFinite`` callback is given.
     """
     loss = losses.get(loss)
     optimizer = optimizers.get(optimizer, lr)
     epochs = _positive_int("epochs", epochs)
     batch_size = _positive_int("batch_size", batch_size, allow_none=True)
     log_every = _positive_int("log_every", log_every, allow_none=True)
+    metric_names = [_metrics.get(m)[0] for m in (metrics or [])]
+    callbacks = list(callbacks or [])
     losses.check_pairing(model, loss)
     X, y = prepare_data(model, X, y)
+    X, y, X_val, y_val = _validation(model, X, y, validation_data, validation_split)
     n = len(X)
     params = model.parameters()
     rng = np.random.default_rng(seed)
     history = History()
-    for epoch in range(epochs):
-        total = 0.0
-        for X_batch, y_batch in iter_batches(X, y, batch_size, shuffle, rng):
-            total += train_step(model, loss, optimizer, params, X_batch, y_batch) * len(X_batch)
-        epoch_loss = total / n
-        history.record(epoch, loss=epoch_loss)
-        if log_every and epoch % log_every == 0:
-            print(f"Epoch {epoch}, Loss: {epoch_loss:.4f}")
-        if not math.isfinite(epoch_loss):
-            raise DivergenceError(
-                f"training diverged at epoch {epoch}: the loss is {epoch_loss}; "
-                f"try a smaller learning rate (e.g. {getattr(optimizer, 'lr', 0.1) / 10:g})"
-            )
+    start = 0
+    if resume is not None:
+        history = _apply_resume(resume, rng, callbacks, batch_size, shuffle)
+        start = resume.epochs_done
+        if resume.stop_reason:
+            history.stop_reason = f"the checkpointed run had already ended: {resume.stop_reason}"
+            return history
+    if progress:
+        from .callbacks import ProgressBar  # callbacks sit beside training; imported when used
+
+        callbacks.append(ProgressBar())
+    state = TrainState(model, loss, optimizer, rng, history, epochs, batch_size, shuffle, callbacks)
+    state.epoch = state.epochs_done = start
+    try:
+        with _InterruptGuard() as guard:
+            for cb in callbacks:
+                cb.on_train_begin(state)
+            for epoch in range(start, epochs):
+                state.epoch = epoch
+                for cb in callbacks:
+                    cb.on_epoch_begin(state)
+                total = 0.0
+                try:
+                    for X_batch, y_batch in iter_batches(X, y, batch_size, shuffle, rng):
+                        total += train_step(model, loss, optimizer, params, X_batch, y_batch) * len(X_batch)
+                        if guard.requested:
+                            break
+                except KeyboardInterrupt:  # no handler of ours (not the main thread)
+                    guard.requested = True
+                if guard.requested:  # the unfinished epoch is not recorded
+                    state.stop_training = True
+                    state.stop_reason = f"interrupted (Ctrl-C) during epoch {epoch}; the model keeps its weights"
+                    break
+                epoch_loss = total / n
+                logs = {"loss": epoch_loss}
+                if not math.isfinite(epoch_loss):
+                    history.record(epoch, **logs)
+                    if log_every and epoch % log_every == 0:
+                        print(f"Epoch {epoch}, Loss: {epoch_loss:.4f}")
+                    handlers = [cb for cb in callbacks if hasattr(cb, "on_nonfinite")]
+                    if not handlers:
+                        raise DivergenceError(
+                            f"training diverged at epoch {epoch}: the loss is {epoch_loss}; "
+                            f"try a smaller learning rate (e.g. {getattr(optimizer, 'lr', 0.1) / 10:g})"
+                        )
+                    for cb in handlers:
+                        cb.on_nonfinite(state, epoch_loss)
+                    break
+                if metric_names:
+                    logs.update(evaluate(model, X, y, loss, metric_names, include_loss=False))
+                if X_val is not None:
+                    val = evaluate(model, X_val, y_val, loss, metric_names)
+                    logs.update({"val_" + k: v for k, v in val.items()})
+                for cb in callbacks:
+                    cb.on_epoch_end(state, logs)
+                history.record(epoch, **logs)
+                state.epochs_done = epoch + 1
+                if log_every and epoch % log_every == 0:
+                    print(f"Epoch {epoch}, Loss: {epoch_loss:.4f}")
+                for cb in callbacks:
+                    cb.after_epoch(state, logs)
+                if state.stop_training:
+                    break
+            for cb in callbacks:
+                cb.on_train_end(state)
+    finally:
+        for cb in callbacks:
+            close = getattr(cb, "close", None)
+            if close is not None:
+                close()
+    history.stop_reason = state.stop_reason
     return history
-
-
-# -- the engine's fast path -------------------------------------------------------------------
-_FAST_LAYERS = (Dense, Sigmoid, Tanh, ReLU, LeakyReLU, Softmax, Identity)
-_FUSED_LOSSES = (losses.MSE, losses.HalfSSE, losses.CrossEntropy)
-
-
-def _train_plan(model, loss):
-    """How ``train_step`` runs ``model`` fast, or None when it must use forward/backward.
-
-    Only handprop's own layer and loss classes (not subclasses: they may override the math) have
-    the ``_train_forward``/``_train_backward`` methods. Their arrays can be reused and overwritten
-    because nothing outside the step holds them. An activation may work in place on its input when
-    that input is a Dense output (Dense keeps its input, never its output); every gradient in
-    backward belongs to the step, so activations multiply it in place. The plan is kept on the
-    model and made again when its layers or the loss change.
-    """
-    plan = model.__dict__.get("_train_plan")
-    if plan is not None and plan[0] == model.layers and plan[1] is loss:
-        return plan
-    layers = list(model.layers)
-    if (not layers or any(type(layer) not in _FAST_LAYERS for layer in layers)
-            or type(loss) not in _FUSED_LOSSES + (losses.BCE,)):
-        model.__dict__.pop("_train_plan", None)
-        return None
-    forward = [(layer._train_forward, i > 0 and type(layers[i - 1]) is Dense)
-               for i, layer in enumerate(layers)]
-    backward = [(layer._train_backward, i > 0) for i, layer in reversed(list(enumerate(layers)))]
-    value_and_grad = loss._train_value_and_grad if type(loss) in _FUSED_LOSSES else None
-    plan = model.__dict__["_train_plan"] = (layers, loss, forward, backward, value_and_grad)
-    return plan

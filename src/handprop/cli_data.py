@@ -1,0 +1,233 @@
+"""The real-data subcommands of ``handprop``: ``train``, ``evaluate``, ``predict``, ``summary``.
+
+``cli.make_parser`` registers them with ``add_commands(sub)``; they live here (and ``train`` in
+``cli_train``) to keep ``cli.py`` short. Every ``cmd_*`` returns an exit code: 0 success, 2 bad
+input (raised as HandpropError and printed by ``cli.main``), 130 interrupted by Ctrl-C (the model
+trained so far is still saved).
+
+``evaluate`` prints ``name: value`` lines (``accuracy: 0.9750``) that a script can read, then a
+confusion matrix for classes; ``predict`` writes CSV to stdout.
+"""
+
+import os
+import sys
+
+import numpy as np
+
+from .cli_train import cmd_train
+from .errors import DataError, HandpropValueError
+
+# ----------------------------------------------------------------------------------- parser
+def add_commands(sub):
+    """Add ``train``, ``evaluate``, ``predict`` and ``summary`` to the subparsers ``sub``."""
+    p = sub.add_parser("train", help="train a network on a CSV/NPZ file or a built-in data set",
+                       description="Train an MLP. Only DATA (or --dataset) is needed: every other "
+                                   "setting has a default, printed at the start.")
+    p.add_argument("data", nargs="?", help="a .csv/.tsv/.txt (header row) or .npz (X, y) file")
+    p.add_argument("--dataset", help="a built-in set instead of DATA: moons, circles, spirals, xor, "
+                                     "blobs, regression, ... or digits, iris, breast_cancer, wine (scikit-learn)")
+    p.add_argument("--target", help="target column of DATA (default: the last column)")
+    p.add_argument("--n", type=int, help="rows to generate for --dataset (default 1000)")
+    p.add_argument("--noise", type=float, help="noise of a generated --dataset (default: the generator's)")
+    p.add_argument("--task", choices=["classification", "regression"], help="default: from the target")
+    p.add_argument("--layers", help="hidden layer sizes, e.g. 64,32 (default 128,64; 'none' for none)")
+    p.add_argument("--activation", choices=["relu", "leaky_relu", "tanh", "sigmoid"], help="default relu")
+    p.add_argument("--loss", choices=["ce", "bce", "mse"], help="default: ce for classes, mse for numbers")
+    p.add_argument("--optimizer", choices=["adam", "sgd"], help="default adam")
+    p.add_argument("--lr", type=float, help="learning rate (default 0.001 for adam, 0.01 for sgd)")
+    p.add_argument("--momentum", type=float, help="SGD momentum (default 0.9)")
+    p.add_argument("--weight-decay", type=float, help="L2 weight decay (default 0.001)")
+    p.add_argument("--epochs", type=int, help="default 100")
+    p.add_argument("--batch-size", type=int, help="default 32")
+    p.add_argument("--val", type=float, help="fraction of rows for validation and early stopping (default 0)")
+    p.add_argument("--test", type=float, help="fraction of rows held out and scored at the end "
+                                              "(default 0.2 with --dataset, 0 for files)")
+    p.add_argument("--patience", type=int, help="early stopping patience in epochs, with --val (default 20; 0: off)")
+    p.add_argument("--no-scale", dest="scale", action="store_const", const=False, help="do not standardise")
+    p.add_argument("--seed", type=int, help="seed of the splits, initial weights and shuffling (default 0)")
+    p.add_argument("--out", default="model.npz", help="where to save the model (default model.npz)")
+    p.add_argument("--checkpoint", help="save a resumable checkpoint here after every epoch")
+    p.add_argument("--checkpoint-every", type=int, help="epochs between checkpoints (default 1)")
+    p.add_argument("--log", help="write the history per epoch to this .csv or .json file")
+    p.add_argument("--resume", help="continue the run saved in this checkpoint (same data and settings)")
+    p.add_argument("--quiet", action="store_true", help="print only the final scores")
+    from .cli import add_teaching_flags  # --plot, --no-doctor: shared with `handprop xor`
+
+    add_teaching_flags(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a saved model on labelled data")
+    p.add_argument("model", help="a model saved by train (.npz)")
+    p.add_argument("data", help="a .csv/.npz file holding the model's features and the target")
+    p.add_argument("--target", help="target column (default: the one the model was trained on)")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="write predictions for DATA as CSV to stdout")
+    p.add_argument("model")
+    p.add_argument("data", help="a .csv/.npz/.npy file of features (a target column is ignored)")
+    p.add_argument("--proba", action="store_true", help="add one probability column per class")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("summary", help="describe a saved model or checkpoint")
+    p.add_argument("model")
+    p.set_defaults(func=cmd_summary)
+
+
+def _scores(model, info, X, y_true):
+    """Metrics on raw features ``X`` against raw-label indices / raw values ``y_true``."""
+    from . import metrics
+
+    if info.task == "classification":
+        out = model.predict(info.prepare(X), batch_size=8192)
+        labels = metrics.output_to_labels(out, from_logits=True)
+        scores = {"accuracy": metrics.accuracy(y_true, labels)}
+        if info.loss is not None:
+            target = y_true.astype(np.float64) if getattr(info.loss, "from_logits", False) else y_true
+            scores["loss"] = float(info.loss.forward(out, target))
+        return scores, labels
+    pred = info.predict(model, X)
+    return {"mse": metrics.mse(y_true, pred), "mae": metrics.mae(y_true, pred), "r2": metrics.r2(y_true, pred)}, None
+
+
+# ----------------------------------------------------------------------------------- commands
+def _read_eval_data(path, info, n_inputs, target, need_target):
+    """``(X, y)`` with X's columns in the model's feature order; y None if the file has no target.
+
+    With ``need_target`` the target column is ``target``, else the model's, else the last one. Without
+    it (predict), a target column present in the file is ignored and every other column is a feature.
+    """
+    from .data import load_data
+
+    name = target or info.target_name
+    if need_target:
+        ds = load_data(path, target=name)
+    else:
+        try:
+            ds = load_data(path, target=name) if name else None
+        except DataError:  # no such column: a file of features only
+            ds = None
+        except HandpropValueError:  # a .npy file: features only by nature
+            ds = load_data(path)
+        if ds is None:
+            ds = load_data(path)
+            text = os.path.splitext(str(path))[1].lower() in (".csv", ".tsv", ".txt")
+            if ds.y is not None and text:
+                # The reader took the last column as the target; here it is a feature.
+                if ds.class_names is not None:
+                    raise DataError(f"{path}: column {ds.target_name!r} is not numeric")
+                ds.X = np.column_stack([ds.X, np.asarray(ds.y, dtype=np.float64)])
+                ds.feature_names = list(ds.feature_names) + [ds.target_name]
+                ds.y = None
+    X = ds.X
+    names = info.feature_names
+    if names and list(ds.feature_names) != names and set(names) <= set(ds.feature_names):
+        pos = {name: j for j, name in enumerate(ds.feature_names)}
+        X = np.asarray(X)[:, [pos[name] for name in names]]
+    if X.shape[1] != n_inputs:
+        raise DataError(f"{path}: {X.shape[1]} feature columns, but the model takes {n_inputs}"
+                        + (f" ({', '.join(names[:8])}{', ...' if len(names) > 8 else ''})" if names else ""))
+    y = ds.y
+    if y is not None and ds.class_names is not None:
+        y = np.asarray(ds.class_names)[y]
+    return X, y
+
+
+def _class_names(info, model):
+    """Class names from the label encoder, else the output indices 0..k-1."""
+    if info.class_names is not None:
+        return info.class_names
+    return [str(i) for i in range(max(model.n_outputs, 2))]
+
+
+def _class_indices(info, y, n_classes):
+    if info.label_encoder is not None:
+        return info.label_encoder.transform(y)
+    if y.dtype.kind not in "iu" or (len(y) and (y.min() < 0 or y.max() >= n_classes)):
+        raise DataError(f"the model has no class names, so the target must hold class indices 0..{n_classes - 1}")
+    return y.astype(np.int64)
+
+
+def cmd_evaluate(args):
+    from .io import load
+    from .metrics import confusion_matrix, format_confusion
+
+    model = load(args.model)
+    info = model.info
+    X, y = _read_eval_data(args.data, info, model.n_inputs, args.target, need_target=True)
+    if y is None:
+        raise DataError(f"{args.data}: no target column {info.target_name!r} to score against")
+    if info.task is None:
+        raise DataError(f"{args.model}: the model does not say whether it classifies or regresses; "
+                        "save it with its loss (model.save(path, loss=...))")
+    if info.task == "classification":
+        y = _class_indices(info, np.asarray(y), len(_class_names(info, model)))
+    else:
+        y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+    scores, labels = _scores(model, info, X, y)
+    print(f"samples: {len(X)}")
+    for key, value in scores.items():
+        print(f"{key}: {value:.4f}")
+    if labels is not None:
+        names = _class_names(info, model)
+        C = confusion_matrix(y, labels, n_classes=len(names))
+        print("confusion matrix (rows: true class, columns: predicted class):")
+        print(format_confusion(C, names))
+    return 0
+
+
+def cmd_predict(args):
+    import csv
+
+    from .io import load
+
+    model = load(args.model)
+    info = model.info
+    X, _ = _read_eval_data(args.data, info, model.n_inputs, None, need_target=False)
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    if info.task is None:
+        raise DataError(f"{args.model}: the model does not say whether it classifies or regresses; "
+                        "save it with its loss (model.save(path, loss=...))")
+    if info.task == "classification":
+        labels = info.predict(model, X)
+        header = [info.target_name or "label"]
+        proba = info.probabilities(model.predict(info.prepare(X), batch_size=8192)) if args.proba else None
+        if args.proba:
+            header += [f"p_{c}" for c in _class_names(info, model)]
+        writer.writerow(header)
+        for i, label in enumerate(labels.tolist()):
+            writer.writerow([label] + ([repr(float(p)) for p in proba[i]] if args.proba else []))
+    else:
+        if args.proba:
+            raise HandpropValueError("--proba is for classification models; this one does regression")
+        pred = info.predict(model, X)
+        k = pred.shape[1]
+        name = info.target_name or "prediction"
+        writer.writerow([name] if k == 1 else [f"{name}_{j}" for j in range(k)])
+        for row in pred:
+            writer.writerow([repr(float(v)) for v in row])
+    return 0
+
+
+def cmd_summary(args):
+    from .io import _load
+
+    config, _, model = _load(args.model)
+    info = model.info
+    print(f"{args.model}: handprop model (format {config['format_version']}, "
+          f"written by handprop {config.get('handprop_version')})")
+    print(model.summary())
+    print(f"loss: {info.loss!r}" if info.loss is not None else "loss: not recorded")
+    if info.task:
+        print(f"task: {info.task}" + (f", classes: {', '.join(info.class_names)}" if info.class_names else ""))
+    if info.feature_names:
+        names = info.feature_names
+        print(f"features: {len(names)} ({', '.join(names[:8])}{', ...' if len(names) > 8 else ''})")
+    if info.target_name:
+        print(f"target: {info.target_name}")
+    pre = [n for n, o in (("inputs", info.x_scaler), ("target", info.y_scaler)) if o is not None]
+    print("standardised: " + (", ".join(pre) if pre else "nothing"))
+    ck = config.get("checkpoint")
+    if ck:
+        print(f"checkpoint: {ck.get('epochs_done')} of {ck.get('epochs')} epochs done, "
+              f"optimizer {ck['optimizer']['class']} {ck['optimizer']['config']}")
+    return 0

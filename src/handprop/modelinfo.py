@@ -1,0 +1,103 @@
+"""What a saved model knows besides its layers: its loss, task, preprocessing and names.
+
+A network maps standardised features to logits; a user has raw rows and wants labels. ``ModelInfo``
+is the bridge, saved in the model file as JSON (``handprop.io``)::
+
+    X_net = (X − mean) / scale                        # x_scaler, fitted on the training rows
+    p     = softmax(model(X_net))                     # CrossEntropy: the model outputs logits
+    label = classes[argmax p]                         # label_encoder
+    value = model(X_net) · y_scale + y_mean           # regression: y_scaler undone
+"""
+
+import numpy as np
+
+from . import __version__, activations, losses
+from .errors import HandpropValueError
+
+_PREPROCESSORS = ("StandardScaler", "LabelEncoder")
+
+
+class ModelInfo:
+    """What a saved model knows besides its layers: loss, task, preprocessing, names.
+
+    ``x_scaler`` standardises inputs (fitted on the training rows), ``y_scaler`` the regression
+    target, ``label_encoder`` maps class labels to output indices; each is a fitted
+    ``handprop.data.preprocessing`` object, stored as its ``to_config()`` dict.
+    """
+
+    def __init__(self, loss=None, task=None, x_scaler=None, y_scaler=None, label_encoder=None,
+                 feature_names=None, target_name=None, handprop_version=None):
+        self.loss = None if loss is None else losses.get(loss)
+        if task is None and self.loss is not None:  # the loss says what the outputs are
+            task = "classification" if isinstance(self.loss, (losses.CrossEntropy, losses.BCE)) else "regression"
+        if task not in (None, "classification", "regression"):
+            raise HandpropValueError(f"task must be 'classification', 'regression' or None, got {task!r}")
+        self.task, self.x_scaler, self.y_scaler = task, x_scaler, y_scaler
+        self.label_encoder = label_encoder
+        self.feature_names = None if feature_names is None else [str(f) for f in feature_names]
+        self.target_name = target_name
+        self.handprop_version = handprop_version or __version__
+
+    @property
+    def class_names(self):
+        """The class labels as strings, in output order (None for regression)."""
+        enc = self.label_encoder
+        return None if enc is None else [str(c) for c in enc.classes_.tolist()]
+
+    def to_config(self):
+        pre = {k: v.to_config() for k, v in (("x", self.x_scaler), ("y", self.y_scaler),
+                                             ("labels", self.label_encoder)) if v is not None}
+        return {"task": self.task, "preprocessing": pre, "feature_names": self.feature_names,
+                "target_name": self.target_name}
+
+    @classmethod
+    def from_config(cls, d, loss=None, version=None):
+        if not isinstance(d, dict) or not isinstance(d.get("preprocessing") or {}, dict):
+            raise HandpropValueError(f"info must be an object with a preprocessing object, got {str(d)[:80]}")
+        pre = d.get("preprocessing") or {}
+        objs = {}
+        for key in ("x", "y", "labels"):
+            if pre.get(key) is not None:
+                objs[key] = _preprocessor(pre[key], f"info.preprocessing.{key}")
+        return cls(loss=loss, task=d.get("task"), x_scaler=objs.get("x"), y_scaler=objs.get("y"),
+                   label_encoder=objs.get("labels"), feature_names=d.get("feature_names"),
+                   target_name=d.get("target_name"), handprop_version=version)
+
+    def prepare(self, X):
+        """Raw features as the network saw them in training (standardised if it was)."""
+        X = np.asarray(X)
+        return self.x_scaler.transform(X) if self.x_scaler is not None else X
+
+    def probabilities(self, output):
+        """Class probabilities from the network's output: softmax of logits (CE), sigmoid of one
+        logit (BCE from logits, given as two columns P(0), P(1)), or the output itself."""
+        out = np.asarray(output, dtype=np.float64)
+        if isinstance(self.loss, losses.CrossEntropy):
+            e = np.exp(out - out.max(axis=1, keepdims=True))
+            return e / e.sum(axis=1, keepdims=True)
+        p = activations.sigmoid(out) if getattr(self.loss, "from_logits", False) else out
+        return np.hstack([1 - p, p]) if p.shape[1] == 1 else p
+
+    def predict(self, model, X, proba=False, batch_size=8192):
+        """Predictions for raw ``X``: class labels (or probabilities) or regression values."""
+        from .metrics import output_to_labels
+
+        out = model.predict(self.prepare(X), batch_size=batch_size)
+        if self.task == "classification":
+            if proba:
+                return self.probabilities(out)
+            from_logits = isinstance(self.loss, losses.CrossEntropy) or getattr(self.loss, "from_logits", False)
+            idx = output_to_labels(out, from_logits=bool(from_logits))
+            return self.label_encoder.inverse_transform(idx) if self.label_encoder is not None else idx
+        return self.y_scaler.inverse_transform(out) if self.y_scaler is not None else out
+
+
+def _preprocessor(d, where):
+    if not (isinstance(d, dict) and d.get("class") in _PREPROCESSORS):
+        raise HandpropValueError(f"{where} must be one of {', '.join(_PREPROCESSORS)}, got {str(d)[:80]}")
+    from .data import preprocessing  # data preprocessing is needed only for models that use it
+
+    try:
+        return getattr(preprocessing, d["class"]).from_config(d)
+    except HandpropValueError as exc:
+        raise HandpropValueError(f"{where}: {exc}") from None
