@@ -31,3 +31,7 @@ class DivergenceError(HandpropError, FloatingPointError):
 
 class MissingFileError(HandpropError, FileNotFoundError):
     """A file the user named does not exist (or is a directory)."""
+
+
+class HandpropWarning(UserWarning):
+    """Something works but is probably not what was meant (a batch larger than the data...)."""

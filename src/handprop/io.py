@@ -96,6 +96,11 @@ def _write(path, config, arrays):
         arr = np.asarray(arr)
         if arr.dtype.kind not in "biuf":
             raise HandpropValueError(f"cannot save array {key!r} of dtype {arr.dtype}: numbers only")
+        # A file of NaN weights is worth nothing and would replace a good one: refuse before writing.
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise HandpropValueError(
+                f"refusing to save {path}: array {key!r} holds NaN or infinite values (did training "
+                "diverge?); the existing file, if any, is left as it was")
         entries[key] = arr
     # np.savez on a file object: the name is ours, and no ".npz" is appended behind our back.
     atomic_write(path, lambda f: np.savez(f, **entries))
