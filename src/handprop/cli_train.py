@@ -12,6 +12,7 @@ split and callbacks from it, so the resumed run continues bit for bit.
 """
 
 import os
+import sys
 
 import numpy as np
 
@@ -258,6 +259,16 @@ def cmd_train(args):
         print(_describe(s, len(X), X.shape[1], why, info, model, loss, opt))
         if ckpt is not None:
             print(f"resuming {args.resume}: {ckpt.epochs_done} of {s['epochs']} epochs done")
+    from ._files import check_writable
+
+    for path in (args.out, s.get("checkpoint"), s.get("log")):
+        if path:
+            check_writable(path)
+    # A batch as large as the data is full-batch training; say so only if the user asked for it.
+    batch_size = s["batch_size"] if s["batch_size"] < len(train[0]) else None
+    if batch_size is None and args.batch_size is not None and args.batch_size > len(train[0]):
+        print(f"warning: --batch-size {args.batch_size} is larger than the {len(train[0])} training rows: "
+              "every epoch is one full batch", file=sys.stderr)
     callbacks = []
     if val is not None and s["patience"]:
         callbacks.append(cb.EarlyStopping("val_loss", patience=s["patience"]))
@@ -266,7 +277,7 @@ def cmd_train(args):
     if s.get("log"):
         callbacks.append(cb.JSONLogger(s["log"]) if s["log"].endswith(".json") else cb.CSVLogger(s["log"]))
     history = fit(model, info.prepare(train[0]), fit_y(train[1]), loss=loss, optimizer=opt, epochs=s["epochs"],
-                  batch_size=s["batch_size"], seed=[s["seed"], 2],
+                  batch_size=batch_size, seed=[s["seed"], 2],
                   validation_data=None if val is None else (info.prepare(val[0]), fit_y(val[1])),
                   metrics=["accuracy"] if classification else ["r2"], callbacks=callbacks,
                   progress=not args.quiet, resume=None if ckpt is None else ckpt.resume)
