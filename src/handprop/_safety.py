@@ -42,6 +42,21 @@ def check_finite(name, a):
                     "rows first (e.g. X = X[np.isfinite(X).all(axis=1)])")
 
 
+def check_labels(y, n_outputs):
+    """Class labels ``y`` (n,) must be indices the model can predict: 0..k-1 (0/1 for one output)."""
+    y = np.asarray(y)
+    if y.ndim != 1 or y.dtype.kind not in "iub" or y.size == 0:
+        return  # one-hot rows or scores: compared by argmax, nothing to check
+    if n_outputs is None:  # a model without Dense layers: its width follows the input
+        return
+    k = max(n_outputs, 2)
+    bad = (y < 0) | (y >= k)
+    if bad.any():
+        unseen = ", ".join(str(v) for v in np.unique(y[bad])[:5])
+        raise DataError(f"y holds class label(s) {unseen} in {_rows(bad)}, but the model predicts "
+                        f"{k} classes (labels 0..{k - 1}); was it trained on other classes?")
+
+
 def warn_big_batch(batch_size, n):
     if batch_size is not None and batch_size > n:
         warnings.warn(f"batch_size={batch_size} is larger than the {n} training rows: every epoch is one "

@@ -177,6 +177,14 @@ def evaluate(model, X, y, loss=None, metrics=("accuracy",), batch_size=8192, inc
     or BCE(from_logits=True); otherwise a probability, thresholded at 0.5). The loss is reported
     when ``loss`` is given and ``include_loss``.
     """
+    X = model.check_input(X)
+    _safety.check_finite("X", X)
+    y = np.asarray(y)
+    _safety.check_finite("y", y)
+    if len(y) != len(X):
+        raise ShapeError(f"X has {len(X)} samples but y has {len(y)} (y shape {y.shape})")
+    if any(_metrics.get(m)[2] == "class" for m in metrics or ()):
+        _safety.check_labels(y, model.n_outputs)
     out = model.predict(X, batch_size=batch_size)
     result = {}
     if loss is not None:
