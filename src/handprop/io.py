@@ -307,10 +307,10 @@ def _load(path):
         for lc in config.get("layers") or []:
             used.update(k for k in ((lc.get("params") or {}).values() if isinstance(lc, dict) else ())
                         if isinstance(k, str))
+        model = _build_model(config, arrays)  # first: its messages say more than "unexpected"
         extra = sorted(set(arrays) - used)
         _expect(not extra, f"unexpected array(s) {', '.join(map(repr, extra[:8]))}: not part of the model "
                 "(was the file altered?)")
-        model = _build_model(config, arrays)
         loss = _build_loss(config.get("loss"))
         info_cfg = config.get("info")
         model.info = (ModelInfo.from_config(info_cfg, loss=loss, version=config.get("handprop_version"))
