@@ -124,6 +124,9 @@ def _resolve(given, task):
     for flag in ("val", "test"):
         if not 0 <= s[flag] < 1:
             raise HandpropValueError(f"--{flag} must be a fraction of the rows in [0, 1), got {s[flag]}")
+    for flag in ("epochs", "batch_size", "checkpoint_every"):  # checked here even if unused
+        if s[flag] < 1:
+            raise HandpropValueError(f"--{flag.replace('_', '-')} must be a positive integer, got {s[flag]}")
     if s["val"] + s["test"] >= 1:
         raise HandpropValueError(f"--val {s['val']} + --test {s['test']} leave no rows for training")
     return s

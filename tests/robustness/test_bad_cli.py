@@ -55,8 +55,9 @@ CASES = [
     # hyperparameters
     ("negative lr", TRAIN + ["--lr", "-1"], 2, "lr must be in [0.0, inf), got -1.0"),
     ("momentum 1", TRAIN + ["--optimizer", "sgd", "--momentum", "1"], 2, "momentum must be in [0.0, 1.0), got 1.0"),
-    ("batch size 0", TRAIN + ["--batch-size", "0"], 2, "batch_size must be a positive integer, got 0"),
-    ("zero epochs", TRAIN + ["--epochs", "0"], 2, "epochs must be a positive integer, got 0"),
+    ("batch size 0", TRAIN + ["--batch-size", "0"], 2, "--batch-size must be a positive integer, got 0"),
+    ("zero epochs", TRAIN + ["--epochs", "0"], 2, "--epochs must be a positive integer, got 0"),
+    ("checkpoint every -1", TRAIN + ["--checkpoint-every", "-1"], 2, "--checkpoint-every must be a positive integer"),
     ("val 1.5", TRAIN + ["--val", "1.5"], 2, "--val must be a fraction of the rows in [0, 1), got 1.5"),
     ("bad layers", TRAIN + ["--layers", "8,x"], 2, "--layers must be comma-separated"),
     ("unknown dataset", ["train", "--dataset", "swissroll"], 2, "unknown dataset 'swissroll'"),
