@@ -1,18 +1,21 @@
 """What ``fit`` does to keep a user's work when training or data go wrong.
 
-Two guards live here, apart from the loop itself so that the loop stays readable:
+The guards live here, apart from the loop itself so that the loop stays readable:
 
 * ``check_finite``: NaN or infinite values in features or targets are refused at the door, naming
   the rows, because one NaN row turns every weight into NaN after a single update.
 * ``Rollback``: a learning rate that is too large makes the loss grow until it overflows to inf
   or NaN; the update computed from that loss turns every weight into NaN. Nothing can undo such an
   update (NaN - x is NaN), so we keep copies of the weights from before the last two steps, in
-  two preallocated buffers (no allocation per step: one ``copyto`` per parameter). When a step's
+  two preallocated buffers (no allocation per step: one copy per parameter). When a step's
   loss is not finite we put back the weights of the step before it, the last ones whose loss was
   finite.
+* ``InterruptGuard``: Ctrl-C stops training between batches, never inside an update.
 """
 
 import math
+import signal
+import threading
 import warnings
 
 import numpy as np
@@ -129,3 +132,31 @@ def diverged(rollback, optimizer, epoch, step, value, what):
     err.epoch, err.step, err.loss_value = epoch, step, value
     err.suggested_lr = suggested
     return err
+
+
+class InterruptGuard:
+    """Turns the first Ctrl-C into a request to stop after the current batch.
+
+    Stopping between batches (never inside an optimizer step) leaves every weight consistent. A
+    second Ctrl-C interrupts at once. Only the main thread can own signal handlers; elsewhere
+    Ctrl-C arrives as KeyboardInterrupt, which ``fit`` also catches.
+    """
+
+    def __init__(self):
+        self.requested = False
+        self._old = None
+
+    def __enter__(self):
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum, frame):
+        self.requested = True
+        signal.signal(signal.SIGINT, self._old)
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+        return False

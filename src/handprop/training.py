@@ -14,14 +14,13 @@ stopping, learning-rate schedules, checkpoints, loggers, a progress bar; see
 """
 
 import math
-import signal
-import threading
 
 import numpy as np
 
 from . import _safety, losses, optimizers
 from . import metrics as _metrics
-from .errors import DivergenceError, HandpropValueError, ShapeError
+from ._safety import InterruptGuard as _InterruptGuard
+from .errors import HandpropValueError, ShapeError
 
 
 class History:
@@ -201,34 +200,6 @@ def evaluate(model, X, y, loss=None, metrics=("accuracy",), batch_size=8192, inc
         else:
             result[key] = fn(y, out)
     return result
-
-
-class _InterruptGuard:
-    """Turns the first Ctrl-C into a request to stop after the current batch.
-
-    Stopping between batches (never inside an optimizer step) leaves every weight consistent. A
-    second Ctrl-C interrupts at once. Only the main thread can own signal handlers; elsewhere
-    Ctrl-C arrives as KeyboardInterrupt, which ``fit`` also catches.
-    """
-
-    def __init__(self):
-        self.requested = False
-        self._old = None
-
-    def __enter__(self):
-        if (threading.current_thread() is threading.main_thread()
-                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
-            self._old = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def _handler(self, signum, frame):
-        self.requested = True
-        signal.signal(signal.SIGINT, self._old)
-
-    def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-        return False
 
 
 def _validation(model, X, y, validation_data, validation_split):
