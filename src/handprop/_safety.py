@@ -35,7 +35,11 @@ def check_finite(name, a):
     """Raise DataError naming the rows of ``a`` that hold NaN or infinite values."""
     if a.dtype.kind not in "fc" or a.size == 0:
         return  # integers and booleans cannot be NaN
-    # np.isfinite(a.sum()) alone would be cheaper but can overflow for large finite data.
+    # NaN and inf propagate through a sum, which needs no array of booleans as big as the data;
+    # only if the sum is not finite (or large finite data overflowed it) do we look row by row.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if math.isfinite(float(np.sum(a))):
+            return
     finite = np.isfinite(a)
     if finite.all():
         return
@@ -114,8 +118,8 @@ def diverged(rollback, optimizer, epoch, step, value, what):
     lr = getattr(optimizer, "lr", None)
     first = rollback.step <= 1 and what == "loss"
     if first:
-        cause = ("the loss is not finite for the initial weights: the inputs or targets are probably "
-                 "too large (standardise them, e.g. with handprop.data.StandardScaler)")
+        cause = ("the loss is not finite for the weights training started from: the inputs or "
+                 "targets are probably too large (standardise them, e.g. with handprop.data.StandardScaler)")
     else:
         cause = (f"the learning rate{f' {lr:g}' if lr is not None else ''} is probably too large: each "
                  "update overshoots and the weights grow until they overflow (unscaled inputs or "

@@ -184,6 +184,11 @@ def evaluate(model, X, y, loss=None, metrics=("accuracy",), batch_size=8192, inc
         raise ShapeError(f"X has {len(X)} samples but y has {len(y)} (y shape {y.shape})")
     if any(_metrics.get(m)[2] == "class" for m in metrics or ()):
         _safety.check_labels(y, model.n_outputs)
+    return _measure(model, X, y, loss, metrics, batch_size, include_loss)
+
+
+def _measure(model, X, y, loss, metrics, batch_size=8192, include_loss=True):
+    """``evaluate`` without its checks: ``fit`` checked its data once, before the first epoch."""
     out = model.predict(X, batch_size=batch_size)
     result = {}
     if loss is not None:
@@ -362,9 +367,9 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
                         cb.on_nonfinite(state, epoch_loss)
                     break
                 if metric_names:
-                    logs.update(evaluate(model, X, y, loss, metric_names, include_loss=False))
+                    logs.update(_measure(model, X, y, loss, metric_names, include_loss=False))
                 if X_val is not None:
-                    val = evaluate(model, X_val, y_val, loss, metric_names)
+                    val = _measure(model, X_val, y_val, loss, metric_names)
                     logs.update({"val_" + k: v for k, v in val.items()})
                 for cb in callbacks:
                     cb.on_epoch_end(state, logs)

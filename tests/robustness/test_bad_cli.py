@@ -38,7 +38,8 @@ def d(tmp_path_factory):
     (d / "truncated.npz").write_bytes(good[: len(good) // 2])
     (d / "pickle.npz").write_bytes(rezip({**members(good), "layers.0.W.npy": npy(np.array([{}], dtype=object), True)}))
     (d / "adir").mkdir()
-    assert main(["train", str(d / "good.csv"), "--epochs", "2", "--quiet", "--no-doctor", "--out", str(d / "m.npz")]) == 0
+    assert main(["train", str(d / "good.csv"), "--epochs", "2", "--quiet", "--no-doctor",
+                 "--out", str(d / "m.npz")]) == 0
     return d
 
 
@@ -89,7 +90,8 @@ CASES = [
     ("csv as a model", ["summary", "{d}/good.csv"], 2, "good.csv: not a readable .npz file"),
     ("resume a model", ["train", "--resume", "{d}/m.npz"], 2, "a saved model, not a checkpoint"),
     # data that does not fit the model
-    ("other columns", ["evaluate", "{d}/m.npz", "{d}/other_cols.csv"], 2, "no column(s) 'b' that the model was trained on"),
+    ("other columns", ["evaluate", "{d}/m.npz", "{d}/other_cols.csv"], 2,
+     "no column(s) 'b' that the model was trained on"),
     ("too few columns", ["predict", "{d}/m.npz", "{d}/few_cols.csv"], 2, "few_cols.csv"),
     ("unseen class", ["evaluate", "{d}/m.npz", "{d}/unseen.csv"], 2, "unseen label 'z'"),
     ("NaN at predict", ["predict", "{d}/m.npz", "{d}/nan.csv"], 2, "nan.csv:3:2"),
@@ -157,6 +159,7 @@ def test_permission_denied_when_writing_is_a_clear_error_even_as_root(tmp_path, 
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(_files.tempfile, "mkstemp", refuse)
-    with pytest.raises(handprop.errors.FileWriteError, match=r"m.npz: cannot write the file: no permission to write in"):
+    with pytest.raises(handprop.errors.FileWriteError,
+                       match=r"m.npz: cannot write the file: no permission to write in"):
         handprop.io.save(handprop.mlp([2, 1], rng=0), tmp_path / "m.npz")
     assert list(tmp_path.iterdir()) == []
