@@ -180,8 +180,8 @@ def evaluate(model, X, y, loss=None, metrics=("accuracy",), batch_size=8192, inc
     _safety.check_finite("X", X)
     y = np.asarray(y)
     _safety.check_finite("y", y)
-    if len(y) != len(X):
-        raise ShapeError(f"X has {len(X)} samples but y has {len(y)} (y shape {y.shape})")
+    if y.ndim == 0 or len(y) != len(X):
+        raise ShapeError(f"X has {len(X)} samples but y has {len(y) if y.ndim else 0} (y shape {y.shape})")
     if any(_metrics.get(m)[2] == "class" for m in metrics or ()):
         _safety.check_labels(y, model.n_outputs)
     return _measure(model, X, y, loss, metrics, batch_size, include_loss)
