@@ -132,6 +132,9 @@ def _read_eval_data(path, info, n_inputs, target, need_target):
         raise DataError(f"{path}: {X.shape[1]} feature columns, but the model takes {n_inputs}"
                         + (f" ({', '.join(names[:8])}{', ...' if len(names) > 8 else ''})" if names else ""))
     y = ds.y
+    from .cli_train import _check_finite
+
+    _check_finite(path, X, y if ds.class_names is None else None)
     if y is not None and ds.class_names is not None:
         y = np.asarray(ds.class_names)[y]
     return X, y

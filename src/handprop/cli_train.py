@@ -41,7 +41,21 @@ def _load_source(s):
         ds = load_data(s["data"], target=s["target"])
     if ds.y is None:
         raise DataError(f"{s['data']}: no target in this file; save X and y together (np.savez(path, X=X, y=y))")
+    _check_finite(s["data"], ds.X, ds.y)
     return ds.X, ds.y, ds.class_names, ds.feature_names, ds.target_name
+
+
+def _check_finite(path, X, y=None):
+    """NaN/inf rows named as rows of the file (before any split shuffles them). CSV readers
+    already report line and column; arrays from .npz/.npy files are checked here."""
+    from ._safety import check_finite
+
+    for name, a in (("X", X), ("y", y)):
+        if a is not None and np.asarray(a).dtype.kind == "f":
+            try:
+                check_finite(name, np.asarray(a))
+            except DataError as exc:
+                raise DataError(f"{path}: {exc}") from None
 
 
 def _detect_task(y, class_names):

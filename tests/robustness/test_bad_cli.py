@@ -34,6 +34,10 @@ def d(tmp_path_factory):
     (d / "latin1.csv").write_bytes("a,b,label\n1,2,caf\xe9\n".encode("latin-1"))
     (d / "utf16.csv").write_bytes("a,b,label\n1,2,x\n".encode("utf-16"))
     (d / "random.npz").write_bytes(np.random.default_rng(0).bytes(500))
+    X = np.arange(20.0).reshape(10, 2)
+    X[7, 1] = np.nan
+    np.savez(d / "nan_x.npz", X=X, y=np.arange(10) % 2)
+    np.savez(d / "inf_y.npz", X=np.ones((10, 2)), y=np.where(np.arange(10) == 4, np.inf, 1.0))
     good = saved_model(d / "xor.npz")
     (d / "truncated.npz").write_bytes(good[: len(good) // 2])
     (d / "pickle.npz").write_bytes(rezip({**members(good), "layers.0.W.npy": npy(np.array([{}], dtype=object), True)}))
@@ -68,6 +72,10 @@ CASES = [
     ("missing target", TRAIN + ["--target", "price"], 2, "no target column 'price'; the columns are: a, b, label"),
     ("NaN cell", ["train", "{d}/nan.csv", "--quiet"], 2, "nan.csv:3:2 (column 2 'b'): NaN or infinite value"),
     ("inf cell", ["train", "{d}/inf.csv", "--quiet"], 2, "inf.csv:4:2"),
+    ("NaN in an .npz", ["train", "{d}/nan_x.npz", "--quiet"], 2, "nan_x.npz: X holds NaN values in row 7 (0-based)"),
+    ("inf target in an .npz", ["train", "{d}/inf_y.npz", "--quiet"], 2, "inf_y.npz: y holds infinite values in row 4"),
+    ("NaN in an .npz at predict", ["predict", "{d}/m.npz", "{d}/nan_x.npz"], 2,
+     "nan_x.npz: X holds NaN values in row 7"),
     ("ragged row", ["train", "{d}/ragged.csv", "--quiet"], 2, "ragged.csv:3"),
     ("text cell", ["train", "{d}/text.csv", "--quiet"], 2, "text.csv:3:2"),
     ("latin-1 file", ["train", "{d}/latin1.csv", "--quiet"], 2, "utf-8"),
