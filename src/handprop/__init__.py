@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 from . import callbacks, initializers, metrics
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .errors import (DataError, DivergenceError, FileFormatError, HandpropError, HandpropValueError,
-                     MissingFileError, ShapeError)
+                     HandpropWarning, MissingFileError, ShapeError)
 from .layers import Dense, Layer, Parameter
 from .losses import BCE, MSE, CrossEntropy, HalfSSE, Loss
 from .model import Sequential, mlp
@@ -43,5 +43,5 @@ __all__ = [
     "Sequential", "mlp", "fit", "History", "evaluate", "load", "io", "metrics", "callbacks",
     "explain", "gradcheck", "diagnose",
     "HandpropError", "HandpropValueError", "ShapeError", "DataError", "FileFormatError", "DivergenceError",
-    "MissingFileError",
+    "MissingFileError", "HandpropWarning",
 ]

@@ -271,6 +271,11 @@ def make_parser():
     return parser
 
 
+def _one_line(exc):
+    """The message of ``exc`` on one line: a message over several lines is joined with " / "."""
+    return " / ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+
+
 def main(argv=None):
     parser = make_parser()
     try:
@@ -283,7 +288,7 @@ def main(argv=None):
     try:
         return args.func(args)
     except HandpropError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -292,8 +297,15 @@ def main(argv=None):
         # Python's documented recipe: point stdout at devnull so the exit-time flush stays quiet.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:  # a file the user named: unreadable, a directory, a full disk...
+        if args.debug:
+            raise
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"error: {where}{exc.strerror or _one_line(exc)}", file=sys.stderr)
+        return 2
     except Exception as exc:  # a bug in handprop, not the user's input
         if args.debug:
             raise
-        print(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
+        print(f"internal error: {type(exc).__name__}: {_one_line(exc)} (run with --debug for the traceback)",
+              file=sys.stderr)
         return 1
