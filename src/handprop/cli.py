@@ -238,7 +238,7 @@ def add_teaching_commands(sub):
         p.add_argument("--model", metavar="PATH", help="a model saved by `handprop train`")
         p.add_argument("--data", metavar="PATH", help="inputs and targets (.csv or .npz) for --model")
         p.add_argument("--target", help="target column (CSV) or array (.npz) of --data")
-        p.add_argument("--rows", type=int, help="use only the first N rows of --data")
+        p.add_argument("--rows", type=_positive, help="use only the first N rows of --data")
         if name == "explain":
             p.add_argument("--format", choices=["text", "markdown", "html"], default="text",
                            help="text for the terminal, Markdown with LaTeX, or one HTML page")
@@ -248,6 +248,14 @@ def add_teaching_commands(sub):
             p.add_argument("--h", type=float, default=1e-6, help="finite-difference step (default 1e-6)")
             p.add_argument("--tol", type=float, default=1e-5, help="largest relative error that passes")
         p.set_defaults(func=func)
+
+
+def _positive(text):
+    """argparse type: an integer >= 1 (argparse turns the ValueError into a usage error, exit 2)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
 
 
 def make_parser():
