@@ -12,7 +12,7 @@ Every layer has an explicit ``forward`` and ``backward``; the math reads like th
 
 __version__ = "0.1.0"
 
-from . import callbacks, initializers, metrics
+from . import callbacks, data, initializers, metrics
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .errors import (DataError, DivergenceError, FileFormatError, HandpropError, HandpropValueError,
                      HandpropWarning, MissingFileError, ShapeError)
@@ -40,7 +40,7 @@ __all__ = [
     "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softmax", "Identity",
     "Loss", "MSE", "HalfSSE", "BCE", "CrossEntropy",
     "Optimizer", "SGD", "Adam",
-    "Sequential", "mlp", "fit", "History", "evaluate", "load", "io", "metrics", "callbacks",
+    "Sequential", "mlp", "fit", "History", "evaluate", "load", "io", "metrics", "callbacks", "data",
     "explain", "gradcheck", "diagnose",
     "HandpropError", "HandpropValueError", "ShapeError", "DataError", "FileFormatError", "DivergenceError",
     "MissingFileError", "HandpropWarning",

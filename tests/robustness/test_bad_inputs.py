@@ -131,3 +131,18 @@ def test_a_batch_larger_than_the_data_is_a_warning_not_an_error():
     with pytest.warns(hp.HandpropWarning, match="batch_size=10 is larger than the 4 training rows"):
         h = model().fit(X4, Y4, batch_size=10, epochs=2)
     assert len(h) == 2
+
+
+def test_predict_refuses_nan_rows_instead_of_returning_nan():
+    X = np.array([[0.0, 1.0], [np.nan, 1.0], [1.0, np.inf]])
+    with pytest.raises(hp.DataError, match=r"X holds NaN and infinite values in rows 1, 2"):
+        model().predict(X)
+
+
+def test_the_data_package_comes_with_import_handprop():
+    import subprocess
+    import sys
+
+    code = "import handprop; print(handprop.data.moons(n=10, seed=0)[0].shape)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "(10, 2)"
