@@ -12,10 +12,10 @@ Every layer has an explicit ``forward`` and ``backward``; the math reads like th
 
 __version__ = "0.1.0"
 
-from . import callbacks, initializers, metrics
+from . import callbacks, data, initializers, metrics
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .errors import (DataError, DivergenceError, FileFormatError, HandpropError, HandpropValueError,
-                     MissingFileError, ShapeError)
+                     HandpropWarning, MissingFileError, ShapeError)
 from .layers import Dense, Layer, Parameter
 from .losses import BCE, MSE, CrossEntropy, HalfSSE, Loss
 from .model import Sequential, mlp
@@ -40,8 +40,8 @@ __all__ = [
     "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softmax", "Identity",
     "Loss", "MSE", "HalfSSE", "BCE", "CrossEntropy",
     "Optimizer", "SGD", "Adam",
-    "Sequential", "mlp", "fit", "History", "evaluate", "load", "io", "metrics", "callbacks",
+    "Sequential", "mlp", "fit", "History", "evaluate", "load", "io", "metrics", "callbacks", "data",
     "explain", "gradcheck", "diagnose",
     "HandpropError", "HandpropValueError", "ShapeError", "DataError", "FileFormatError", "DivergenceError",
-    "MissingFileError",
+    "MissingFileError", "HandpropWarning",
 ]

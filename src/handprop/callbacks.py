@@ -266,28 +266,19 @@ class ModelCheckpoint(Callback):
 
 
 class StopOnNonFinite(Callback):
-    """Stop cleanly when the loss becomes NaN or infinite, restoring the last finite weights.
+    """Stop cleanly when the loss becomes NaN or infinite, instead of raising ``DivergenceError``.
 
-    Without it ``fit`` raises ``DivergenceError``. (Keras calls this ``TerminateOnNaN``.)
+    ``fit`` has already put back the weights of the last step whose loss was finite (it keeps a
+    copy of them for that); this callback turns the error into ``history.stop_reason``, so that the
+    rest of the run (checkpoints, logs, the returned history) ends normally. (Keras calls this
+    ``TerminateOnNaN``.)
     """
 
-    def __init__(self):
-        self.last_good = None
-
-    def on_epoch_end(self, state, logs):
-        self.last_good = [p.value.copy() for p in state.model.parameters()]
-
     def on_nonfinite(self, state, loss_value):
-        if self.last_good is not None:
-            for p, w in zip(state.model.parameters(), self.last_good):
-                p.value[...] = w
         state.stop_training = True
-        state.stop_reason = (f"the loss became {loss_value} at epoch {state.epoch}; "
-                             + ("weights of the previous epoch restored" if self.last_good is not None
-                                else "no finite epoch to go back to"))
-
-    def state_dict(self):
-        return {"last_good": self.last_good}
+        error = getattr(state, "divergence", None)  # set by fit: epoch, step, cause, suggested lr
+        state.stop_reason = str(error) if error is not None else (
+            f"the loss became {loss_value} at epoch {state.epoch}")
 
 
 TerminateOnNaN = StopOnNonFinite

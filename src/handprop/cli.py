@@ -238,7 +238,7 @@ def add_teaching_commands(sub):
         p.add_argument("--model", metavar="PATH", help="a model saved by `handprop train`")
         p.add_argument("--data", metavar="PATH", help="inputs and targets (.csv or .npz) for --model")
         p.add_argument("--target", help="target column (CSV) or array (.npz) of --data")
-        p.add_argument("--rows", type=int, help="use only the first N rows of --data")
+        p.add_argument("--rows", type=_positive, help="use only the first N rows of --data")
         if name == "explain":
             p.add_argument("--format", choices=["text", "markdown", "html"], default="text",
                            help="text for the terminal, Markdown with LaTeX, or one HTML page")
@@ -248,6 +248,14 @@ def add_teaching_commands(sub):
             p.add_argument("--h", type=float, default=1e-6, help="finite-difference step (default 1e-6)")
             p.add_argument("--tol", type=float, default=1e-5, help="largest relative error that passes")
         p.set_defaults(func=func)
+
+
+def _positive(text):
+    """argparse type: an integer >= 1 (argparse turns the ValueError into a usage error, exit 2)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
 
 
 def make_parser():
@@ -271,6 +279,11 @@ def make_parser():
     return parser
 
 
+def _one_line(exc):
+    """The message of ``exc`` on one line: a message over several lines is joined with " / "."""
+    return " / ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+
+
 def main(argv=None):
     parser = make_parser()
     try:
@@ -283,7 +296,7 @@ def main(argv=None):
     try:
         return args.func(args)
     except HandpropError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -292,8 +305,15 @@ def main(argv=None):
         # Python's documented recipe: point stdout at devnull so the exit-time flush stays quiet.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:  # a file the user named: unreadable, a directory, a full disk...
+        if args.debug:
+            raise
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"error: {where}{exc.strerror or _one_line(exc)}", file=sys.stderr)
+        return 2
     except Exception as exc:  # a bug in handprop, not the user's input
         if args.debug:
             raise
-        print(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
+        print(f"internal error: {type(exc).__name__}: {_one_line(exc)} (run with --debug for the traceback)",
+              file=sys.stderr)
         return 1

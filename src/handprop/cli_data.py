@@ -120,6 +120,11 @@ def _read_eval_data(path, info, n_inputs, target, need_target):
                 ds.y = None
     X = ds.X
     names = info.feature_names
+    shared = set(names or ()) & set(ds.feature_names)
+    if shared and not set(names) <= shared:  # some of the model's columns, not all: a wrong file
+        missing = [n for n in names if n not in shared]
+        raise DataError(f"{path}: no column(s) {', '.join(map(repr, missing[:8]))} that the model was trained "
+                        f"on; the file has: {', '.join(ds.feature_names[:12])}")
     if names and list(ds.feature_names) != names and set(names) <= set(ds.feature_names):
         pos = {name: j for j, name in enumerate(ds.feature_names)}
         X = np.asarray(X)[:, [pos[name] for name in names]]
@@ -127,6 +132,9 @@ def _read_eval_data(path, info, n_inputs, target, need_target):
         raise DataError(f"{path}: {X.shape[1]} feature columns, but the model takes {n_inputs}"
                         + (f" ({', '.join(names[:8])}{', ...' if len(names) > 8 else ''})" if names else ""))
     y = ds.y
+    from .cli_train import _check_finite
+
+    _check_finite(path, X, y if ds.class_names is None else None)
     if y is not None and ds.class_names is not None:
         y = np.asarray(ds.class_names)[y]
     return X, y

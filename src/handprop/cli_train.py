@@ -12,6 +12,7 @@ split and callbacks from it, so the resumed run continues bit for bit.
 """
 
 import os
+import sys
 
 import numpy as np
 
@@ -40,7 +41,21 @@ def _load_source(s):
         ds = load_data(s["data"], target=s["target"])
     if ds.y is None:
         raise DataError(f"{s['data']}: no target in this file; save X and y together (np.savez(path, X=X, y=y))")
+    _check_finite(s["data"], ds.X, ds.y)
     return ds.X, ds.y, ds.class_names, ds.feature_names, ds.target_name
+
+
+def _check_finite(path, X, y=None):
+    """NaN/inf rows named as rows of the file (before any split shuffles them). CSV readers
+    already report line and column; arrays from .npz/.npy files are checked here."""
+    from ._safety import check_finite
+
+    for name, a in (("X", X), ("y", y)):
+        if a is not None and np.asarray(a).dtype.kind == "f":
+            try:
+                check_finite(name, np.asarray(a))
+            except DataError as exc:
+                raise DataError(f"{path}: {exc}") from None
 
 
 def _detect_task(y, class_names):
@@ -123,6 +138,9 @@ def _resolve(given, task):
     for flag in ("val", "test"):
         if not 0 <= s[flag] < 1:
             raise HandpropValueError(f"--{flag} must be a fraction of the rows in [0, 1), got {s[flag]}")
+    for flag in ("epochs", "batch_size", "checkpoint_every"):  # checked here even if unused
+        if s[flag] < 1:
+            raise HandpropValueError(f"--{flag.replace('_', '-')} must be a positive integer, got {s[flag]}")
     if s["val"] + s["test"] >= 1:
         raise HandpropValueError(f"--val {s['val']} + --test {s['test']} leave no rows for training")
     return s
@@ -258,6 +276,16 @@ def cmd_train(args):
         print(_describe(s, len(X), X.shape[1], why, info, model, loss, opt))
         if ckpt is not None:
             print(f"resuming {args.resume}: {ckpt.epochs_done} of {s['epochs']} epochs done")
+    from ._files import check_writable
+
+    for path in (args.out, s.get("checkpoint"), s.get("log")):
+        if path:
+            check_writable(path)
+    # A batch as large as the data is full-batch training; say so only if the user asked for it.
+    batch_size = s["batch_size"] if s["batch_size"] < len(train[0]) else None
+    if batch_size is None and args.batch_size is not None and args.batch_size > len(train[0]):
+        print(f"warning: --batch-size {args.batch_size} is larger than the {len(train[0])} training rows: "
+              "every epoch is one full batch", file=sys.stderr)
     callbacks = []
     if val is not None and s["patience"]:
         callbacks.append(cb.EarlyStopping("val_loss", patience=s["patience"]))
@@ -266,7 +294,7 @@ def cmd_train(args):
     if s.get("log"):
         callbacks.append(cb.JSONLogger(s["log"]) if s["log"].endswith(".json") else cb.CSVLogger(s["log"]))
     history = fit(model, info.prepare(train[0]), fit_y(train[1]), loss=loss, optimizer=opt, epochs=s["epochs"],
-                  batch_size=s["batch_size"], seed=[s["seed"], 2],
+                  batch_size=batch_size, seed=[s["seed"], 2],
                   validation_data=None if val is None else (info.prepare(val[0]), fit_y(val[1])),
                   metrics=["accuracy"] if classification else ["r2"], callbacks=callbacks,
                   progress=not args.quiet, resume=None if ckpt is None else ckpt.resume)

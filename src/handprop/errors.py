@@ -31,3 +31,11 @@ class DivergenceError(HandpropError, FloatingPointError):
 
 class MissingFileError(HandpropError, FileNotFoundError):
     """A file the user named does not exist (or is a directory)."""
+
+
+class FileWriteError(HandpropError, OSError):
+    """A file cannot be written where the user asked (no such directory, a directory, no permission)."""
+
+
+class HandpropWarning(UserWarning):
+    """Something works but is probably not what was meant (a batch larger than the data...)."""

@@ -25,12 +25,12 @@ the config is validated before a model is built. Files are written atomically (`
 import inspect
 import json
 import os
-import zipfile
 
 import numpy as np
 
 from . import __version__, activations, layers, losses, optimizers
 from ._files import atomic_write
+from ._npzread import read_npz
 from .errors import FileFormatError, HandpropValueError, MissingFileError
 from .model import Sequential
 from .modelinfo import ModelInfo
@@ -39,6 +39,8 @@ from .training import History, ResumeState, callback_key
 FORMAT = "handprop.model"
 FORMAT_VERSION = 1
 CONFIG_KEY = "__config__"
+# A config is a few kilobytes (a checkpoint's history adds about 20 bytes per value per epoch).
+MAX_CONFIG_BYTES = 64 * 1024**2
 
 _LAYERS = {cls.__name__: cls for cls in set(activations.ACTIVATIONS.values()) | {layers.Dense}}
 _LOSSES = {cls.__name__: cls for cls in (losses.MSE, losses.HalfSSE, losses.BCE, losses.CrossEntropy)}
@@ -96,6 +98,11 @@ def _write(path, config, arrays):
         arr = np.asarray(arr)
         if arr.dtype.kind not in "biuf":
             raise HandpropValueError(f"cannot save array {key!r} of dtype {arr.dtype}: numbers only")
+        # A file of NaN weights is worth nothing and would replace a good one: refuse before writing.
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise HandpropValueError(
+                f"refusing to save {path}: array {key!r} holds NaN or infinite values (did training "
+                "diverge?); the existing file, if any, is left as it was")
         entries[key] = arr
     # np.savez on a file object: the name is ours, and no ".npz" is appended behind our back.
     atomic_write(path, lambda f: np.savez(f, **entries))
@@ -198,26 +205,7 @@ def _read(path):
     if not head.startswith(b"PK"):
         raise FileFormatError(f"{where}: not a readable .npz file (it starts with {head!r}, "
                               "not a zip archive); was it saved with model.save?")
-    try:
-        with np.load(where, allow_pickle=False) as z:
-            arrays = {}
-            for key in z.files:
-                try:
-                    arrays[key] = z[key]
-                except ValueError as exc:
-                    if "pickle" in str(exc).lower() or "object" in str(exc).lower():
-                        raise FileFormatError(
-                            f"{where}: entry {key!r} holds pickled Python objects; handprop never "
-                            "unpickles files, because loading a pickle can run arbitrary code") from None
-                    raise
-    except FileFormatError:
-        raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        if "pickle" in str(exc).lower():
-            raise FileFormatError(
-                f"{where}: this file holds pickled data; handprop never unpickles files, because "
-                "loading a pickle can run arbitrary code") from None
-        raise FileFormatError(f"{where}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
+    arrays = read_npz(where)  # sizes, dtypes and CRCs checked before any data is taken in
     if CONFIG_KEY not in arrays:
         raise FileFormatError(f"{where}: not a handprop model file (no {CONFIG_KEY} entry); "
                               f"entries: {', '.join(list(arrays)[:10])}")
@@ -225,8 +213,10 @@ def _read(path):
     try:
         if raw.dtype != np.uint8 or raw.ndim != 1:
             raise ValueError(f"dtype {raw.dtype}, shape {raw.shape}")
+        if raw.size > MAX_CONFIG_BYTES:
+            raise ValueError(f"{raw.size} bytes, more than the {MAX_CONFIG_BYTES} a handprop config may have")
         config = json.loads(raw.tobytes().decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: [[[[...]]]]
         raise FileFormatError(f"{where}: the {CONFIG_KEY} entry is not UTF-8 JSON ({exc})") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         found = config.get("format") if isinstance(config, dict) else None
@@ -291,17 +281,43 @@ def _build_loss(d):
         raise _Invalid(f"loss: {exc}") from None
 
 
+def _referenced(tree, keys):
+    """The array keys a config refers to: ``{"__array__": key}`` anywhere in a checkpoint."""
+    if isinstance(tree, dict):
+        if set(tree) == {"__array__"}:
+            keys.add(tree["__array__"])
+        for v in tree.values():
+            _referenced(v, keys)
+    elif isinstance(tree, list):
+        for v in tree:
+            _referenced(v, keys)
+    return keys
+
+
+# What interpreting a hostile config can raise besides our own checks: a config is data from a
+# file, so any of these is the file's fault, reported as such rather than as a crash.
+_CONFIG_ERRORS = (_Invalid, HandpropValueError, TypeError, ValueError, KeyError, AttributeError,
+                  IndexError, OverflowError, RecursionError)
+
+
 def _load(path):
     config, arrays = _read(path)
     try:
-        model = _build_model(config, arrays)
+        used = _referenced(config.get("checkpoint"), set())
+        for lc in config.get("layers") or []:
+            used.update(k for k in ((lc.get("params") or {}).values() if isinstance(lc, dict) else ())
+                        if isinstance(k, str))
+        model = _build_model(config, arrays)  # first: its messages say more than "unexpected"
+        extra = sorted(set(arrays) - used)
+        _expect(not extra, f"unexpected array(s) {', '.join(map(repr, extra[:8]))}: not part of the model "
+                "(was the file altered?)")
         loss = _build_loss(config.get("loss"))
         info_cfg = config.get("info")
         model.info = (ModelInfo.from_config(info_cfg, loss=loss, version=config.get("handprop_version"))
                       if info_cfg is not None else ModelInfo(loss=loss, handprop_version=config.get("handprop_version")))
         return config, arrays, model
-    except (_Invalid, HandpropValueError) as exc:
-        raise FileFormatError(f"{os.fspath(path)}: {exc}") from None
+    except _CONFIG_ERRORS as exc:
+        raise FileFormatError(f"{os.fspath(path)}: {str(exc)[:500]}") from None
 
 
 def load(path):
@@ -362,8 +378,8 @@ def load_checkpoint(path):
                              stop_reason=ck.get("stop_reason"))
     except _Invalid as exc:
         raise FileFormatError(f"{where}: {exc}") from None
-    except (TypeError, ValueError) as exc:
-        raise FileFormatError(f"{where}: malformed checkpoint ({exc})") from None
+    except _CONFIG_ERRORS as exc:
+        raise FileFormatError(f"{where}: malformed checkpoint ({type(exc).__name__}: {str(exc)[:300]})") from None
     return Checkpoint(model, model.info.loss, optimizer, resume, ck.get("settings"), ck.get("epochs"))
 
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from . import activations
 from .initializers import as_rng
+from ._safety import check_finite
 from .errors import HandpropValueError, ShapeError
 from .layers import Dense, Layer
 
@@ -117,10 +118,15 @@ class Sequential:
         return grad
 
     def predict(self, X, batch_size=None):
-        """The model's output for ``X``; in batches of ``batch_size`` rows to bound memory."""
+        """The model's output for ``X``; in batches of ``batch_size`` rows to bound memory.
+
+        Rows holding NaN or infinite values are refused (a DataError naming them): their
+        predictions would be NaN, silently.
+        """
+        X = np.asarray(X)
+        check_finite("X", X)
         if batch_size is None:
             return self.forward(X)
-        X = np.asarray(X)
         return np.concatenate([self.forward(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
 
     def fit(self, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, shuffle=True,

@@ -10,8 +10,11 @@ Each function draws into ``ax`` when given, else into a new figure; with ``path`
 (PNG, SVG, PDF by the extension) and closed. matplotlib runs with the Agg backend (no display needed).
 """
 
+import os
+
 import numpy as np
 
+from ._files import atomic_write
 from .errors import HandpropError, HandpropValueError
 from .layers import Dense
 
@@ -39,8 +42,15 @@ def _axes(ax, figsize):
 def _finish(fig, path, dpi=100):
     if path is None:
         return fig
-    fig.savefig(path, dpi=dpi, bbox_inches="tight")
-    _plt().close(fig)
+    # Through atomic_write like every file handprop writes: all or nothing, and a clear error for
+    # a path that cannot be written (a directory, a missing folder).
+    fmt = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
+    try:
+        atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=dpi, bbox_inches="tight"))
+    except ValueError as exc:  # matplotlib: "Format 'xyz' is not supported"
+        raise HandpropValueError(f"{path}: cannot draw a picture in this format: {exc}") from None
+    finally:
+        _plt().close(fig)
     return path
 
 

@@ -14,16 +14,15 @@ stopping, learning-rate schedules, checkpoints, loggers, a progress bar; see
 """
 
 import math
-import signal
-import threading
 
 import numpy as np
 
-from . import losses, optimizers
+from . import _safety, losses, optimizers
 from . import metrics as _metrics
 from ._engine import train_plan as _train_plan
 from ._gather import Rows
-from .errors import DivergenceError, HandpropValueError, ShapeError
+from ._safety import InterruptGuard as _InterruptGuard
+from .errors import HandpropValueError, ShapeError
 
 
 class History:
@@ -94,6 +93,8 @@ def prepare_data(model, X, y):
         raise ShapeError(f"X has {len(X)} samples but y has {y.shape[0] if y.ndim else 0} (y shape {y.shape})")
     if len(X) == 0:
         raise HandpropValueError("the training data is empty (0 samples)")
+    _safety.check_finite("X", X)
+    _safety.check_finite("y", y)
     if y.dtype.kind in "fb":
         y = y.astype(model.dtype, copy=False)
     return X, y
@@ -222,6 +223,19 @@ def evaluate(model, X, y, loss=None, metrics=("accuracy",), batch_size=8192, inc
     or BCE(from_logits=True); otherwise a probability, thresholded at 0.5). The loss is reported
     when ``loss`` is given and ``include_loss``.
     """
+    X = model.check_input(X)
+    _safety.check_finite("X", X)
+    y = np.asarray(y)
+    _safety.check_finite("y", y)
+    if y.ndim == 0 or len(y) != len(X):
+        raise ShapeError(f"X has {len(X)} samples but y has {len(y) if y.ndim else 0} (y shape {y.shape})")
+    if any(_metrics.get(m)[2] == "class" for m in metrics or ()):
+        _safety.check_labels(y, model.n_outputs)
+    return _measure(model, X, y, loss, metrics, batch_size, include_loss)
+
+
+def _measure(model, X, y, loss, metrics, batch_size=8192, include_loss=True):
+    """``evaluate`` without its checks: ``fit`` checked its data once, before the first epoch."""
     out = model.predict(X, batch_size=batch_size)
     result = {}
     if loss is not None:
@@ -238,34 +252,6 @@ def evaluate(model, X, y, loss=None, metrics=("accuracy",), batch_size=8192, inc
         else:
             result[key] = fn(y, out)
     return result
-
-
-class _InterruptGuard:
-    """Turns the first Ctrl-C into a request to stop after the current batch.
-
-    Stopping between batches (never inside an optimizer step) leaves every weight consistent. A
-    second Ctrl-C interrupts at once. Only the main thread can own signal handlers; elsewhere
-    Ctrl-C arrives as KeyboardInterrupt, which ``fit`` also catches.
-    """
-
-    def __init__(self):
-        self.requested = False
-        self._old = None
-
-    def __enter__(self):
-        if (threading.current_thread() is threading.main_thread()
-                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
-            self._old = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def _handler(self, signum, frame):
-        self.requested = True
-        signal.signal(signal.SIGINT, self._old)
-
-    def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-        return False
 
 
 def _validation(model, X, y, validation_data, validation_split):
@@ -348,7 +334,8 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
 
     Ctrl-C stops training after the current batch and returns normally (``history.stop_reason``
     says so); the model keeps its weights. A NaN or infinite loss raises ``DivergenceError``
-    unless a ``StopOnNonFinite`` callback is given.
+    unless a ``StopOnNonFinite`` callback is given; either way the model keeps the weights of the last
+    step whose loss was finite (the optimizer's state is reset), so nothing it learned is lost.
     """
     loss = losses.get(loss)
     optimizer = optimizers.get(optimizer, lr)
@@ -361,6 +348,7 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
     X, y = prepare_data(model, X, y)
     X, y, X_val, y_val = _validation(model, X, y, validation_data, validation_split)
     n = len(X)
+    _safety.warn_big_batch(batch_size, n)
     params = model.parameters()
     rng = np.random.default_rng(seed)
     history = History()
@@ -376,9 +364,14 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
 
         callbacks.append(ProgressBar())
     state = TrainState(model, loss, optimizer, rng, history, epochs, batch_size, shuffle, callbacks)
+    rollback = _safety.Rollback(params)
+    epoch_end_work = bool(callbacks or metric_names or X_val is not None)
     state.epoch = state.epochs_done = start
+    # Overflow on the way to a non-finite loss is expected when training diverges; it is caught
+    # (after every step) and reported once, as a DivergenceError, instead of as NumPy warnings.
+    errstate = np.errstate(over="ignore", invalid="ignore", divide="ignore")
     try:
-        with _InterruptGuard() as guard:
+        with _InterruptGuard() as guard, errstate:
             for cb in callbacks:
                 cb.on_train_begin(state)
             for epoch in range(start, epochs):
@@ -386,36 +379,44 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
                 for cb in callbacks:
                     cb.on_epoch_begin(state)
                 total = 0.0
+                diverged = None
                 try:
-                    for X_batch, y_batch in iter_batches(X, y, batch_size, shuffle, rng):
-                        total += train_step(model, loss, optimizer, params, X_batch, y_batch) * len(X_batch)
+                    for step, (X_batch, y_batch) in enumerate(iter_batches(X, y, batch_size, shuffle, rng)):
+                        rollback.before_step()
+                        value = train_step(model, loss, optimizer, params, X_batch, y_batch)
+                        if not math.isfinite(value):
+                            diverged = _safety.diverged(rollback, optimizer, epoch, step, value, "loss")
+                            break
+                        total += value * len(X_batch)
                         if guard.requested:
                             break
                 except KeyboardInterrupt:  # no handler of ours (not the main thread)
                     guard.requested = True
-                if guard.requested:  # the unfinished epoch is not recorded
+                # Every loss was finite, but was the last update? (An overflowing gradient.) The
+                # next step's loss would tell; we look now only if something reads the weights
+                # after this epoch: it costs as much as a step of a tiny network.
+                if (diverged is None and not guard.requested and (epoch_end_work or epoch == epochs - 1)
+                        and not rollback.weights_finite()):
+                    diverged = _safety.diverged(rollback, optimizer, epoch, step, float("nan"), "weights")
+                if guard.requested and diverged is None:  # the unfinished epoch is not recorded
                     state.stop_training = True
                     state.stop_reason = f"interrupted (Ctrl-C) during epoch {epoch}; the model keeps its weights"
                     break
-                epoch_loss = total / n
+                epoch_loss = total / n if diverged is None else diverged.loss_value
                 logs = {"loss": epoch_loss}
-                if not math.isfinite(epoch_loss):
+                if diverged is not None:
                     history.record(epoch, **logs)
-                    if log_every and epoch % log_every == 0:
-                        print(f"Epoch {epoch}, Loss: {epoch_loss:.4f}")
+                    state.divergence = diverged  # the full story, for on_nonfinite handlers
                     handlers = [cb for cb in callbacks if hasattr(cb, "on_nonfinite")]
                     if not handlers:
-                        raise DivergenceError(
-                            f"training diverged at epoch {epoch}: the loss is {epoch_loss}; "
-                            f"try a smaller learning rate (e.g. {getattr(optimizer, 'lr', 0.1) / 10:g})"
-                        )
+                        raise diverged
                     for cb in handlers:
                         cb.on_nonfinite(state, epoch_loss)
                     break
                 if metric_names:
-                    logs.update(evaluate(model, X, y, loss, metric_names, include_loss=False))
+                    logs.update(_measure(model, X, y, loss, metric_names, include_loss=False))
                 if X_val is not None:
-                    val = evaluate(model, X_val, y_val, loss, metric_names)
+                    val = _measure(model, X_val, y_val, loss, metric_names)
                     logs.update({"val_" + k: v for k, v in val.items()})
                 for cb in callbacks:
                     cb.on_epoch_end(state, logs)

@@ -1,5 +1,6 @@
 """A table of bad inputs across the API and data files: each gives a HandpropError whose words
-say what is wrong and where."""
+say what is wrong and where. (The command line's table is test_bad_cli.py; model files',
+test_bad_model_files.py.)"""
 
 import numpy as np
 import pytest
@@ -56,6 +57,25 @@ API_CASES = [
     ("unseen label", lambda t: data.LabelEncoder().fit(["a", "b"]).transform(["c"]), hp.DataError, "'c'"),
     ("one-hot out of range", lambda t: data.one_hot([0, 5], n_classes=3), hp.DataError, "5"),
     ("split size 1.5", lambda t: data.train_test_split(X4, Y4, test_size=1.5), hp.HandpropValueError, "test_size"),
+    # non-finite data and labels, at fit and at evaluate
+    ("NaN feature at fit", lambda t: model().fit(_with(X4, (2, 1), np.nan), Y4), hp.DataError,
+     r"X holds NaN values in row 2 \(0-based\)"),
+    ("inf targets at fit", lambda t: model().fit(X4, np.array([[0.0], [np.inf], [1.0], [np.nan]])),
+     hp.DataError, r"y holds NaN and infinite values in rows 1, 3"),
+    ("NaN in validation data", lambda t: model().fit(X4, Y4, validation_data=(_with(X4, (0, 0), np.nan), Y4)),
+     hp.DataError, "X holds NaN values in row 0"),
+    ("NaN feature at evaluate", lambda t: hp.evaluate(model(), _with(X4, (3, 0), np.nan), Y4), hp.DataError,
+     "X holds NaN values in row 3"),
+    ("unseen class at evaluate", lambda t: hp.evaluate(hp.mlp([2, 3], rng=0), X4, np.array([0, 1, 2, 7])),
+     hp.DataError, r"class label\(s\) 7 in row 3, but the model predicts 3 classes"),
+    ("evaluate rows differ", lambda t: hp.evaluate(model(), X4, Y4[:3]), hp.ShapeError, "X has 4 samples but y has 3"),
+    ("save NaN weights", lambda t: hp.io.save(_nan_model(), t / "m.npz"), hp.HandpropValueError,
+     "refusing to save .*holds NaN or infinite values"),
+    ("save into a directory", lambda t: hp.io.save(model(), t), hp.errors.FileWriteError,
+     "cannot write the file: it is a directory"),
+    ("load a directory", lambda t: hp.load(t), hp.MissingFileError, "is a directory, not a file"),
+    ("validation split 1", lambda t: model().fit(X4, Y4, validation_split=1.0), hp.HandpropValueError,
+     r"validation_split must be in \(0, 1\)"),
     # data files
     ("missing CSV", lambda t: data.read_csv(t / "nope.csv"), hp.MissingFileError, "nope.csv: no such file"),
     ("non-numeric cell", lambda t: data.read_csv(csv(t, "a,b,y\n1,2,0\n3,abc,1\n"), target="y"), hp.DataError,
@@ -76,6 +96,18 @@ API_CASES = [
 ]
 
 
+def _with(a, where, value):
+    a = np.array(a, dtype=float)
+    a[where] = value
+    return a
+
+
+def _nan_model():
+    m = model()
+    m.layers[0].b[0] = np.nan
+    return m
+
+
 def _pickled(tmp_path):
     path = tmp_path / "evil.npy"
     np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
@@ -93,3 +125,24 @@ def _truncated(tmp_path):
 def test_bad_input_gets_a_clear_error(tmp_path, name, call, error, words):
     with pytest.raises(error, match=words):
         call(tmp_path)
+
+
+def test_a_batch_larger_than_the_data_is_a_warning_not_an_error():
+    with pytest.warns(hp.HandpropWarning, match="batch_size=10 is larger than the 4 training rows"):
+        h = model().fit(X4, Y4, batch_size=10, epochs=2)
+    assert len(h) == 2
+
+
+def test_predict_refuses_nan_rows_instead_of_returning_nan():
+    X = np.array([[0.0, 1.0], [np.nan, 1.0], [1.0, np.inf]])
+    with pytest.raises(hp.DataError, match=r"X holds NaN and infinite values in rows 1, 2"):
+        model().predict(X)
+
+
+def test_the_data_package_comes_with_import_handprop():
+    import subprocess
+    import sys
+
+    code = "import handprop; print(handprop.data.moons(n=10, seed=0)[0].shape)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "(10, 2)"

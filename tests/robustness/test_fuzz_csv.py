@@ -35,3 +35,21 @@ def test_corrupted_csv_reads_or_fails_cleanly(tmp_path, data, target):
     assert ds.X.ndim == 2 and ds.X.shape[0] == ds.y.shape[0] > 0
     assert np.all(np.isfinite(ds.X))
     assert len(ds.feature_names) == ds.X.shape[1]
+
+
+@settings(max_examples=60, deadline=5000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=mutations)
+def test_the_cli_answers_a_corrupted_csv_with_exit_0_or_2(tmp_path, data, capsys):
+    # End to end: `handprop train` on a damaged file trains or prints one `error:` line; it never
+    # reports an internal fault (exit 1) and never shows a traceback.
+    from handprop.cli import main
+
+    path = tmp_path / "data.csv"
+    path.write_bytes(data)
+    code = main(["train", str(path), "--epochs", "1", "--layers", "2", "--quiet", "--no-doctor",
+                 "--out", str(tmp_path / "m.npz")])
+    err = capsys.readouterr().err
+    assert code in (0, 2), err
+    assert "Traceback" not in err and "internal error" not in err
+    if code == 2:
+        assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err

@@ -281,6 +281,8 @@ def load_data(path, target=None):
     """
     path = Path(path)
     ext = path.suffix.lower()
+    if path.is_dir():  # a directory has no extension either: say what it is
+        existing_file(path)
     if ext in _CSV_DELIMITERS:
         return read_csv(path, target=target, delimiter=_CSV_DELIMITERS[ext])
     if ext == ".npz":

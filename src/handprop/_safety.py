@@ -1,0 +1,166 @@
+"""What ``fit`` does to keep a user's work when training or data go wrong.
+
+The guards live here, apart from the loop itself so that the loop stays readable:
+
+* ``check_finite``: NaN or infinite values in features or targets are refused at the door, naming
+  the rows, because one NaN row turns every weight into NaN after a single update.
+* ``Rollback``: a learning rate that is too large makes the loss grow until it overflows to inf
+  or NaN; the update computed from that loss turns every weight into NaN. Nothing can undo such an
+  update (NaN - x is NaN), so we keep copies of the weights from before the last two steps, in
+  two preallocated buffers (no allocation per step: one copy per parameter). When a step's
+  loss is not finite we put back the weights of the step before it, the last ones whose loss was
+  finite.
+* ``InterruptGuard``: Ctrl-C stops training between batches, never inside an update.
+"""
+
+import math
+import signal
+import threading
+import warnings
+
+import numpy as np
+
+from .errors import DataError, DivergenceError, HandpropWarning
+
+
+def _rows(bad, limit=5):
+    """``"rows 3, 7, 12 (and 4 more)"`` for a boolean mask over rows."""
+    idx = np.flatnonzero(bad)
+    shown = ", ".join(str(int(i)) for i in idx[:limit])
+    more = f" (and {len(idx) - limit} more)" if len(idx) > limit else ""
+    return f"row{'s' if len(idx) > 1 else ''} {shown}{more}"
+
+
+def check_finite(name, a):
+    """Raise DataError naming the rows of ``a`` that hold NaN or infinite values."""
+    if a.dtype.kind not in "fc" or a.size == 0:
+        return  # integers and booleans cannot be NaN
+    # NaN and inf propagate through a sum, which needs no array of booleans as big as the data;
+    # only if the sum is not finite (or large finite data overflowed it) do we look row by row.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if math.isfinite(float(np.sum(a))):
+            return
+    finite = np.isfinite(a)
+    if finite.all():
+        return
+    bad = ~finite.reshape(len(a), -1).all(axis=1) if a.ndim > 1 else ~finite
+    kinds = " and ".join(k for k, m in (("NaN", np.isnan(a).any()), ("infinite", np.isinf(a).any())) if m)
+    raise DataError(f"{name} holds {kinds} values in {_rows(bad)} (0-based); remove or impute those "
+                    "rows first (e.g. X = X[np.isfinite(X).all(axis=1)])")
+
+
+def check_labels(y, n_outputs):
+    """Class labels ``y`` (n,) must be indices the model can predict: 0..k-1 (0/1 for one output)."""
+    y = np.asarray(y)
+    if y.ndim != 1 or y.dtype.kind not in "iub" or y.size == 0:
+        return  # one-hot rows or scores: compared by argmax, nothing to check
+    if n_outputs is None:  # a model without Dense layers: its width follows the input
+        return
+    k = max(n_outputs, 2)
+    bad = (y < 0) | (y >= k)
+    if bad.any():
+        unseen = ", ".join(str(v) for v in np.unique(y[bad])[:5])
+        raise DataError(f"y holds class label(s) {unseen} in {_rows(bad)}, but the model predicts "
+                        f"{k} classes (labels 0..{k - 1}); was it trained on other classes?")
+
+
+def warn_big_batch(batch_size, n):
+    if batch_size is not None and batch_size > n:
+        warnings.warn(f"batch_size={batch_size} is larger than the {n} training rows: every epoch is one "
+                      "full batch (batch_size=None says so)", HandpropWarning, stacklevel=4)
+
+
+def _all_finite(arrays):
+    # The sum of an array is finite only if every entry is (NaN and inf propagate); it may overflow
+    # for weights near 1e308, which is divergence too. Cheaper than np.isfinite: no boolean array.
+    return all(math.isfinite(float(np.sum(a))) for a in arrays)
+
+
+class Rollback:
+    """Copies of the weights before the last two steps; ``restore`` puts back the last good ones."""
+
+    def __init__(self, params):
+        self.params = params
+        self.buffers = [[np.empty_like(p.value) for p in params] for _ in range(2)]
+        self.step = 0  # steps taken in this fit call
+        # Looked up once: optimizers update parameters in place, so the arrays stay the same ones.
+        self._pairs = [list(zip(bufs, [p.value for p in params])) for bufs in self.buffers]
+
+    def before_step(self):
+        for buf, a in self._pairs[self.step % 2]:
+            buf[...] = a  # cheaper than np.copyto for the small arrays of a small network
+        self.step += 1
+
+    def weights_finite(self):
+        return _all_finite(p.value for p in self.params)
+
+    def restore(self, back):
+        """Put back the weights from before the step ``back`` steps ago (1: the last step taken)."""
+        back = min(back, self.step)
+        for buf, p in zip(self.buffers[(self.step - back) % 2], self.params):
+            p.value[...] = buf
+        return _all_finite(p.value for p in self.params)
+
+
+def diverged(rollback, optimizer, epoch, step, value, what):
+    """Restore the last good weights and build the DivergenceError that says what happened.
+
+    ``what`` is "loss" (the step's loss was not finite: the weights it was computed on already
+    overflowed, so we go two steps back) or "weights" (the loss was finite but its update was not:
+    one step back).
+    """
+    ok = rollback.restore(2 if what == "loss" else 1)
+    if not ok:  # only if a finite loss came from non-finite weights: keep the newer copy
+        ok = rollback.restore(1)
+    # The optimizer's state (momentum, Adam's moments) took the same non-finite gradient: start it
+    # afresh, so that training can go on from the restored weights with a smaller learning rate.
+    optimizer.reset()
+    lr = getattr(optimizer, "lr", None)
+    first = rollback.step <= 1 and what == "loss"
+    if first:
+        cause = ("the loss is not finite for the weights training started from: the inputs or "
+                 "targets are probably too large (standardise them, e.g. with handprop.data.StandardScaler)")
+    else:
+        cause = (f"the learning rate{f' {lr:g}' if lr is not None else ''} is probably too large: each "
+                 "update overshoots and the weights grow until they overflow (unscaled inputs or "
+                 "targets make this worse)")
+    # A tenth of the rate, capped at a usual starting rate (0.1 for SGD, 0.01 for Adam).
+    suggested = min(lr / 10, 0.01 if type(optimizer).__name__ == "Adam" else 0.1) if lr and not first else None
+    fix = f"; try lr={suggested:g}" if suggested else ""
+    kept = ("the weights of the last step whose loss was finite were restored" if ok
+            else "no finite weights were left to restore")
+    err = DivergenceError(
+        f"training diverged at epoch {epoch}, step {step} (batch {step + 1} of the epoch): the "
+        f"{'loss became ' + str(value) if what == 'loss' else 'update made the weights non-finite'}. "
+        f"Likely cause: {cause}{fix}; {kept}")
+    err.epoch, err.step, err.loss_value = epoch, step, value
+    err.suggested_lr = suggested
+    return err
+
+
+class InterruptGuard:
+    """Turns the first Ctrl-C into a request to stop after the current batch.
+
+    Stopping between batches (never inside an optimizer step) leaves every weight consistent. A
+    second Ctrl-C interrupts at once. Only the main thread can own signal handlers; elsewhere
+    Ctrl-C arrives as KeyboardInterrupt, which ``fit`` also catches.
+    """
+
+    def __init__(self):
+        self.requested = False
+        self._old = None
+
+    def __enter__(self):
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum, frame):
+        self.requested = True
+        signal.signal(signal.SIGINT, self._old)
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+        return False
