@@ -209,3 +209,15 @@ def test_rows_of_a_memory_mapped_file_are_read_from_the_file(tmp_path, shuffle, 
     order = np.random.default_rng(3).permutation(50) if shuffle else np.arange(50)
     np.testing.assert_array_equal(np.concatenate([g[0] for g in got]), data[order])
     np.testing.assert_array_equal(np.concatenate([g[1] for g in got]), data[order, 0])
+
+
+def test_chunks_cover_a_memory_mapped_array_without_its_mapping(tmp_path):
+    from handprop._gather import Rows
+
+    path = tmp_path / "X.npy"
+    data = np.random.default_rng(4).standard_normal((70, 3)).astype(np.float32)
+    np.save(path, data)
+    for X in (np.load(path, mmap_mode="r"), data):
+        parts = [c.copy() for c in Rows(X).chunks(16)]
+        assert [len(c) for c in parts] == [16, 16, 16, 16, 6]
+        np.testing.assert_array_equal(np.concatenate(parts), data)

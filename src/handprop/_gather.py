@@ -44,6 +44,18 @@ class Rows:
         self._read(memoryview(out.reshape(-1)).cast("B"), self.file[1] + start * self.array.strides[0])
         return out
 
+    def chunks(self, rows=65536):
+        """The array in slices of ``rows`` rows, for a pass over all of it (a finiteness check, a
+        sum): views in memory; from a memory-mapped file, reads into one reused array, so that the
+        pass does not make the whole file resident."""
+        out = np.empty((min(rows, len(self.array)),) + self.array.shape[1:], self.array.dtype) \
+            if self.file is not None else None
+        try:
+            for start in range(0, len(self.array), rows):
+                yield self.slice(start, min(start + rows, len(self.array)), out)
+        finally:
+            self.close()
+
     def _read(self, buffer, offset):
         if self.fd is None:
             self.fd = os.open(self.file[0], os.O_RDONLY)
