@@ -20,12 +20,16 @@ import warnings
 
 import numpy as np
 
+from ._gather import Rows
 from .errors import DataError, DivergenceError, HandpropWarning
 
 
 def _rows(bad, limit=5):
     """``"rows 3, 7, 12 (and 4 more)"`` for a boolean mask over rows."""
-    idx = np.flatnonzero(bad)
+    return _row_list(np.flatnonzero(bad), limit)
+
+
+def _row_list(idx, limit=5):
     shown = ", ".join(str(int(i)) for i in idx[:limit])
     more = f" (and {len(idx) - limit} more)" if len(idx) > limit else ""
     return f"row{'s' if len(idx) > 1 else ''} {shown}{more}"
@@ -37,15 +41,22 @@ def check_finite(name, a):
         return  # integers and booleans cannot be NaN
     # NaN and inf propagate through a sum, which needs no array of booleans as big as the data;
     # only if the sum is not finite (or large finite data overflowed it) do we look row by row.
+    # Chunk by chunk, so that a memory-mapped file is read through, never made resident whole.
     with np.errstate(over="ignore", invalid="ignore"):
-        if math.isfinite(float(np.sum(a))):
+        if math.isfinite(sum(float(np.sum(chunk)) for chunk in Rows(a).chunks())):
             return
-    finite = np.isfinite(a)
-    if finite.all():
+    bad, kinds, offset = [], set(), 0
+    for chunk in Rows(a).chunks():
+        finite = np.isfinite(chunk)
+        if not finite.all():
+            rows = ~finite.reshape(len(chunk), -1).all(axis=1) if chunk.ndim > 1 else ~finite
+            bad.extend((np.flatnonzero(rows) + offset).tolist())
+            kinds.update(k for k, m in (("NaN", np.isnan(chunk).any()), ("infinite", np.isinf(chunk).any())) if m)
+        offset += len(chunk)
+    if not bad:
         return
-    bad = ~finite.reshape(len(a), -1).all(axis=1) if a.ndim > 1 else ~finite
-    kinds = " and ".join(k for k, m in (("NaN", np.isnan(a).any()), ("infinite", np.isinf(a).any())) if m)
-    raise DataError(f"{name} holds {kinds} values in {_rows(bad)} (0-based); remove or impute those "
+    kinds = " and ".join(k for k in ("NaN", "infinite") if k in kinds)
+    raise DataError(f"{name} holds {kinds} values in {_row_list(bad)} (0-based); remove or impute those "
                     "rows first (e.g. X = X[np.isfinite(X).all(axis=1)])")
 
 
