@@ -1,10 +1,19 @@
 """Shared helpers: finite-difference checks of a layer or loss with a random upstream gradient."""
 
+import os
+
 import numpy as np
+from hypothesis import settings
 
 from handprop.gradcheck import numerical_gradient, relative_error
 
 TOLERANCE = 1e-7
+
+# In CI the generated examples are the same on every run (a red CI then means a real change, never
+# a new random draw); run locally, hypothesis keeps exploring new examples.
+settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def check_layer_gradients(layer, x, rng, tol=TOLERANCE):
