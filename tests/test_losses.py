@@ -128,3 +128,14 @@ def test_wrong_output_layer_pairings_are_refused(loss, last, words):
                                        (BCE(from_logits=True), None), (MSE(), Sigmoid()), (HalfSSE(), None)])
 def test_right_pairings_are_accepted(loss, last):
     check_pairing(_model(last), loss)
+
+
+def test_softmax_probabilities_fed_to_cross_entropy_by_hand_are_flagged():
+    from handprop import HandpropWarning
+
+    probabilities = Softmax().forward(np.array([[1.0, 2.0, 0.5], [0.1, 0.2, 3.0]]))
+    with pytest.warns(HandpropWarning, match="expects logits"):
+        CrossEntropy().forward(probabilities, [1, 2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # real logits: silent
+        CrossEntropy().forward(np.array([[1.0, 2.0, 0.5], [0.1, 0.2, 3.0]]), [1, 2])

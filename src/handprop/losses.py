@@ -16,11 +16,13 @@ CrossEntropy       no Softmax: it takes logits      int class labels (n,), or on
 such as a Softmax layer in front of CrossEntropy, which would apply softmax twice.
 """
 
+import warnings
+
 import numpy as np
 
 from ._buffers import scratch
 from .activations import Sigmoid, Softmax, sigmoid
-from .errors import HandpropError, HandpropValueError, ShapeError
+from .errors import HandpropError, HandpropValueError, HandpropWarning, ShapeError
 
 
 class Loss:
@@ -195,6 +197,13 @@ class CrossEntropy(Loss):
     def forward(self, pred, target):
         z, self.target = self._logits_and_target(pred, target)
         n = z.shape[0]
+        if z.shape[1] > 1 and z.min() >= 0 and np.allclose(z.sum(axis=1), 1.0, rtol=0, atol=1e-6):
+            # Logits almost never form probability rows; softmax outputs always do. A hand-written
+            # loop that feeds a Softmax layer's output here would apply softmax twice and train
+            # slowly toward wrong targets, so we say so (fit refuses that pairing outright).
+            warnings.warn("CrossEntropy got rows that are probabilities (non-negative, summing to 1): it "
+                          "expects logits and applies softmax itself; drop the model's final Softmax layer",
+                          HandpropWarning, stacklevel=2)
         shifted = z - z.max(axis=1, keepdims=True)
         log_sum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
         self.log_p = shifted - log_sum
