@@ -63,11 +63,10 @@ def build_xor(args):
 
 def xor_probabilities(model, loss, X):
     """P(output = 1) for each row: the sigmoid output, or softmax's class-1 column for CE."""
+    from .activations import Softmax
+
     out = model.predict(X)
-    if loss.name == "ce":
-        e = np.exp(out - out.max(axis=1, keepdims=True))
-        return (e / e.sum(axis=1, keepdims=True))[:, 1:]
-    return out
+    return Softmax().forward(out)[:, 1:] if loss.name == "ce" else out
 
 
 def _interpret(p):
