@@ -49,6 +49,7 @@ def test_tanh_derivative_is_one_minus_a_squared():
     z = np.array([[-1.0, 0.5]])
     layer = Tanh()
     a = layer.forward(z)
+    np.testing.assert_array_equal(a, np.tanh(z))
     np.testing.assert_allclose(layer.backward(np.ones_like(z)), 1 - np.tanh(z) ** 2, rtol=1e-15)
 
 

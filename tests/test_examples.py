@@ -4,7 +4,6 @@ import re
 import runpy
 from pathlib import Path
 
-import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -133,3 +133,19 @@ def test_divergence_is_reported_not_hidden():
     model = mlp([2, 8, 1], "relu", rng=0)
     with pytest.raises(DivergenceError, match="diverged at epoch"):
         model.fit(X_XOR * 1e3, Y_XOR * 1e3, loss="mse", optimizer=SGD(lr=10.0), epochs=200)
+
+
+def test_full_batch_history_is_the_step_loss_exactly():
+    from handprop import MSE
+
+    # Odd row counts: value * n / n does not always give value back, the history must not care.
+    for n in (3, 5, 7, 11, 13, 19, 23):
+        X = np.random.default_rng(n).standard_normal((n, 2))
+        y = np.random.default_rng(n + 1).standard_normal((n, 1))
+        a, b = mlp([2, 3, 1], "tanh", rng=0), mlp([2, 3, 1], "tanh", rng=0)
+        history = a.fit(X, y, loss="mse", optimizer=SGD(lr=0.1), epochs=20)
+        loss, opt = MSE(), SGD(lr=0.1)
+        for epoch in range(20):
+            assert history.loss[epoch] == loss.forward(b(X), y), (n, epoch)
+            b.backward(loss.backward())
+            opt.step(b.parameters())

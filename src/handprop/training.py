@@ -402,7 +402,10 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
                     state.stop_training = True
                     state.stop_reason = f"interrupted (Ctrl-C) during epoch {epoch}; the model keeps its weights"
                     break
-                epoch_loss = total / n if diverged is None else diverged.loss_value
+                if diverged is not None:
+                    epoch_loss = diverged.loss_value
+                else:  # one full batch: its loss as measured (value·n/n could move the last bit)
+                    epoch_loss = value if step == 0 else total / n
                 logs = {"loss": epoch_loss}
                 if diverged is not None:
                     history.record(epoch, **logs)
