@@ -112,22 +112,28 @@ class Rollback:
             p.value[...] = buf
         return _all_finite(p.value for p in self.params)
 
+    def restore_last_good(self, what):
+        """``what`` is "loss" (the step's loss was not finite: the weights it was computed on
+        already overflowed, so we go two steps back) or "weights" (the loss was finite but its
+        update was not: one step back). Returns whether the restored weights are finite."""
+        ok = self.restore(2 if what == "loss" else 1)
+        if not ok:  # only if a finite loss came from non-finite weights: keep the newer copy
+            ok = self.restore(1)
+        return ok
 
-def diverged(rollback, optimizer, epoch, step, value, what):
+
+def diverged(runner, optimizer, epoch, step, value, what):
     """Restore the last good weights and build the DivergenceError that says what happened.
 
-    ``what`` is "loss" (the step's loss was not finite: the weights it was computed on already
-    overflowed, so we go two steps back) or "weights" (the loss was finite but its update was not:
-    one step back).
+    ``runner`` is the engine running the steps (``training``'s ``StepRunner`` or ``FusedSGD``);
+    ``what`` is "loss" (a step's loss was not finite) or "weights" (an update made them non-finite).
     """
-    ok = rollback.restore(2 if what == "loss" else 1)
-    if not ok:  # only if a finite loss came from non-finite weights: keep the newer copy
-        ok = rollback.restore(1)
+    ok = runner.restore_last_good(what)
     # The optimizer's state (momentum, Adam's moments) took the same non-finite gradient: start it
     # afresh, so that training can go on from the restored weights with a smaller learning rate.
     optimizer.reset()
     lr = getattr(optimizer, "lr", None)
-    first = rollback.step <= 1 and what == "loss"
+    first = runner.steps <= 1 and what == "loss"
     if first:
         cause = ("the loss is not finite for the weights training started from: the inputs or "
                  "targets are probably too large (standardise them, e.g. with handprop.data.StandardScaler)")

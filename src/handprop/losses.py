@@ -236,6 +236,19 @@ class CrossEntropy(Loss):
             raise ShapeError(f"CrossEntropy: logits must have shape (n, classes), got {z.shape}")
         n, k = z.shape
         target = np.asarray(target)
+        labels = self._labels(target, n, k)
+        if labels is not None:
+            if onehot is None:
+                onehot = np.zeros_like(z)
+            else:
+                onehot.fill(0)
+            onehot[np.arange(n), labels] = 1.0
+            target = onehot
+        return z, target.astype(z.dtype, copy=False)
+
+    @staticmethod
+    def _labels(target, n, k):
+        """``target`` as checked class labels (n,) of int, or None when it is (n, k) rows."""
         if target.ndim == 1 or (target.ndim == 2 and target.shape[1] == 1 and k > 1):
             labels = target.reshape(-1)
             if labels.shape[0] != n:
@@ -249,15 +262,10 @@ class CrossEntropy(Loss):
             if n and (labels.min() < 0 or labels.max() >= k):
                 bad = labels[(labels < 0) | (labels >= k)][0]
                 raise HandpropValueError(f"CrossEntropy: label {bad} is out of range for {k} classes (0..{k - 1})")
-            if onehot is None:
-                onehot = np.zeros_like(z)
-            else:
-                onehot.fill(0)
-            onehot[np.arange(n), labels] = 1.0
-            target = onehot
-        elif target.shape != z.shape:
-            raise ShapeError(f"CrossEntropy: target has shape {target.shape} but logits have shape {z.shape}")
-        return z, target.astype(z.dtype, copy=False)
+            return labels
+        if target.shape != (n, k):
+            raise ShapeError(f"CrossEntropy: target has shape {target.shape} but logits have shape {(n, k)}")
+        return None
 
     def check_output_layer(self, layer):
         if isinstance(layer, (Softmax, Sigmoid)):

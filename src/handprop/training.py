@@ -19,7 +19,9 @@ import numpy as np
 
 from . import _safety, losses, optimizers
 from . import metrics as _metrics
-from ._engine import train_plan as _train_plan
+from ._engine import runner as _runner
+from ._engine import train_plan as _train_plan  # noqa: F401  (tests reach it here)
+from ._engine import train_step  # noqa: F401  (public: handprop.training.train_step)
 from ._gather import Rows
 from ._safety import InterruptGuard as _InterruptGuard
 from .errors import HandpropValueError, ShapeError
@@ -98,44 +100,6 @@ def prepare_data(model, X, y):
     if y.dtype.kind in "fb":
         y = y.astype(model.dtype, copy=False)
     return X, y
-
-
-def train_step(model, loss, optimizer, params, X, y):
-    """One forward/backward/update on a batch; returns the batch's loss (before the update).
-
-    This is, number for number::
-
-        out = X
-        for layer in model.layers:
-            out = layer.forward(out)
-        value = loss.forward(out, y)
-        model.backward(loss.backward(), need_input_grad=False)
-        optimizer.step(params)
-
-    For models made of handprop's own layers and losses it runs the engine's fast path instead: the
-    same operations written into arrays reused from step to step (see ``_train_plan``).
-    """
-    plan = _train_plan(model, loss)
-    if plan is None or X.dtype.kind != "f":
-        out = X
-        for layer in model.layers:
-            out = layer.forward(out)
-        value = loss.forward(out, y)
-        model.backward(loss.backward(), need_input_grad=False)
-    else:
-        forward, backward, value_and_grad = plan[2:]
-        out = X
-        for layer_forward, inplace in forward:
-            out = layer_forward(out, inplace)
-        if value_and_grad is None:
-            value = loss.forward(out, y)
-            grad = loss.backward()
-        else:
-            value, grad = value_and_grad(out, y)
-        for layer_backward, need_input_grad in backward:
-            grad = layer_backward(grad, need_input_grad)
-    optimizer.step(params)
-    return value
 
 
 def iter_batches(X, y, batch_size, shuffle, rng):
@@ -349,7 +313,6 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
     X, y, X_val, y_val = _validation(model, X, y, validation_data, validation_split)
     n = len(X)
     _safety.warn_big_batch(batch_size, n)
-    params = model.parameters()
     rng = np.random.default_rng(seed)
     history = History()
     start = 0
@@ -364,9 +327,8 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
 
         callbacks.append(ProgressBar())
     state = TrainState(model, loss, optimizer, rng, history, epochs, batch_size, shuffle, callbacks)
-    rollback = _safety.Rollback(params)
-    epoch_end_work = bool(callbacks or metric_names or X_val is not None)
     state.epoch = state.epochs_done = start
+    engine = _runner(model, loss, optimizer)  # runs the steps: see handprop._engine
     # Overflow on the way to a non-finite loss is expected when training diverges; it is caught
     # (after every step) and reported once, as a DivergenceError, instead of as NumPy warnings.
     errstate = np.errstate(over="ignore", invalid="ignore", divide="ignore")
@@ -374,63 +336,10 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
         with _InterruptGuard() as guard, errstate:
             for cb in callbacks:
                 cb.on_train_begin(state)
-            for epoch in range(start, epochs):
-                state.epoch = epoch
-                for cb in callbacks:
-                    cb.on_epoch_begin(state)
-                total = 0.0
-                diverged = None
-                try:
-                    for step, (X_batch, y_batch) in enumerate(iter_batches(X, y, batch_size, shuffle, rng)):
-                        rollback.before_step()
-                        value = train_step(model, loss, optimizer, params, X_batch, y_batch)
-                        if not math.isfinite(value):
-                            diverged = _safety.diverged(rollback, optimizer, epoch, step, value, "loss")
-                            break
-                        total += value * len(X_batch)
-                        if guard.requested:
-                            break
-                except KeyboardInterrupt:  # no handler of ours (not the main thread)
-                    guard.requested = True
-                # Every loss was finite, but was the last update? (An overflowing gradient.) The
-                # next step's loss would tell; we look now only if something reads the weights
-                # after this epoch: it costs as much as a step of a tiny network.
-                if (diverged is None and not guard.requested and (epoch_end_work or epoch == epochs - 1)
-                        and not rollback.weights_finite()):
-                    diverged = _safety.diverged(rollback, optimizer, epoch, step, float("nan"), "weights")
-                if guard.requested and diverged is None:  # the unfinished epoch is not recorded
-                    state.stop_training = True
-                    state.stop_reason = f"interrupted (Ctrl-C) during epoch {epoch}; the model keeps its weights"
-                    break
-                if diverged is not None:
-                    epoch_loss = diverged.loss_value
-                else:  # one full batch: its loss as measured (value·n/n could move the last bit)
-                    epoch_loss = value if step == 0 else total / n
-                logs = {"loss": epoch_loss}
-                if diverged is not None:
-                    history.record(epoch, **logs)
-                    state.divergence = diverged  # the full story, for on_nonfinite handlers
-                    handlers = [cb for cb in callbacks if hasattr(cb, "on_nonfinite")]
-                    if not handlers:
-                        raise diverged
-                    for cb in handlers:
-                        cb.on_nonfinite(state, epoch_loss)
-                    break
-                if metric_names:
-                    logs.update(_measure(model, X, y, loss, metric_names, include_loss=False))
-                if X_val is not None:
-                    val = _measure(model, X_val, y_val, loss, metric_names)
-                    logs.update({"val_" + k: v for k, v in val.items()})
-                for cb in callbacks:
-                    cb.on_epoch_end(state, logs)
-                history.record(epoch, **logs)
-                state.epochs_done = epoch + 1
-                if log_every and epoch % log_every == 0:
-                    print(f"Epoch {epoch}, Loss: {epoch_loss:.4f}")
-                for cb in callbacks:
-                    cb.after_epoch(state, logs)
-                if state.stop_training:
-                    break
+            try:
+                _epochs(state, engine, guard, X, engine.targets(y), y, X_val, y_val, metric_names, log_every)
+            finally:
+                engine.sync()  # whatever happened, the layers get the engine's last good weights
             for cb in callbacks:
                 cb.on_train_end(state)
     finally:
@@ -440,3 +349,75 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
                 close()
     history.stop_reason = state.stop_reason
     return history
+
+
+def _epochs(state, engine, guard, X, y_train, y, X_val, y_val, metric_names, log_every):
+    """``fit``'s loop over epochs and batches; ``y_train`` is ``y`` as the engine reads it."""
+    model, loss, optimizer, history = state.model, state.loss, state.optimizer, state.history
+    callbacks, epochs, batch_size, n = state.callbacks, state.epochs, state.batch_size, len(X)
+    epoch_end_work = bool(callbacks or metric_names or X_val is not None)
+    whole = ((X, y_train),) if batch_size is None or batch_size >= n else None
+    record = history.record
+    for epoch in range(state.epoch, epochs):
+        state.epoch = epoch
+        for cb in callbacks:
+            cb.on_epoch_begin(state)
+        total = 0.0
+        diverged = None
+        try:
+            batches = whole or iter_batches(X, y_train, batch_size, state.shuffle, state.rng)
+            for step, (X_batch, y_batch) in enumerate(batches):
+                value = engine.step(X_batch, y_batch)
+                if not math.isfinite(value):
+                    diverged = _safety.diverged(engine, optimizer, epoch, step, value, "loss")
+                    break
+                total += value * len(X_batch)
+                if guard.requested:
+                    break
+        except KeyboardInterrupt:  # no handler of ours (not the main thread)
+            guard.requested = True
+        # Every loss was finite, but was the last update? (An overflowing gradient.) The next
+        # step's loss would tell; we look now only if something reads the weights after this
+        # epoch: it costs as much as a step of a tiny network.
+        if (diverged is None and not guard.requested and (epoch_end_work or epoch == epochs - 1)
+                and not engine.weights_finite()):
+            diverged = _safety.diverged(engine, optimizer, epoch, step, float("nan"), "weights")
+        if guard.requested and diverged is None:  # the unfinished epoch is not recorded
+            state.stop_training = True
+            state.stop_reason = f"interrupted (Ctrl-C) during epoch {epoch}; the model keeps its weights"
+            return
+        if diverged is not None:
+            record(epoch, loss=diverged.loss_value)
+            state.divergence = diverged  # the full story, for on_nonfinite handlers
+            handlers = [cb for cb in callbacks if hasattr(cb, "on_nonfinite")]
+            if not handlers:
+                raise diverged
+            for cb in handlers:
+                cb.on_nonfinite(state, diverged.loss_value)
+            return
+        # one full batch: its loss as measured (value·n/n could move the last bit)
+        epoch_loss = value if step == 0 else total / n
+        if not epoch_end_work:  # nothing reads the weights between epochs: they stay in the engine
+            record(epoch, loss=epoch_loss)
+            state.epochs_done = epoch + 1
+            if log_every and epoch % log_every == 0:
+                print(f"Epoch {epoch}, Loss: {epoch_loss:.4f}")
+            continue
+        engine.sync()
+        logs = {"loss": epoch_loss}
+        if metric_names:
+            logs.update(_measure(model, X, y, loss, metric_names, include_loss=False))
+        if X_val is not None:
+            val = _measure(model, X_val, y_val, loss, metric_names)
+            logs.update({"val_" + k: v for k, v in val.items()})
+        for cb in callbacks:
+            cb.on_epoch_end(state, logs)
+        record(epoch, **logs)
+        state.epochs_done = epoch + 1
+        if log_every and epoch % log_every == 0:
+            print(f"Epoch {epoch}, Loss: {epoch_loss:.4f}")
+        for cb in callbacks:
+            cb.after_epoch(state, logs)
+        engine.load()  # a callback may have changed the weights
+        if state.stop_training:
+            return

@@ -1,0 +1,359 @@
+"""``fit``'s fused engine for plain SGD: a model's whole training step, compiled once into closures.
+
+The math is the layers' own (``z = x @ W + b``, ``dW = x.T @ delta``, ...); what differs from
+``train_step`` is where the numbers live and how many NumPy calls it takes to move them:
+
+* **One flat array holds every weight** (each Dense's ``W`` and ``b`` are views into it) and one
+  holds every gradient, so the update of the whole model is a single call: ``θ' = θ − g``.
+* **The learning rate is folded into the loss gradient.** Backpropagation is linear in the
+  gradient it starts from, so starting it from ``lr · dL/dpred`` yields ``lr · dW`` and
+  ``lr · db`` directly: the update is one pass over the weights instead of two (scale, subtract).
+  The results differ from ``W −= lr · dW`` only in the last bit of some weights.
+* **Two weight arrays take turns.** The update writes ``θ − g`` into the other array, so the
+  weights from before the last step are still there when a step's loss turns out NaN or infinite
+  (the step then makes no update): the divergence guard costs no copy.
+* **Closures over arrays made once per batch size**: no attribute lookups and no allocation per
+  step, biases summed by a matrix-vector product (``ones @ delta``, BLAS, instead of a slower
+  axis-0 reduction), and constants as 0-d arrays (NumPy converts a Python float on every call).
+
+Only handprop's own layer and loss classes are compiled (a subclass may change the math); other
+models, and other optimizers, train through ``train_step``. The weights reach the layers' own
+arrays (in place) whenever something outside the engine may look: see ``sync``.
+"""
+
+import math
+
+import numpy as np
+
+from . import losses
+from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .errors import ShapeError
+from .layers import Dense
+from .optimizers import SGD
+
+dot, add, subtract, multiply, exp = np.dot, np.add, np.subtract, np.multiply, np.exp
+
+
+# -- layer kernels: make(layer, arrays) -> (forward(x) -> out, backward(grad) -> grad) ----------------
+
+def _dense(W, b, dW, db, z, dx, ones):
+    """``z = x @ W + b``; backward ``dW = x.T @ delta``, ``db = 1ᵀ delta``, ``dx = delta @ W.T``."""
+    W_T = W.T  # a view: BLAS reads it transposed, nothing is copied
+    x_in = None
+
+    def forward(x):
+        nonlocal x_in
+        x_in = x
+        dot(x, W, z)
+        add(z, b, z)
+        return z
+
+    def backward(delta):
+        dot(x_in.T, delta, dW)
+        dot(ones, delta, db)
+        if dx is not None:
+            return dot(delta, W_T, dx)
+        return None
+    return forward, backward
+
+
+def _sigmoid(layer, a, tmp, const):
+    one = const(1.0)
+
+    def forward(z):        # a = 1 / (1 + e^(-z))  (an overflowing e^(-z) = inf gives a = 0)
+        np.negative(z, a)
+        exp(a, a)
+        add(a, one, a)
+        return np.reciprocal(a, a)
+
+    def backward(grad):    # grad · a (1 − a)
+        subtract(one, a, tmp)
+        multiply(tmp, a, tmp)
+        return multiply(grad, tmp, grad)
+    return forward, backward
+
+
+def _tanh(layer, a, tmp, const):
+    one = const(1.0)
+
+    def forward(z):
+        return np.tanh(z, a)
+
+    def backward(grad):    # grad · (1 − a²)
+        multiply(a, a, tmp)
+        subtract(one, tmp, tmp)
+        return multiply(grad, tmp, grad)
+    return forward, backward
+
+
+def _relu(layer, a, tmp, const):
+    zero = const(0.0)
+    mask = np.empty(a.shape, np.bool_)
+
+    def forward(z):        # z · [z > 0], as ReLU.forward computes it
+        np.greater(z, zero, mask)
+        return multiply(z, mask, a)
+
+    def backward(grad):
+        return multiply(grad, mask, grad)
+    return forward, backward
+
+
+def _leaky_relu(layer, a, slope, const):
+    alpha, one = const(layer.alpha), const(1.0)
+    mask = np.empty(a.shape, np.bool_)
+
+    def forward(z):        # slope = 1 where z > 0, else alpha
+        np.greater(z, 0, mask)
+        slope.fill(alpha)
+        np.copyto(slope, one, where=mask)
+        return multiply(z, slope, a)
+
+    def backward(grad):
+        return multiply(grad, slope, grad)
+    return forward, backward
+
+
+def _softmax(layer, a, tmp, const):
+    rows, width = a.shape
+    col = np.empty((rows, 1), a.dtype)
+    ones = np.ones(width, a.dtype)
+    col_1d = col.reshape(rows)
+
+    def forward(z):        # e^(z − max z) / Σ e^(z − max z), per row
+        np.maximum.reduce(z, 1, None, col, True)
+        subtract(z, col, a)
+        exp(a, a)
+        dot(a, ones, col_1d)
+        return np.divide(a, col, a)
+
+    def backward(grad):    # a ⊙ (g − Σ_j g_j a_j)
+        multiply(grad, a, tmp)
+        dot(tmp, ones, col_1d)
+        subtract(grad, col, grad)
+        return multiply(a, grad, grad)
+    return forward, backward
+
+
+def _identity(layer, a, tmp, const):
+    return (lambda z: z), (lambda grad: grad)
+
+
+_KERNELS = {Sigmoid: _sigmoid, Tanh: _tanh, ReLU: _relu, LeakyReLU: _leaky_relu, Softmax: _softmax,
+            Identity: _identity}
+
+
+# -- loss kernels: make(shape, const) -> (value_and_scaled_grad(pred, y), grad factor for lr) -----------
+
+def _squared_error(half):
+    def make(shape, dtype, scale):
+        diff = np.empty(shape, dtype)
+        size = diff.size
+
+        def value_and_grad(pred, y):
+            subtract(pred, y, diff)
+            sse = float(np.vdot(diff, diff))                   # Σ (pred − y)²
+            multiply(diff, scale, diff)                         # lr · dL/dpred
+            return (0.5 * sse if half else sse / size), diff
+        # MSE: dL/dpred = 2 (pred − y) / n;  HalfSSE: dL/dpred = pred − y
+        return value_and_grad, (1.0 if half else 2.0 / size)
+    return make
+
+
+def _cross_entropy(shape, dtype, scale):
+    rows, k = shape
+    log_p, p, onehot = np.empty(shape, dtype), np.empty(shape, dtype), np.empty(shape, dtype)
+    col = np.empty((rows, 1), dtype)
+    col_1d, ones = col.reshape(rows), np.ones(k, dtype)
+    every_row = np.arange(rows)
+
+    def value_and_grad(z, y):
+        if y.ndim == 1:            # class labels (checked once, in ``targets``): one-hot rows
+            onehot.fill(0)
+            onehot[every_row, y] = 1
+            y = onehot
+        np.maximum.reduce(z, 1, None, col, True)
+        subtract(z, col, log_p)                                 # z − max z
+        exp(log_p, p)
+        dot(p, ones, col_1d)
+        np.log(col, col)
+        subtract(log_p, col, log_p)                             # log p = shifted − log Σ e
+        value = -float(np.vdot(y, log_p)) / rows                # −mean Σ y log p
+        exp(log_p, p)
+        subtract(p, y, p)
+        return value, multiply(p, scale, p)                     # lr · (p − y) / n
+    return value_and_grad, 1.0 / rows
+
+
+_LOSSES = {losses.MSE: _squared_error(half=False), losses.HalfSSE: _squared_error(half=True),
+           losses.CrossEntropy: _cross_entropy}
+
+
+def supports(model, loss, optimizer):
+    """Whether ``FusedSGD`` can train this model: handprop's own layers (at least one Dense) and
+    MSE, HalfSSE or CrossEntropy, one float dtype, and plain SGD (no momentum, no weight decay)."""
+    layers = list(model.layers)
+    dense = [layer for layer in layers if type(layer) is Dense]
+    if not dense or any(type(layer) not in _KERNELS and type(layer) is not Dense for layer in layers):
+        return False
+    dtypes = {a.dtype for layer in dense for a in (layer.W, layer.b)}
+    return (type(loss) in _LOSSES and len(dtypes) == 1 and next(iter(dtypes)).kind == "f"
+            and type(optimizer) is SGD and not optimizer.momentum and not optimizer.weight_decay)
+
+
+class FusedSGD:
+    """Trains ``model`` with plain SGD, one ``step(x, y)`` per batch (see the module docstring).
+
+    The engine's weights are the truth while ``fit`` runs; ``sync()`` copies them into the layers'
+    arrays (in place), ``load()`` takes the layers' values back (a callback may have changed them).
+    """
+
+    def __init__(self, model, loss, optimizer):
+        self.layers, self.loss, self.optimizer = list(model.layers), loss, optimizer
+        self.dense = [layer for layer in self.layers if type(layer) is Dense]
+        self.dtype = self.dense[0].W.dtype
+        size = sum(layer.W.size + layer.b.size for layer in self.dense)
+        self.theta = [np.empty(size, self.dtype), np.empty(size, self.dtype)]
+        self.grad = np.empty(size, self.dtype)
+        self.views = [self._views(flat) for flat in self.theta]
+        self.cur = 0              # which of the two arrays holds the current weights
+        self.steps = 0            # steps taken (updates made, or refused for a non-finite loss)
+        self._counted = 0         # steps already added to the optimizer's counter ``t``
+        self.lr = None
+        self.programs, self.arrays = {}, {}
+        self.load()
+
+    def _views(self, flat):
+        views, at = [], 0
+        for layer in self.dense:
+            W = flat[at:at + layer.W.size].reshape(layer.W.shape)
+            at += layer.W.size
+            views.append((W, flat[at:at + layer.b.size]))
+            at += layer.b.size
+        return views
+
+    def load(self):
+        """The layers' weights into the engine (before training, and after callbacks ran)."""
+        for (W, b), layer in zip(self.views[self.cur], self.dense):
+            W[...] = layer.W
+            b[...] = layer.b
+
+    def sync(self):
+        """The engine's weights into the layers' own arrays, in place (whoever holds ``layer.W``
+        sees them); the optimizer's step counter catches up."""
+        for (W, b), layer in zip(self.views[self.cur], self.dense):
+            layer.W[...] = W
+            layer.b[...] = b
+        opt = self.optimizer
+        if opt.n_params is None:
+            opt.n_params = 2 * len(self.dense)
+            opt._init_state([p for layer in self.dense for p in layer.parameters()])
+        opt.t += self.steps - self._counted
+        self._counted = self.steps
+
+    def targets(self, y):
+        """``y`` as the loss kernels read it, checked once for the whole run: class labels as
+        indices (or one-hot rows) for cross-entropy, float rows shaped like the output otherwise."""
+        width = None
+        for layer in self.layers:
+            width = layer.output_size(width)
+        if type(self.loss) is losses.CrossEntropy:
+            labels = self.loss._labels(y, len(y), width)
+            return y if labels is None else labels.astype(np.intp, copy=False)
+        if y.ndim == 1 and width == 1:
+            y = y.reshape(-1, 1)
+        if y.shape[1:] != (width,):
+            raise ShapeError(f"{type(self.loss).__name__}: target has shape {y.shape} but the model's output "
+                             f"has shape {(len(y), width)}")
+        return y.astype(self.dtype, copy=False)
+
+    def step(self, x, y):
+        """One forward/backward/update on a batch; returns its loss (before the update)."""
+        program = self.programs.get((x.shape[0], self.cur))
+        if program is None:
+            program = self._compile(x, y)
+        if self.optimizer.lr != self.lr:
+            self._set_lr()
+        value = program(x, y)
+        self.steps += 1
+        if math.isfinite(value):  # else: no update, the last good weights stay where they are
+            cur = self.cur
+            subtract(self.theta[cur], self.grad, self.theta[1 - cur])  # θ' = θ − lr · ∇θ
+            self.cur = 1 - cur
+        return value
+
+    def restore_last_good(self, what):
+        """After a non-finite loss (no update was made) or non-finite weights after an update: the
+        weights before the last update are in the other array. Returns whether they are finite."""
+        del what  # either way, the other array holds the last weights whose loss was finite
+        if self.steps > 0 and np.isfinite(self.theta[1 - self.cur].sum()):
+            self.cur = 1 - self.cur
+        self.sync()
+        return self.weights_finite()
+
+    def weights_finite(self):
+        return math.isfinite(float(self.theta[self.cur].sum()))
+
+    def _set_lr(self):
+        self.lr = self.optimizer.lr
+        for scale, factor in self._scales:
+            scale[...] = self.lr * factor
+
+    _scales = ()
+
+    def _array(self, key, shape, dtype=None):
+        """An array shared by the two weight parities' programs for this batch size."""
+        arr = self.arrays.get(key)
+        if arr is None:
+            arr = self.arrays[key] = np.empty(shape, dtype or self.dtype)
+        return arr
+
+    def _compile(self, x, y):
+        rows, parity = x.shape[0], self.cur
+        const = lambda v: np.array(v, self.dtype)  # noqa: E731
+        forwards, backwards = [], []
+        first_dense = self.layers.index(self.dense[0])
+        width, prev_dense, j = x.shape[1], False, 0
+        for i, layer in enumerate(self.layers):
+            if type(layer) is Dense:
+                (W, b), (dW, db) = self.views[parity][j], self._grad_views()[j]
+                j += 1
+                z = self._array(("z", rows, i), (rows, layer.n_out))
+                dx = self._array(("dx", rows, i), (rows, layer.n_in)) if i > first_dense else None
+                ones = self._array(("ones", rows), (rows,))
+                ones.fill(1)
+                fwd, bwd = _dense(W, b, dW, db, z, dx, ones)
+                width = layer.n_out
+            else:
+                # in place on a Dense output (Dense keeps its input, never its output)
+                a = self.arrays[("z", rows, i - 1)] if prev_dense else self._array(("a", rows, i), (rows, width))
+                tmp = self._array(("tmp", rows, i), (rows, width))
+                fwd, bwd = _KERNELS[type(layer)](layer, a, tmp, const)
+            prev_dense = type(layer) is Dense
+            forwards.append(fwd)
+            if i >= first_dense:  # layers before the first Dense need no gradient
+                backwards.append(bwd)
+        backwards.reverse()
+        scale = const(0.0)
+        value_and_grad, factor = _LOSSES[type(self.loss)]((rows, width), self.dtype, scale)
+        self._scales = self._scales + ((scale, factor),)
+        if self.lr is not None:
+            scale[...] = self.lr * factor
+
+        def program(x, y):
+            out = x
+            for forward in forwards:
+                out = forward(out)
+            value, grad = value_and_grad(out, y)
+            for backward in backwards:
+                grad = backward(grad)
+            return value
+
+        self.programs[(rows, parity)] = program
+        return program
+
+    def _grad_views(self):
+        views = self.__dict__.get("_gviews")
+        if views is None:
+            views = self._gviews = self._views(self.grad)
+        return views
