@@ -216,12 +216,16 @@ class FusedSGD:
         self.theta = [np.empty(size, self.dtype), np.empty(size, self.dtype)]
         self.grad = np.empty(size, self.dtype)
         self.views = [self._views(flat) for flat in self.theta]
+        self.grad_views = self._views(self.grad)
         self.cur = 0              # which of the two arrays holds the current weights
         self.steps = 0            # steps taken (updates made, or refused for a non-finite loss)
+        self.updates = 0          # updates made
         self._counted = 0         # steps already added to the optimizer's counter ``t``
         self.lr = None
         self.programs, self.arrays = {}, {}
+        self._scales = []         # (0-d array, factor): the loss gradients' lr · factor
         self.load()
+        self.theta[1][...] = self.theta[0]
 
     def _views(self, flat):
         views, at = [], 0
@@ -280,13 +284,14 @@ class FusedSGD:
             cur = self.cur
             subtract(self.theta[cur], self.grad, self.theta[1 - cur])  # θ' = θ − lr · ∇θ
             self.cur = 1 - cur
+            self.updates += 1
         return value
 
     def restore_last_good(self, what):
         """After a non-finite loss (no update was made) or non-finite weights after an update: the
         weights before the last update are in the other array. Returns whether they are finite."""
         del what  # either way, the other array holds the last weights whose loss was finite
-        if self.steps > 0 and np.isfinite(self.theta[1 - self.cur].sum()):
+        if self.updates and math.isfinite(float(self.theta[1 - self.cur].sum())):
             self.cur = 1 - self.cur
         self.sync()
         return self.weights_finite()
@@ -299,8 +304,6 @@ class FusedSGD:
         for scale, factor in self._scales:
             scale[...] = self.lr * factor
 
-    _scales = ()
-
     def _array(self, key, shape, dtype=None):
         """An array shared by the two weight parities' programs for this batch size."""
         arr = self.arrays.get(key)
@@ -310,13 +313,12 @@ class FusedSGD:
 
     def _compile(self, x, y):
         rows, parity = x.shape[0], self.cur
-        const = lambda v: np.array(v, self.dtype)  # noqa: E731
         forwards, backwards = [], []
         first_dense = self.layers.index(self.dense[0])
         width, prev_dense, j = x.shape[1], False, 0
         for i, layer in enumerate(self.layers):
             if type(layer) is Dense:
-                (W, b), (dW, db) = self.views[parity][j], self._grad_views()[j]
+                (W, b), (dW, db) = self.views[parity][j], self.grad_views[j]
                 j += 1
                 z = self._array(("z", rows, i), (rows, layer.n_out))
                 dx = self._array(("dx", rows, i), (rows, layer.n_in)) if i > first_dense else None
@@ -328,15 +330,15 @@ class FusedSGD:
                 # in place on a Dense output (Dense keeps its input, never its output)
                 a = self.arrays[("z", rows, i - 1)] if prev_dense else self._array(("a", rows, i), (rows, width))
                 tmp = self._array(("tmp", rows, i), (rows, width))
-                fwd, bwd = _KERNELS[type(layer)](layer, a, tmp, const)
+                fwd, bwd = _KERNELS[type(layer)](layer, a, tmp, self._const)
             prev_dense = type(layer) is Dense
             forwards.append(fwd)
             if i >= first_dense:  # layers before the first Dense need no gradient
                 backwards.append(bwd)
         backwards.reverse()
-        scale = const(0.0)
+        scale = self._const(0.0)
         value_and_grad, factor = _LOSSES[type(self.loss)]((rows, width), self.dtype, scale)
-        self._scales = self._scales + ((scale, factor),)
+        self._scales.append((scale, factor))
         if self.lr is not None:
             scale[...] = self.lr * factor
 
@@ -352,8 +354,6 @@ class FusedSGD:
         self.programs[(rows, parity)] = program
         return program
 
-    def _grad_views(self):
-        views = self.__dict__.get("_gviews")
-        if views is None:
-            views = self._gviews = self._views(self.grad)
-        return views
+    def _const(self, value):
+        """A 0-d array: NumPy takes it as it is, where a Python float is converted at every call."""
+        return np.array(value, self.dtype)

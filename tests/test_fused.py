@@ -1,0 +1,223 @@
+"""fit's fused SGD engine (``handprop._fused``) trains exactly as the readable loop does.
+
+Each test trains one model with ``fit`` (fused engine) and a copy with the loop written out below
+(public forward, loss, backward, optimizer, on the same shuffled batches). The weights agree to
+rounding: the engine multiplies by lr before backpropagating (lr · dL/dpred), the readable loop
+after (lr · dW), which may move the last bits of a weight.
+"""
+
+import copy
+
+import numpy as np
+import pytest
+
+from handprop import (BCE, MSE, SGD, Adam, CrossEntropy, Dense, HalfSSE, Identity, LeakyReLU, ReLU,
+                      Sequential, Sigmoid, Softmax, Tanh)
+from handprop import _engine, _fused
+from handprop.callbacks import Callback, StepLR
+from handprop.training import iter_batches
+
+ACTS = [Sigmoid, Tanh, ReLU, LeakyReLU, Identity, Softmax]
+TOL = {np.float64: dict(rtol=1e-11, atol=1e-13), np.float32: dict(rtol=2e-4, atol=1e-5)}
+
+
+def net(hidden_act, out_act=None, sizes=(3, 5, 4, 2), dtype=np.float64, seed=0):
+    rng = np.random.default_rng(seed)
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(Dense(a, b, rng=rng, dtype=dtype, bias_init="normal"))
+        act = out_act if i == len(sizes) - 2 else hidden_act
+        if act is not None:
+            layers.append(act())
+    return Sequential(layers)
+
+
+def readable_fit(model, loss, optimizer, X, y, epochs, batch_size, seed=0, on_epoch=None):
+    """fit's loop, written out with the public API (as blog 000 writes it)."""
+    rng, params = np.random.default_rng(seed), model.parameters()
+    for epoch in range(epochs):
+        if on_epoch is not None:
+            on_epoch(epoch, model, optimizer)
+        for Xb, yb in iter_batches(X, y, batch_size, True, rng):
+            loss.forward(model.forward(Xb), yb)
+            model.backward(loss.backward(), need_input_grad=False)
+            optimizer.step(params)
+    return model
+
+
+def assert_same_weights(a, b, dtype=np.float64):
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert p.value.dtype == q.value.dtype
+        np.testing.assert_allclose(p.value, q.value, **TOL[dtype])
+
+
+def fit_both(model, loss, X, y, epochs=4, batch_size=5, lr=0.1, dtype=np.float64):
+    twin = copy.deepcopy(model)
+    model.fit(X, y, loss=copy.deepcopy(loss), optimizer=SGD(lr=lr), epochs=epochs, batch_size=batch_size, seed=0)
+    readable_fit(twin, loss, SGD(lr=lr), X, y, epochs, batch_size)
+    assert_same_weights(model, twin, dtype)
+    return model, twin
+
+
+@pytest.mark.parametrize("act", ACTS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_every_activation_trains_as_the_readable_loop(act, dtype):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((23, 3)).astype(dtype)  # 23 rows, batches of 5: a short last batch
+    y = rng.standard_normal((23, 2)).astype(dtype)
+    model = net(act, None, dtype=dtype)
+    assert _fused.supports(model, MSE(), SGD(lr=0.1))
+    fit_both(model, MSE(), X, y, dtype=dtype)
+
+
+@pytest.mark.parametrize("loss,out_act,target", [
+    (MSE(), Sigmoid, "float"), (MSE(), None, "column"), (HalfSSE(), Tanh, "float"),
+    (CrossEntropy(), None, "labels"), (CrossEntropy(), None, "float labels"), (CrossEntropy(), None, "onehot"),
+])
+@pytest.mark.parametrize("batch_size", [None, 4])
+def test_every_loss_trains_as_the_readable_loop(loss, out_act, target, batch_size):
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((18, 3))
+    labels = rng.integers(0, 3, 18)
+    y = {"float": rng.random((18, 3)), "column": rng.random(18), "labels": labels,
+         "float labels": labels.astype(float), "onehot": np.eye(3)[labels]}[target]
+    sizes = (3, 5, 1) if target == "column" else (3, 5, 3)
+    fit_both(net(ReLU, out_act, sizes=sizes), loss, X, y, batch_size=batch_size)
+
+
+def test_the_blog_network_full_batch_matches_for_thousands_of_epochs():
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], float)
+    y = np.array([[0], [1], [1], [0]], float)
+    rng = np.random.RandomState(42)
+    model = Sequential([Dense(2, 2, init="normal", rng=rng), Sigmoid(), Dense(2, 1, init="normal", rng=rng), Sigmoid()])
+    fit_both(model, MSE(), X, y, epochs=3000, batch_size=None, lr=0.1)
+
+
+def test_the_engine_is_chosen_only_where_it_computes_the_same_thing():
+    model = net(Tanh)
+    assert isinstance(_engine.runner(model, MSE(), SGD(lr=0.1)), _fused.FusedSGD)
+    for loss, opt in [(MSE(), SGD(lr=0.1, momentum=0.9)), (MSE(), SGD(lr=0.1, weight_decay=0.01)),
+                      (MSE(), Adam()), (BCE(from_logits=True), SGD(lr=0.1))]:
+        assert isinstance(_engine.runner(model, loss, opt), _engine.StepRunner), (loss, opt)
+
+    class MyDense(Dense):
+        pass
+
+    class MySGD(SGD):
+        pass
+
+    assert not _fused.supports(Sequential([MyDense(3, 2)]), MSE(), SGD())
+    assert not _fused.supports(Sequential([Dense(3, 2)]), MSE(), MySGD())
+    assert not _fused.supports(Sequential([Tanh()]), MSE(), SGD())          # nothing to train
+    mixed = Sequential([Dense(3, 2), Dense(2, 2, dtype=np.float32)])
+    assert not _fused.supports(mixed, MSE(), SGD())
+
+
+def test_fit_updates_the_layers_arrays_in_place_and_counts_steps():
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((10, 3)), rng.standard_normal((10, 2))
+    model, opt = net(Sigmoid), SGD(lr=0.1)
+    arrays = [p.value for p in model.parameters()]
+    before = [a.copy() for a in arrays]
+    model.fit(X, y, optimizer=opt, epochs=3, batch_size=4)
+    assert all(p.value is a for p, a in zip(model.parameters(), arrays))
+    assert all(not np.array_equal(a, b) for a, b in zip(arrays, before))
+    assert opt.t == 3 * 3 and opt.n_params == len(arrays)  # 3 batches (4, 4, 2 rows) per epoch
+
+
+def test_users_data_is_never_written():
+    rng = np.random.default_rng(6)
+    X, y = rng.standard_normal((9, 3)), rng.standard_normal((9, 2))
+    X_before, y_before = X.copy(), y.copy()
+    for act in ACTS:  # an activation first works on the user's array: it must not be in place
+        model = Sequential([act(), Dense(3, 4, rng=rng), Sigmoid(), act(), Dense(4, 2, rng=rng)])
+        fit_both(model, MSE(), X, y, batch_size=None)
+        np.testing.assert_array_equal(X, X_before)
+        np.testing.assert_array_equal(y, y_before)
+
+
+class Record(Callback):
+    """Keeps a copy of the first weight matrix after every epoch; zeroes the biases after epoch 1."""
+
+    def __init__(self):
+        self.seen = []
+
+    def on_epoch_end(self, state, logs):
+        self.seen.append(state.model.layers[0].W.copy())
+
+    def after_epoch(self, state, logs):
+        if state.epoch == 1:
+            for layer in state.model.layers:
+                if isinstance(layer, Dense):
+                    layer.b[...] = 0.0
+
+
+def test_callbacks_see_the_current_weights_and_their_changes_are_kept():
+    rng = np.random.default_rng(7)
+    X, y = rng.standard_normal((12, 3)), rng.integers(0, 2, 12)
+    model, twin = net(Tanh), net(Tanh)
+    record = Record()
+    model.fit(X, y, loss="ce", optimizer=SGD(lr=0.2), epochs=4, batch_size=5, seed=0, callbacks=[record])
+    seen = []
+
+    def on_epoch(epoch, m, opt):
+        if epoch:
+            seen.append(m.layers[0].W.copy())
+        if epoch == 2:
+            for layer in m.layers:
+                if isinstance(layer, Dense):
+                    layer.b[...] = 0.0
+
+    readable_fit(twin, CrossEntropy(), SGD(lr=0.2), X, y, 4, 5, on_epoch=on_epoch)
+    seen.append(twin.layers[0].W.copy())
+    assert len(record.seen) == len(seen) == 4
+    for a, b in zip(record.seen, seen):
+        np.testing.assert_allclose(a, b, **TOL[np.float64])
+    assert_same_weights(model, twin)
+
+
+def test_a_learning_rate_schedule_reaches_the_engine():
+    rng = np.random.default_rng(8)
+    X, y = rng.standard_normal((15, 3)), rng.standard_normal((15, 2))
+    model, twin = net(ReLU), net(ReLU)
+    model.fit(X, y, optimizer=SGD(lr=0.1), epochs=5, batch_size=4, seed=0, callbacks=[StepLR(2, gamma=0.1)])
+
+    def on_epoch(epoch, m, opt):
+        opt.lr = 0.1 * 0.1 ** (epoch // 2)
+
+    readable_fit(twin, MSE(), SGD(lr=0.1), X, y, 5, 4, on_epoch=on_epoch)
+    assert_same_weights(model, twin)
+
+
+def test_a_non_finite_loss_makes_no_update_and_the_last_good_weights_come_back():
+    rng = np.random.default_rng(9)
+    X, y = rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
+    model = net(Identity)
+    engine = _fused.FusedSGD(model, MSE(), SGD(lr=0.1))
+    y_in = engine.targets(y)
+    assert np.isfinite(engine.step(X, y_in))
+    engine.sync()
+    after_one = [p.value.copy() for p in model.parameters()]
+    bad = y_in.copy()
+    bad[0, 0] = np.inf
+    with np.errstate(invalid="ignore", over="ignore"):
+        assert not np.isfinite(engine.step(X, bad))
+    engine.sync()
+    for p, w in zip(model.parameters(), after_one):  # the step made no update
+        np.testing.assert_array_equal(p.value, w)
+    assert engine.restore_last_good("loss")          # the weights before the last update
+    assert engine.steps == 2 and engine.weights_finite()
+    for p, w in zip(net(Identity).parameters(), model.parameters()):
+        np.testing.assert_array_equal(p.value, w.value)
+
+
+def test_targets_are_checked_once_with_clear_errors():
+    from handprop.errors import HandpropValueError, ShapeError
+
+    model = net(ReLU)
+    ce = _fused.FusedSGD(model, CrossEntropy(), SGD())
+    with pytest.raises(HandpropValueError, match="label 2 is out of range for 2 classes"):
+        ce.targets(np.array([0, 1, 2]))
+    with pytest.raises(ShapeError, match=r"target has shape \(3, 3\) but the model's output has shape \(3, 2\)"):
+        _fused.FusedSGD(model, MSE(), SGD()).targets(np.zeros((3, 3)))
+    assert ce.targets(np.array([0.0, 1.0])).dtype == np.intp
