@@ -135,6 +135,16 @@ def summary(seconds, per=1.0):
             "runs": len(values)}
 
 
+def paired(times, a, b):
+    """Median and range of the per-round ratios ``times[a][i] / times[b][i]``.
+
+    ``a`` and ``b`` ran in the same round, close in time, so a slow moment of a shared machine
+    slows both; the targets use this paired ratio, which is steadier than a ratio of two medians.
+    """
+    ratios = sorted(x / y for x, y in zip(times[a], times[b]))
+    return {"median": statistics.median(ratios), "min": ratios[0], "max": ratios[-1], "runs": len(ratios)}
+
+
 def table(rows, headers):
     """A plain text table (also valid Markdown)."""
     rows = [[str(c) for c in row] for row in rows]

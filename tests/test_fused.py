@@ -51,10 +51,11 @@ def assert_same_weights(a, b, dtype=np.float64):
         np.testing.assert_allclose(p.value, q.value, **TOL[dtype])
 
 
-def fit_both(model, loss, X, y, epochs=4, batch_size=5, lr=0.1, dtype=np.float64):
-    twin = copy.deepcopy(model)
-    model.fit(X, y, loss=copy.deepcopy(loss), optimizer=SGD(lr=lr), epochs=epochs, batch_size=batch_size, seed=0)
-    readable_fit(twin, loss, SGD(lr=lr), X, y, epochs, batch_size)
+def fit_both(model, loss, X, y, epochs=4, batch_size=5, lr=0.1, dtype=np.float64, optimizer=None):
+    optimizer = optimizer or SGD(lr=lr)
+    twin, twin_opt = copy.deepcopy((model, optimizer))
+    model.fit(X, y, loss=copy.deepcopy(loss), optimizer=optimizer, epochs=epochs, batch_size=batch_size, seed=0)
+    readable_fit(twin, loss, twin_opt, X, y, epochs, batch_size)
     assert_same_weights(model, twin, dtype)
     return model, twin
 
@@ -93,12 +94,48 @@ def test_the_blog_network_full_batch_matches_for_thousands_of_epochs():
     fit_both(model, MSE(), X, y, epochs=3000, batch_size=None, lr=0.1)
 
 
+OPTIMIZERS = [SGD(lr=0.1, momentum=0.9), SGD(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+              SGD(lr=0.1, weight_decay=0.1), Adam(lr=0.01), Adam(lr=0.01, weight_decay=0.1)]
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS, ids=repr)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_every_optimizer_runs_its_update_over_the_flat_weights(optimizer, dtype):
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((17, 3)).astype(dtype), rng.integers(0, 2, 17)
+    model = net(Tanh, dtype=dtype)
+    assert _fused.supports(model, CrossEntropy(), optimizer)
+    fit_both(model, CrossEntropy(), X, y, epochs=5, batch_size=4, dtype=dtype, optimizer=copy.deepcopy(optimizer))
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS, ids=repr)
+def test_optimizer_state_carries_over_between_fit_calls_exactly(optimizer):
+    # Full batch (no shuffling): two fit calls with one optimizer are one run of twice the epochs;
+    # the state (momentum, Adam's moments, t) leaves the engine and comes back bit for bit.
+    rng = np.random.default_rng(4)
+    X, y = rng.standard_normal((12, 3)), rng.standard_normal((12, 2))
+    whole, split = net(Sigmoid), net(Sigmoid)
+    opt_whole, opt_split = copy.deepcopy(optimizer), copy.deepcopy(optimizer)
+    whole.fit(X, y, optimizer=opt_whole, epochs=6)
+    split.fit(X, y, optimizer=opt_split, epochs=2)
+    state = copy.deepcopy(opt_split.state_dict())
+    fresh = copy.deepcopy(optimizer)
+    fresh.load_state_dict(state)  # as a checkpoint brings it back
+    split.fit(X, y, optimizer=fresh, epochs=4)
+    for p, q in zip(whole.parameters(), split.parameters()):
+        np.testing.assert_array_equal(p.value, q.value)
+    assert opt_whole.t == fresh.t == 6
+    for name in optimizer.state_names:
+        for a, b in zip(getattr(opt_whole, name), getattr(fresh, name)):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_the_engine_is_chosen_only_where_it_computes_the_same_thing():
     model = net(Tanh)
-    assert isinstance(_engine.runner(model, MSE(), SGD(lr=0.1)), _fused.FusedSGD)
-    for loss, opt in [(MSE(), SGD(lr=0.1, momentum=0.9)), (MSE(), SGD(lr=0.1, weight_decay=0.01)),
-                      (MSE(), Adam()), (BCE(from_logits=True), SGD(lr=0.1))]:
-        assert isinstance(_engine.runner(model, loss, opt), _engine.StepRunner), (loss, opt)
+    for opt in [SGD(lr=0.1)] + OPTIMIZERS:
+        assert isinstance(_engine.runner(model, MSE(), opt), _fused.Fused), opt
+    for loss in [BCE(from_logits=True), BCE()]:
+        assert isinstance(_engine.runner(model, loss, SGD(lr=0.1)), _engine.StepRunner), loss
 
     class MyDense(Dense):
         pass
@@ -193,7 +230,7 @@ def test_a_non_finite_loss_makes_no_update_and_the_last_good_weights_come_back()
     rng = np.random.default_rng(9)
     X, y = rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
     model = net(Identity)
-    engine = _fused.FusedSGD(model, MSE(), SGD(lr=0.1))
+    engine = _fused.Fused(model, MSE(), SGD(lr=0.1))
     y_in = engine.targets(y)
     assert np.isfinite(engine.step(X, y_in))
     engine.sync()
@@ -215,9 +252,9 @@ def test_targets_are_checked_once_with_clear_errors():
     from handprop.errors import HandpropValueError, ShapeError
 
     model = net(ReLU)
-    ce = _fused.FusedSGD(model, CrossEntropy(), SGD())
+    ce = _fused.Fused(model, CrossEntropy(), SGD())
     with pytest.raises(HandpropValueError, match="label 2 is out of range for 2 classes"):
         ce.targets(np.array([0, 1, 2]))
     with pytest.raises(ShapeError, match=r"target has shape \(3, 3\) but the model's output has shape \(3, 2\)"):
-        _fused.FusedSGD(model, MSE(), SGD()).targets(np.zeros((3, 3)))
+        _fused.Fused(model, MSE(), SGD()).targets(np.zeros((3, 3)))
     assert ce.targets(np.array([0.0, 1.0])).dtype == np.intp

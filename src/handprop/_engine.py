@@ -1,6 +1,6 @@
 """The engines that run ``fit``'s steps, and ``train_step``'s fast path.
 
-``runner(model, loss, optimizer)`` picks the engine for a ``fit`` call: ``FusedSGD`` (``_fused``)
+``runner(model, loss, optimizer)`` picks the engine for a ``fit`` call: ``Fused`` (``_fused``)
 when it can compile the model, otherwise ``StepRunner``: ``train_step`` on every batch, with a
 ``Rollback`` guard that copies the weights before each step.
 
@@ -117,7 +117,7 @@ class StepRunner:
 
 
 def runner(model, loss, optimizer):
-    """The engine for ``fit``: ``FusedSGD`` where it applies, else ``StepRunner``."""
+    """The engine for ``fit``: ``Fused`` where it applies, else ``StepRunner``."""
     if _fused.supports(model, loss, optimizer):
-        return _fused.FusedSGD(model, loss, optimizer)
+        return _fused.Fused(model, loss, optimizer)
     return StepRunner(model, loss, optimizer)

@@ -1,26 +1,29 @@
-"""``fit``'s fused engine for plain SGD: a model's whole training step, compiled once into closures.
+"""``fit``'s fused engine: a model's whole training step, compiled once into closures.
 
 The math is the layers' own (``z = x @ W + b``, ``dW = x.T @ delta``, ...); what differs from
 ``train_step`` is where the numbers live and how many NumPy calls it takes to move them:
 
 * **One flat array holds every weight** (each Dense's ``W`` and ``b`` are views into it) and one
-  holds every gradient, so the update of the whole model is a single call: ``θ' = θ − g``.
-* **The learning rate is folded into the loss gradient.** Backpropagation is linear in the
-  gradient it starts from, so starting it from ``lr · dL/dpred`` yields ``lr · dW`` and
+  holds every gradient, so the update of the whole model is a single call: ``θ' = θ − g``. Every
+  optimizer's update is elementwise, so SGD with momentum or weight decay, and Adam, run their own
+  ``update`` once over the flat arrays (their state flat too) instead of once per parameter.
+* **For plain SGD the learning rate is folded into the loss gradient.** Backpropagation is linear
+  in the gradient it starts from, so starting it from ``lr · dL/dpred`` yields ``lr · dW`` and
   ``lr · db`` directly: the update is one pass over the weights instead of two (scale, subtract).
   The results differ from ``W −= lr · dW`` only in the last bit of some weights.
 * **Two weight arrays take turns.** The update writes ``θ − g`` into the other array, so the
   weights from before the last step are still there when a step's loss turns out NaN or infinite
-  (the step then makes no update): the divergence guard costs no copy.
+  (the step then makes no update): for plain SGD the divergence guard costs no copy.
 * **Closures over arrays made once per batch size**: no attribute lookups and no allocation per
   step, biases summed by a matrix-vector product (``ones @ delta``, BLAS, instead of a slower
   axis-0 reduction), and constants as 0-d arrays (NumPy converts a Python float on every call).
 
-Only handprop's own layer and loss classes are compiled (a subclass may change the math); other
-models, and other optimizers, train through ``train_step``. The weights reach the layers' own
+Only handprop's own layer, loss and optimizer classes are compiled (a subclass may change the
+math); other models train through ``train_step``. The weights reach the layers' own
 arrays (in place) whenever something outside the engine may look: see ``sync``.
 """
 
+import copy
 import math
 
 import numpy as np
@@ -29,7 +32,7 @@ from . import losses
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .errors import ShapeError
 from .layers import Dense
-from .optimizers import SGD
+from .optimizers import SGD, Adam
 
 dot, add, subtract, multiply, exp = np.dot, np.add, np.subtract, np.multiply, np.exp
 
@@ -190,25 +193,44 @@ _LOSSES = {losses.MSE: _squared_error(half=False), losses.HalfSSE: _squared_erro
 
 
 def supports(model, loss, optimizer):
-    """Whether ``FusedSGD`` can train this model: handprop's own layers (at least one Dense) and
-    MSE, HalfSSE or CrossEntropy, one float dtype, and plain SGD (no momentum, no weight decay)."""
+    """Whether ``Fused`` can train this model: handprop's own layers (at least one Dense), MSE,
+    HalfSSE or CrossEntropy, one float dtype, and SGD or Adam."""
     layers = list(model.layers)
     dense = [layer for layer in layers if type(layer) is Dense]
     if not dense or any(type(layer) not in _KERNELS and type(layer) is not Dense for layer in layers):
         return False
     dtypes = {a.dtype for layer in dense for a in (layer.W, layer.b)}
+    optimizer, _ = _unwrap(optimizer)
     return (type(loss) in _LOSSES and len(dtypes) == 1 and next(iter(dtypes)).kind == "f"
-            and type(optimizer) is SGD and not optimizer.momentum and not optimizer.weight_decay)
+            and type(optimizer) in (SGD, Adam))
 
 
-class FusedSGD:
-    """Trains ``model`` with plain SGD, one ``step(x, y)`` per batch (see the module docstring).
+def _unwrap(optimizer):
+    """(optimizer, observer): an optimizer that wraps another one to watch the gradients (the
+    doctor's GradientRecorder: ``inner`` and ``observe(weight_grads)``) is split in two."""
+    if hasattr(optimizer, "observe") and hasattr(optimizer, "inner"):
+        return optimizer.inner, optimizer
+    return optimizer, None
 
-    The engine's weights are the truth while ``fit`` runs; ``sync()`` copies them into the layers'
-    arrays (in place), ``load()`` takes the layers' values back (a callback may have changed them).
+
+class _Flat:
+    """The whole flat weight array seen as one parameter, for an optimizer's ``update``."""
+
+    def __init__(self, value):
+        self.value = value
+
+
+class Fused:
+    """Trains ``model``, one ``step(x, y)`` per batch (see the module docstring).
+
+    The engine's weights (and optimizer state) are the truth while ``fit`` runs; ``sync()`` copies
+    them into the layers' arrays (in place) and the optimizer's lists, ``load()`` takes the
+    layers' values back (a callback may have changed them). The learning rate is read at every
+    step (schedules change it); the optimizer's other settings when the engine is made.
     """
 
     def __init__(self, model, loss, optimizer):
+        optimizer, self.observer = _unwrap(optimizer)
         self.layers, self.loss, self.optimizer = list(model.layers), loss, optimizer
         self.dense = [layer for layer in self.layers if type(layer) is Dense]
         self.dtype = self.dense[0].W.dtype
@@ -224,8 +246,32 @@ class FusedSGD:
         self.lr = None
         self.programs, self.arrays = {}, {}
         self._scales = []         # (0-d array, factor): the loss gradients' lr · factor
+        opt = optimizer
+        # (an observer wants the true gradients: lr is then applied by the update, not folded in)
+        self.plain = type(opt) is SGD and not opt.momentum and not opt.weight_decay and self.observer is None
+        self.flat_opt = None if self.plain else self._flat_optimizer()
+        self.optimizer_detached = False
         self.load()
         self.theta[1][...] = self.theta[0]
+
+    def _flat_optimizer(self):
+        """A copy of the optimizer that updates the flat array as its one parameter, starting from
+        the optimizer's state (a resumed run has some)."""
+        opt = self.optimizer
+        flat = copy.copy(opt)
+        flat.n_params = None
+        flat._count_step([_Flat(self.theta[0])])   # makes the state (zeros / None) and sets t = 1
+        flat.t = getattr(opt, "t", 0)
+        params = self._params()
+        if opt.n_params == len(params):
+            for name in opt.state_names:
+                mine, theirs = getattr(flat, name), getattr(opt, name, None)
+                if theirs is not None and all(a is not None for a in theirs):
+                    mine[0] = np.concatenate([np.ravel(a) for a in theirs]).astype(self.dtype)
+        return flat
+
+    def _params(self):
+        return [p for layer in self.dense for p in layer.parameters()]
 
     def _views(self, flat):
         views, at = [], 0
@@ -244,16 +290,23 @@ class FusedSGD:
 
     def sync(self):
         """The engine's weights into the layers' own arrays, in place (whoever holds ``layer.W``
-        sees them); the optimizer's step counter catches up."""
+        sees them); the optimizer's step counter and state catch up."""
         for (W, b), layer in zip(self.views[self.cur], self.dense):
             layer.W[...] = W
             layer.b[...] = b
+        if self.optimizer_detached:
+            return
         opt = self.optimizer
         if opt.n_params is None:
             opt.n_params = 2 * len(self.dense)
-            opt._init_state([p for layer in self.dense for p in layer.parameters()])
+            opt._init_state(self._params())
         opt.t += self.steps - self._counted
         self._counted = self.steps
+        if self.flat_opt is not None:  # its state, cut back into one array per parameter
+            for name in opt.state_names:
+                state = getattr(self.flat_opt, name)[0]
+                setattr(opt, name, [None] * opt.n_params if state is None
+                        else [a.copy() for pair in self._views(state) for a in pair])
 
     def targets(self, y):
         """``y`` as the loss kernels read it, checked once for the whole run: class labels as
@@ -281,11 +334,24 @@ class FusedSGD:
         value = program(x, y)
         self.steps += 1
         if math.isfinite(value):  # else: no update, the last good weights stay where they are
+            if self.observer is not None:
+                self.observer.observe([dW for dW, _ in self.grad_views])
             cur = self.cur
-            subtract(self.theta[cur], self.grad, self.theta[1 - cur])  # θ' = θ − lr · ∇θ
+            if self.plain:
+                subtract(self.theta[cur], self.grad, self.theta[1 - cur])  # θ' = θ − lr · ∇θ
+            else:
+                self._update(self.theta[cur], self.theta[1 - cur])
             self.cur = 1 - cur
             self.updates += 1
         return value
+
+    def _update(self, theta, theta_next):
+        """The optimizer's own update formula, once over the flat arrays (into the other array)."""
+        flat = self.flat_opt
+        flat.lr = self.optimizer.lr
+        flat.t += 1
+        np.copyto(theta_next, theta)
+        flat.update(0, theta_next, self.grad)
 
     def restore_last_good(self, what):
         """After a non-finite loss (no update was made) or non-finite weights after an update: the
@@ -293,6 +359,7 @@ class FusedSGD:
         del what  # either way, the other array holds the last weights whose loss was finite
         if self.updates and math.isfinite(float(self.theta[1 - self.cur].sum())):
             self.cur = 1 - self.cur
+        self.optimizer_detached = True  # the caller resets the optimizer: its state stays fresh
         self.sync()
         return self.weights_finite()
 
@@ -302,7 +369,11 @@ class FusedSGD:
     def _set_lr(self):
         self.lr = self.optimizer.lr
         for scale, factor in self._scales:
-            scale[...] = self.lr * factor
+            self._scale(scale, factor)
+
+    def _scale(self, scale, factor):
+        """The loss gradient's factor: lr · factor for plain SGD (lr folded in), else factor."""
+        scale[...] = (self.lr if self.plain else 1.0) * factor
 
     def _array(self, key, shape, dtype=None):
         """An array shared by the two weight parities' programs for this batch size."""
@@ -340,7 +411,7 @@ class FusedSGD:
         value_and_grad, factor = _LOSSES[type(self.loss)]((rows, width), self.dtype, scale)
         self._scales.append((scale, factor))
         if self.lr is not None:
-            scale[...] = self.lr * factor
+            self._scale(scale, factor)
 
         def program(x, y):
             out = x

@@ -100,9 +100,13 @@ class GradientRecorder(Optimizer):
         return self.inner.reset()
 
     def step(self, params):
-        self.rows.append([float(np.linalg.norm(p.grad)) for p in params
-                          if p.name == "W" and isinstance(p.layer, Dense)])
+        self.observe([p.grad for p in params if p.name == "W" and isinstance(p.layer, Dense)])
         self.inner.step(params)
+
+    def observe(self, weight_grads):
+        """Record the norms of one step's ∂L/∂W, one per Dense layer (``fit``'s engine calls this
+        and steps ``inner`` itself)."""
+        self.rows.append([float(np.linalg.norm(g)) for g in weight_grads])
 
     @property
     def norms(self):
