@@ -73,6 +73,8 @@ def test_every_activation_trains_as_the_readable_loop(act, dtype):
 
 @pytest.mark.parametrize("loss,out_act,target", [
     (MSE(), Sigmoid, "float"), (MSE(), None, "column"), (HalfSSE(), Tanh, "float"),
+    (BCE(), Sigmoid, "binary"), (BCE(), Sigmoid, "column"), (BCE(from_logits=True), None, "binary"),
+    (BCE(from_logits=True), Identity, "float"),
     (CrossEntropy(), None, "labels"), (CrossEntropy(), None, "float labels"), (CrossEntropy(), None, "onehot"),
 ])
 @pytest.mark.parametrize("batch_size", [None, 4])
@@ -80,7 +82,7 @@ def test_every_loss_trains_as_the_readable_loop(loss, out_act, target, batch_siz
     rng = np.random.default_rng(2)
     X = rng.standard_normal((18, 3))
     labels = rng.integers(0, 3, 18)
-    y = {"float": rng.random((18, 3)), "column": rng.random(18), "labels": labels,
+    y = {"float": rng.random((18, 3)), "column": rng.random(18), "labels": labels, "binary": np.eye(3)[labels],
          "float labels": labels.astype(float), "onehot": np.eye(3)[labels]}[target]
     sizes = (3, 5, 1) if target == "column" else (3, 5, 3)
     fit_both(net(ReLU, out_act, sizes=sizes), loss, X, y, batch_size=batch_size)
@@ -134,8 +136,7 @@ def test_the_engine_is_chosen_only_where_it_computes_the_same_thing():
     model = net(Tanh)
     for opt in [SGD(lr=0.1)] + OPTIMIZERS:
         assert isinstance(_engine.runner(model, MSE(), opt), _fused.Fused), opt
-    for loss in [BCE(from_logits=True), BCE()]:
-        assert isinstance(_engine.runner(model, loss, SGD(lr=0.1)), _engine.StepRunner), loss
+    assert isinstance(_engine.runner(model, BCE(from_logits=True), SGD(lr=0.1)), _fused.Fused)
 
     class MyDense(Dense):
         pass

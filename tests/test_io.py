@@ -194,6 +194,31 @@ def test_a_model_is_not_a_checkpoint(tmp_path):
         Sequential([Mine(2, 2)]).save(tmp_path / "x.npz")
 
 
+def test_only_losses_and_optimizers_a_file_can_name_again_are_saved(tmp_path):
+    from handprop import MSE
+    from handprop.doctor import GradientRecorder
+
+    class MyMSE(MSE):
+        pass
+
+    class MySGD(SGD):
+        pass
+
+    X, y = data()
+    model = mlp([4, 3], rng=0)
+    with pytest.raises(HandpropValueError, match=r"cannot save the loss MyMSE\(\): only handprop's own losses"):
+        model.save(tmp_path / "x.npz", loss=MyMSE())
+    refused = r"cannot save the optimizer MySGD in a checkpoint: only handprop's own optimizers"
+    with pytest.raises(HandpropValueError, match=refused):
+        fit(model, X, y, loss="ce", optimizer=MySGD(lr=0.1), epochs=1, callbacks=[ModelCheckpoint(tmp_path / "c.npz")])
+    assert not (tmp_path / "x.npz").exists() and not (tmp_path / "c.npz").exists()
+    # the doctor's recorder is a wrapper: the checkpoint holds the optimizer it wraps
+    fit(model, X, y, loss="ce", optimizer=GradientRecorder(SGD(lr=0.1)), epochs=1,
+        callbacks=[ModelCheckpoint(tmp_path / "c.npz")])
+    ck = hio.load_checkpoint(tmp_path / "c.npz")
+    assert type(ck.optimizer) is SGD and ck.optimizer.lr == 0.1
+
+
 class Crash(Callback):
     """Kills the run (an exception out of fit) as epoch ``at`` begins."""
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from . import losses
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
-from .errors import ShapeError
+from .errors import HandpropValueError, ShapeError
 from .layers import Dense
 from .optimizers import SGD, Adam
 
@@ -188,13 +188,61 @@ def _cross_entropy(shape, dtype, scale):
     return value_and_grad, 1.0 / rows
 
 
+def _binary_cross_entropy(shape, dtype, scale):
+    """On probabilities: L = −mean(y log p + (1 − y) log(1 − p)), logs clamped at −100;
+    dL/dp = (p − y) / max(p (1 − p), 1e-12) / n (as ``BCE``, and PyTorch's ``BCELoss``)."""
+    log_p, log_q, q, work = (np.empty(shape, dtype) for _ in range(4))
+    one, floor, tiny = (np.array(v, dtype) for v in (1.0, -100.0, 1e-12))
+    size = log_p.size
+
+    def value_and_grad(p, y):
+        np.maximum(np.log(p, log_p), floor, out=log_p)             # log p (log 0 = −inf, clamped)
+        subtract(one, p, q)
+        np.maximum(np.log(q, log_q), floor, out=log_q)             # log(1 − p)
+        subtract(one, y, work)
+        value = -(float(np.vdot(y, log_p)) + float(np.vdot(work, log_q))) / size
+        multiply(p, q, q)
+        np.maximum(q, tiny, out=q)                                  # p (1 − p), at least 1e-12
+        subtract(p, y, work)
+        np.divide(work, q, work)
+        return value, multiply(work, scale, work)
+    return value_and_grad, 1.0 / size
+
+
+def _binary_cross_entropy_logits(shape, dtype, scale):
+    """On logits: L = mean(max(z, 0) − z y + log(1 + e^(−|z|))); dL/dz = (σ(z) − y) / n."""
+    soft, grad = np.empty(shape, dtype), np.empty(shape, dtype)
+    one, zero = np.array(1.0, dtype), np.array(0.0, dtype)
+    size = soft.size
+
+    def value_and_grad(z, y):
+        np.abs(z, soft)
+        np.negative(soft, soft)
+        np.log1p(exp(soft, soft), soft)                         # log(1 + e^(−|z|))
+        add(np.maximum(z, zero, out=grad), soft, soft)              # max(z, 0) + log(1 + e^(−|z|))
+        value = (float(np.add.reduce(soft, None)) - float(np.vdot(z, y))) / size
+        np.negative(z, grad)
+        exp(grad, grad)
+        add(grad, one, grad)
+        np.reciprocal(grad, grad)                               # σ(z)
+        subtract(grad, y, grad)
+        return value, multiply(grad, scale, grad)
+    return value_and_grad, 1.0 / size
+
+
+def _loss_kernel(loss):
+    if type(loss) is losses.BCE:
+        return _binary_cross_entropy_logits if loss.from_logits else _binary_cross_entropy
+    return _LOSSES[type(loss)]
+
+
 _LOSSES = {losses.MSE: _squared_error(half=False), losses.HalfSSE: _squared_error(half=True),
-           losses.CrossEntropy: _cross_entropy}
+           losses.CrossEntropy: _cross_entropy, losses.BCE: None}
 
 
 def supports(model, loss, optimizer):
-    """Whether ``Fused`` can train this model: handprop's own layers (at least one Dense), MSE,
-    HalfSSE or CrossEntropy, one float dtype, and SGD or Adam."""
+    """Whether ``Fused`` can train this model: handprop's own layers (at least one Dense) and loss
+    (MSE, HalfSSE, BCE, CrossEntropy), one float dtype, and SGD or Adam."""
     layers = list(model.layers)
     dense = [layer for layer in layers if type(layer) is Dense]
     if not dense or any(type(layer) not in _KERNELS and type(layer) is not Dense for layer in layers):
@@ -322,6 +370,8 @@ class Fused:
         if y.shape[1:] != (width,):
             raise ShapeError(f"{type(self.loss).__name__}: target has shape {y.shape} but the model's output "
                              f"has shape {(len(y), width)}")
+        if type(self.loss) is losses.BCE and np.any((y < 0) | (y > 1)):
+            raise HandpropValueError("BCE: targets must lie in [0, 1] (0/1 labels or probabilities)")
         return y.astype(self.dtype, copy=False)
 
     def step(self, x, y):
@@ -408,7 +458,7 @@ class Fused:
                 backwards.append(bwd)
         backwards.reverse()
         scale = self._const(0.0)
-        value_and_grad, factor = _LOSSES[type(self.loss)]((rows, width), self.dtype, scale)
+        value_and_grad, factor = _loss_kernel(self.loss)((rows, width), self.dtype, scale)
         self._scales.append((scale, factor))
         if self.lr is not None:
             self._scale(scale, factor)

@@ -7,7 +7,6 @@ can be written with the output alone (sigmoid, tanh), the layer keeps only ``a``
 
 import numpy as np
 
-from ._buffers import scratch
 from .errors import HandpropValueError
 from .layers import Layer
 
@@ -38,21 +37,7 @@ class Sigmoid(Layer):
             raise self._missing_forward()
         return grad * (a * (1.0 - a))
 
-    # Engine fast path (see Dense): the same operations, in place or into reused arrays.
-    def _train_forward(self, z, inplace=False):
-        a = z if inplace else scratch(self, "_a", z)
-        np.maximum(z, -_exp_limit(z.dtype), out=a)
-        np.negative(a, out=a)
-        np.exp(a, out=a)
-        a += 1.0
-        self.a = np.divide(1.0, a, out=a)          # a = 1 / (1 + e^(-z))
-        return a
 
-    def _train_backward(self, grad, need_input_grad=True):
-        a = self.a
-        local = np.subtract(1.0, a, out=scratch(self, "_local", a))
-        local *= a                                  # a (1 - a)
-        return np.multiply(grad, local, out=grad)   # grad is the engine's own array
 
 
 class Tanh(Layer):
@@ -68,15 +53,7 @@ class Tanh(Layer):
             raise self._missing_forward()
         return grad * (1.0 - a * a)
 
-    def _train_forward(self, z, inplace=False):
-        self.a = np.tanh(z, out=z if inplace else scratch(self, "_a", z))
-        return self.a
 
-    def _train_backward(self, grad, need_input_grad=True):
-        a = self.a
-        local = np.multiply(a, a, out=scratch(self, "_local", a))
-        np.subtract(1.0, local, out=local)          # 1 - a²
-        return np.multiply(grad, local, out=grad)
 
 
 class ReLU(Layer):
@@ -92,12 +69,7 @@ class ReLU(Layer):
             raise self._missing_forward()
         return grad * mask
 
-    def _train_forward(self, z, inplace=False):
-        self.mask = np.greater(z, 0, out=scratch(self, "_mask", z, np.bool_))
-        return np.multiply(z, self.mask, out=z if inplace else scratch(self, "_a", z))
 
-    def _train_backward(self, grad, need_input_grad=True):
-        return np.multiply(grad, self.mask, out=grad)
 
 
 class LeakyReLU(Layer):
@@ -119,14 +91,7 @@ class LeakyReLU(Layer):
             raise self._missing_forward()
         return grad * slope
 
-    def _train_forward(self, z, inplace=False):
-        slope = self.slope = scratch(self, "_slope", z)
-        slope.fill(self.alpha)
-        np.copyto(slope, 1.0, where=np.greater(z, 0, out=scratch(self, "_mask", z, np.bool_)))
-        return np.multiply(z, slope, out=z if inplace else scratch(self, "_a", z))
 
-    def _train_backward(self, grad, need_input_grad=True):
-        return np.multiply(grad, self.slope, out=grad)
 
     def get_config(self):
         return {"alpha": self.alpha}
@@ -158,17 +123,7 @@ class Softmax(Layer):
             raise self._missing_forward()
         return a * (grad - (grad * a).sum(axis=-1, keepdims=True))
 
-    def _train_forward(self, z, inplace=False):
-        a = np.subtract(z, z.max(axis=-1, keepdims=True), out=z if inplace else scratch(self, "_a", z))
-        np.exp(a, out=a)
-        self.a = np.divide(a, a.sum(axis=-1, keepdims=True), out=a)
-        return a
 
-    def _train_backward(self, grad, need_input_grad=True):
-        a = self.a
-        dot = np.multiply(grad, a, out=scratch(self, "_local", a)).sum(axis=-1, keepdims=True)
-        np.subtract(grad, dot, out=grad)
-        return np.multiply(a, grad, out=grad)
 
 
 class Identity(Layer):
@@ -180,11 +135,7 @@ class Identity(Layer):
     def backward(self, grad, need_input_grad=True):
         return grad
 
-    def _train_forward(self, z, inplace=False):
-        return z
 
-    def _train_backward(self, grad, need_input_grad=True):
-        return grad
 
 
 ACTIVATIONS = {

@@ -123,6 +123,9 @@ def _model_config(model, info, loss, arrays):
     if loss is None and info is not None:
         loss = info.loss
     loss = None if loss is None else losses.get(loss)
+    if loss is not None and _LOSSES.get(type(loss).__name__) is not type(loss):
+        raise HandpropValueError(f"cannot save the loss {loss!r}: only handprop's own losses are saved "
+                                 f"({', '.join(_LOSSES)}); a file naming another could not be loaded")
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "handprop_version": __version__,
             "dtype": str(model.dtype), "layers": layer_cfgs,
             "loss": None if loss is None else {"class": type(loss).__name__, "config": loss.get_config()},
@@ -162,7 +165,10 @@ def save_checkpoint(path, state, info=None, settings=None):
         info = getattr(state.model, "info", None)
     arrays = {}
     config = _model_config(state.model, info, state.loss, arrays)
-    opt = state.optimizer
+    opt = getattr(state.optimizer, "inner", state.optimizer)  # a wrapper (GradientRecorder): what it wraps
+    if _OPTIMIZERS.get(type(opt).__name__) is not type(opt):
+        raise HandpropValueError(f"cannot save the optimizer {type(opt).__name__} in a checkpoint: only handprop's own "
+                                 f"optimizers are saved ({', '.join(_OPTIMIZERS)})")
     cb_states = {}
     for i, cb in enumerate(state.callbacks):
         d = cb.state_dict()

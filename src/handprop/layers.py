@@ -161,42 +161,6 @@ class Dense(Layer):
             return delta @ self.W.T
         return None
 
-    # -- engine fast path ----------------------------------------------------------------------
-    # train_step calls these two instead of forward/backward. They are the same formulas, the same
-    # NumPy operations in the same order (so the same numbers), written into arrays kept from one
-    # step to the next: a training step allocates nothing. The arrays returned (z, dx) and the
-    # gradients set (dW, db) are overwritten by the next training step.
-    def _train_forward(self, x, inplace=False):
-        z = self._z
-        if z is None or z.shape[0] != x.shape[0] or z.dtype != x.dtype:
-            if not (x.dtype == self.W.dtype == self.b.dtype):
-                return self.forward(x)  # mixed precision: NumPy's promotion rules, as forward
-            z = self._z = np.empty((x.shape[0], self.n_out), x.dtype)
-        self.x = x
-        np.dot(x, self.W, out=z)       # z = x @ W
-        z += self.b                    # z = x @ W + b
-        return z
-
-    def _train_backward(self, delta, need_input_grad=True):
-        W = self.W
-        if self.x is None or not (delta.dtype == self.x.dtype == W.dtype):
-            return self.backward(delta, need_input_grad)  # (mixed precision, or no forward yet)
-        dW, db = self._dW, self._db
-        if dW is None or dW.dtype != W.dtype or dW.shape != W.shape:
-            dW = self._dW = np.empty_like(W)
-            db = self._db = np.empty_like(self.b)
-        # x.T and W.T are views: BLAS reads them transposed, no copy is made
-        self.dW = np.dot(self.x.T, delta, out=dW)           # dW = x.T @ delta
-        self.db = np.add.reduce(delta, axis=0, out=db)      # db = delta.sum(axis=0)
-        if not need_input_grad:
-            return None
-        dx = self._dx
-        if dx is None or dx.shape[0] != delta.shape[0] or dx.dtype != delta.dtype:
-            dx = self._dx = np.empty((delta.shape[0], self.n_in), W.dtype)
-        return np.dot(delta, W.T, out=dx)                   # dx = delta @ W.T
-
-    _z = _dW = _db = _dx = None  # the fast path's arrays, made on first use
-
     def output_size(self, n_in):
         return self.n_out
 

@@ -20,7 +20,6 @@ import warnings
 
 import numpy as np
 
-from ._buffers import scratch
 from .activations import Sigmoid, Softmax, sigmoid
 from .errors import HandpropError, HandpropValueError, HandpropWarning, ShapeError
 
@@ -85,13 +84,6 @@ class MSE(Loss):
         pred, target = self._cached()
         return (2.0 / pred.size) * (pred - target)
 
-    # Engine fast path: forward and backward in one go, the same operations into reused arrays.
-    def _train_value_and_grad(self, pred, target):
-        self.pred, self.target = pred, target = _same_shape_target(pred, target, "MSE")
-        diff = np.subtract(pred, target, out=scratch(self, "_diff", pred))
-        square = np.multiply(diff, diff, out=scratch(self, "_square", pred))
-        value = float(np.add.reduce(square, axis=None) / square.size)     # mean((pred − y)²)
-        return value, np.multiply(diff, 2.0 / pred.size, out=diff)        # 2 (pred − y) / n
 
 
 class HalfSSE(Loss):
@@ -111,11 +103,6 @@ class HalfSSE(Loss):
         pred, target = self._cached()
         return pred - target
 
-    def _train_value_and_grad(self, pred, target):
-        self.pred, self.target = pred, target = _same_shape_target(pred, target, "HalfSSE")
-        diff = np.subtract(pred, target, out=scratch(self, "_diff", pred))
-        square = np.multiply(diff, diff, out=scratch(self, "_square", pred))
-        return float(0.5 * np.add.reduce(square, axis=None)), diff      # ½ Σ (pred − y)², pred − y
 
 
 class BCE(Loss):
@@ -214,23 +201,9 @@ class CrossEntropy(Loss):
         z, target = self._cached()
         return (np.exp(self.log_p) - target) / z.shape[0]
 
-    def _train_value_and_grad(self, pred, target):
-        # forward and backward above, the same operations into reused arrays
-        z, target = self._logits_and_target(pred, target, scratch(self, "_onehot", pred))
-        n = z.shape[0]
-        log_p = np.subtract(z, z.max(axis=1, keepdims=True), out=scratch(self, "_log_p", z))
-        e = np.exp(log_p, out=scratch(self, "_grad", z))
-        log_sum = np.log(e.sum(axis=1, keepdims=True))
-        log_p -= log_sum                                            # log p = shifted − log Σ e
-        value = float(-np.add.reduce(np.multiply(target, log_p, out=e), axis=None) / n)
-        grad = np.exp(log_p, out=e)
-        grad -= target
-        grad /= n                                                   # (p − y) / n
-        self.pred, self.target, self.log_p = z, target, log_p
-        return value, grad
 
-    def _logits_and_target(self, pred, target, onehot=None):
-        """Check the shapes; int labels become one-hot rows (written into ``onehot`` if given)."""
+    def _logits_and_target(self, pred, target):
+        """Check the shapes; int labels become one-hot rows."""
         z = np.asarray(pred)
         if z.ndim != 2:
             raise ShapeError(f"CrossEntropy: logits must have shape (n, classes), got {z.shape}")
@@ -238,10 +211,7 @@ class CrossEntropy(Loss):
         target = np.asarray(target)
         labels = self._labels(target, n, k)
         if labels is not None:
-            if onehot is None:
-                onehot = np.zeros_like(z)
-            else:
-                onehot.fill(0)
+            onehot = np.zeros_like(z)
             onehot[np.arange(n), labels] = 1.0
             target = onehot
         return z, target.astype(z.dtype, copy=False)

@@ -20,7 +20,6 @@ import numpy as np
 from . import _safety, losses, optimizers
 from . import metrics as _metrics
 from ._engine import runner as _runner
-from ._engine import train_plan as _train_plan  # noqa: F401  (tests reach it here)
 from ._engine import train_step  # noqa: F401  (public: handprop.training.train_step)
 from ._gather import Rows
 from ._safety import InterruptGuard as _InterruptGuard

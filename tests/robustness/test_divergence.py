@@ -17,9 +17,17 @@ X = RNG.normal(size=(64, 3))
 Y = X @ np.array([[1.0], [-2.0], [0.5]]) + 0.1
 
 
+class MyMSE(hp.MSE):
+    """A loss of the user's own: fit trains with it through train_step (StepRunner), not the fused engine."""
+
+
 def _model():
     # tanh, not ReLU: one huge step kills every ReLU unit and the loss then stays finite (and flat).
     return hp.mlp([3, 8, 1], "tanh", rng=0)
+
+
+def _loss(engine):
+    return MyMSE() if engine == "step" else "mse"
 
 
 @pytest.fixture(autouse=True)
@@ -29,9 +37,10 @@ def _warnings_are_errors():
         yield
 
 
+@pytest.mark.parametrize("engine", ["fused", "step"])
 @pytest.mark.parametrize("batch_size", [None, 16])
 @pytest.mark.parametrize("optimizer", ["sgd", "sgd-momentum"])
-def test_lr_1e6_stops_with_the_message_and_finite_weights(tmp_path, batch_size, optimizer):
+def test_lr_1e6_stops_with_the_message_and_finite_weights(tmp_path, batch_size, optimizer, engine):
     # (Adam at lr=1e6 does not overflow: its steps are bounded by lr, so the loss grows to ~1e26
     # and stays finite; that is a bad run, which `handprop train`'s doctor reports, not a NaN.)
     optimizer = hp.SGD(lr=1e6, momentum=0.9 if optimizer == "sgd-momentum" else 0.0)
@@ -39,9 +48,9 @@ def test_lr_1e6_stops_with_the_message_and_finite_weights(tmp_path, batch_size, 
     save(model, tmp_path / "before.npz")
     before = (tmp_path / "before.npz").read_bytes()
     ck = tmp_path / "ck.npz"
-    with pytest.raises(hp.DivergenceError) as info:
-        model.fit(X, Y, loss="mse", optimizer=optimizer, epochs=50, batch_size=batch_size,
-                  callbacks=[ModelCheckpoint(ck)])
+    with pytest.raises(hp.DivergenceError) as info:  # (a checkpoint cannot hold a loss of one's own)
+        model.fit(X, Y, loss=_loss(engine), optimizer=optimizer, epochs=50, batch_size=batch_size,
+                  callbacks=[ModelCheckpoint(ck)] if engine == "fused" else [])
     err = info.value
     msg = str(err)
     assert f"training diverged at epoch {err.epoch}, step {err.step}" in msg
@@ -116,3 +125,17 @@ def test_cli_divergence_is_an_error_and_keeps_the_earlier_files(tmp_path, capsys
     assert len(err.strip().splitlines()) == 1
     assert out.read_bytes() == good
     load(out)
+
+
+def test_the_step_engine_restores_the_last_finite_step_too():
+    # Layers of the user's own train through train_step, guarded by copies of the weights.
+    model = _model()
+    with pytest.raises(hp.DivergenceError) as info:
+        model.fit(X, Y, loss=MyMSE(), optimizer=hp.SGD(lr=1e6), epochs=100)
+    step = info.value.epoch
+    replay, sgd = _model(), hp.SGD(lr=1e6)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(step - 1):
+            hp.training.train_step(replay, hp.MSE(), sgd, replay.parameters(), X, Y)
+    for mine, theirs in zip(model.parameters(), replay.parameters()):
+        np.testing.assert_array_equal(mine.value, theirs.value)
