@@ -28,7 +28,7 @@ class Rows:
         out = out[:len(idx)]
         if self.file is None:
             # mode="clip" lets take() write straight into out ("raise" would buffer a copy)
-            return np.take(self.array, idx, axis=0, out=out, mode="clip")
+            return self.array.take(idx, 0, out, "clip")
         start, stride = self.file[1], self.array.strides[0]
         rows = memoryview(out.reshape(len(idx), -1)).cast("B")
         width = rows.nbytes // max(len(idx), 1)
