@@ -11,9 +11,11 @@ The math is the layers' own (``z = x @ W + b``, ``dW = x.T @ delta``, ...); what
   in the gradient it starts from, so starting it from ``lr · dL/dpred`` yields ``lr · dW`` and
   ``lr · db`` directly: the update is one pass over the weights instead of two (scale, subtract).
   The results differ from ``W −= lr · dW`` only in the last bit of some weights.
-* **Two weight arrays take turns.** The update writes ``θ − g`` into the other array, so the
-  weights from before the last step are still there when a step's loss turns out NaN or infinite
-  (the step then makes no update): for plain SGD the divergence guard costs no copy.
+* **Two weight arrays take turns.** The update writes ``θ − g`` into the other array (plain SGD
+  even backpropagates ``g`` straight into it, then subtracts in place: two arrays in the cache
+  instead of three). A step whose loss is NaN or infinite computes no gradient and makes no
+  update, so the weights from before the last update are always still there: for plain SGD the
+  divergence guard costs no copy.
 * **Closures over arrays made once per batch size**: no attribute lookups and no allocation per
   step, biases summed by a matrix-vector product (``ones @ delta``, BLAS, instead of a slower
   axis-0 reduction), and constants as 0-d arrays (NumPy converts a Python float on every call).
@@ -35,6 +37,7 @@ from .layers import Dense
 from .optimizers import SGD, Adam
 
 dot, add, subtract, multiply, exp = np.dot, np.add, np.subtract, np.multiply, np.exp
+isfinite = math.isfinite
 
 
 # -- layer kernels: make(layer, arrays) -> (forward(x) -> out, backward(grad) -> grad) ----------------
@@ -387,8 +390,8 @@ class Fused:
             if self.observer is not None:
                 self.observer.observe([dW for dW, _ in self.grad_views])
             cur = self.cur
-            if self.plain:
-                subtract(self.theta[cur], self.grad, self.theta[1 - cur])  # θ' = θ − lr · ∇θ
+            if self.plain:  # the step wrote lr · ∇θ into the other array: θ' = θ − lr · ∇θ there
+                subtract(self.theta[cur], self.theta[1 - cur], self.theta[1 - cur])
             else:
                 self._update(self.theta[cur], self.theta[1 - cur])
             self.cur = 1 - cur
@@ -439,7 +442,9 @@ class Fused:
         width, prev_dense, j = x.shape[1], False, 0
         for i, layer in enumerate(self.layers):
             if type(layer) is Dense:
-                (W, b), (dW, db) = self.views[parity][j], self.grad_views[j]
+                # plain SGD: lr · ∇θ goes straight into the array the update will turn into θ'
+                # (two arrays in the cache instead of three); otherwise into ``grad``
+                (W, b), (dW, db) = self.views[parity][j], (self.views[1 - parity] if self.plain else self.grad_views)[j]
                 j += 1
                 z = self._array(("z", rows, i), (rows, layer.n_out))
                 dx = self._array(("dx", rows, i), (rows, layer.n_in)) if i > first_dense else None
@@ -468,8 +473,9 @@ class Fused:
             for forward in forwards:
                 out = forward(out)
             value, grad = value_and_grad(out, y)
-            for backward in backwards:
-                grad = backward(grad)
+            if isfinite(value):  # else no gradient (and no update): the other array keeps the last good weights
+                for backward in backwards:
+                    grad = backward(grad)
             return value
 
         self.programs[(rows, parity)] = program
