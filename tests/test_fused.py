@@ -76,6 +76,7 @@ def test_every_activation_trains_as_the_readable_loop(act, dtype):
     (BCE(), Sigmoid, "binary"), (BCE(), Sigmoid, "column"), (BCE(from_logits=True), None, "binary"),
     (BCE(from_logits=True), Identity, "float"),
     (CrossEntropy(), None, "labels"), (CrossEntropy(), None, "float labels"), (CrossEntropy(), None, "onehot"),
+    (CrossEntropy(), None, "uint8 labels"), (CrossEntropy(), None, "label column"),
 ])
 @pytest.mark.parametrize("batch_size", [None, 4])
 def test_every_loss_trains_as_the_readable_loop(loss, out_act, target, batch_size):
@@ -83,7 +84,8 @@ def test_every_loss_trains_as_the_readable_loop(loss, out_act, target, batch_siz
     X = rng.standard_normal((18, 3))
     labels = rng.integers(0, 3, 18)
     y = {"float": rng.random((18, 3)), "column": rng.random(18), "labels": labels, "binary": np.eye(3)[labels],
-         "float labels": labels.astype(float), "onehot": np.eye(3)[labels]}[target]
+         "float labels": labels.astype(float), "onehot": np.eye(3)[labels], "uint8 labels": labels.astype(np.uint8),
+         "label column": labels[:, None]}[target]
     sizes = (3, 5, 1) if target == "column" else (3, 5, 3)
     fit_both(net(ReLU, out_act, sizes=sizes), loss, X, y, batch_size=batch_size)
 
@@ -258,4 +260,6 @@ def test_targets_are_checked_once_with_clear_errors():
         ce.targets(np.array([0, 1, 2]))
     with pytest.raises(ShapeError, match=r"target has shape \(3, 3\) but the model's output has shape \(3, 2\)"):
         _fused.Fused(model, MSE(), SGD()).targets(np.zeros((3, 3)))
-    assert ce.targets(np.array([0.0, 1.0])).dtype == np.intp
+    labels = np.array([0, 1, 1], np.uint8)
+    assert np.shares_memory(ce.targets(labels), labels)  # a large y is not copied
+    assert ce.targets(labels[:, None]).shape == (3,)

@@ -175,7 +175,7 @@ def _cross_entropy(shape, dtype, scale):
     def value_and_grad(z, y):
         if y.ndim == 1:            # class labels (checked once, in ``targets``): one-hot rows
             onehot.fill(0)
-            onehot[every_row, y] = 1
+            onehot[every_row, y if y.dtype.kind in "iu" else y.astype(np.intp)] = 1
             y = onehot
         np.copyto(z_T, z.T)        # max over each row, as a max over the rows of z.T: 5× faster
         np.maximum.reduce(z_T, 0, None, col_1d)
@@ -366,8 +366,9 @@ class Fused:
         for layer in self.layers:
             width = layer.output_size(width)
         if type(self.loss) is losses.CrossEntropy:
-            labels = self.loss._labels(y, len(y), width)
-            return y if labels is None else labels.astype(np.intp, copy=False)
+            # labels stay as they are (no copy of a large y; whole-number floats become indices a
+            # batch at a time); (n, 1) labels become (n,)
+            return y if self.loss._labels(y, len(y), width) is None else y.reshape(len(y))
         if y.ndim == 1 and width == 1:
             y = y.reshape(-1, 1)
         if y.shape[1:] != (width,):
