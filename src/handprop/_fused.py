@@ -80,11 +80,15 @@ class Fused:
         self.layers, self.loss, self.optimizer = list(model.layers), loss, optimizer
         self.dense = [layer for layer in self.layers if type(layer) is Dense]
         self.dtype = self.dense[0].W.dtype
+        # (an observer wants the true gradients: lr is then applied by the update, not folded in)
+        self.plain = (type(optimizer) is SGD and not optimizer.momentum and not optimizer.weight_decay
+                      and self.observer is None)
         size = sum(layer.W.size + layer.b.size for layer in self.dense)
         self.theta = [np.empty(size, self.dtype), np.empty(size, self.dtype)]
-        self.grad = np.empty(size, self.dtype)
         self.views = [self._views(flat) for flat in self.theta]
-        self.grad_views = self._views(self.grad)
+        # plain SGD backpropagates into the other weight array; the other optimizers need ∇θ apart
+        self.grad = None if self.plain else np.empty(size, self.dtype)
+        self.grad_views = None if self.plain else self._views(self.grad)
         self.cur = 0              # which of the two arrays holds the current weights
         self.steps = 0            # steps taken (updates made, or refused for a non-finite loss)
         self.updates = 0          # updates made
@@ -92,9 +96,6 @@ class Fused:
         self.lr = None
         self.programs, self.arrays = {}, {}
         self._scales = []         # (0-d array, factor): the loss gradients' lr · factor
-        opt = optimizer
-        # (an observer wants the true gradients: lr is then applied by the update, not folded in)
-        self.plain = type(opt) is SGD and not opt.momentum and not opt.weight_decay and self.observer is None
         self.flat_opt = None if self.plain else self._flat_optimizer()
         self.optimizer_detached = False
         self.load()
@@ -177,7 +178,7 @@ class Fused:
         """One forward/backward/update on a batch; returns its loss (before the update)."""
         program = self.programs.get((x.shape[0], self.cur))
         if program is None:
-            program = self._compile(x, y)
+            program = self._compile(x)
         if self.optimizer.lr != self.lr:
             self._set_lr()
         value = program(x, y)
@@ -231,7 +232,8 @@ class Fused:
             arr = self.arrays[key] = np.empty(shape, dtype or self.dtype)
         return arr
 
-    def _compile(self, x, y):
+    def _compile(self, x):
+        """The step for batches of ``x``'s shape, reading the current weight array."""
         rows, parity = x.shape[0], self.cur
         forwards, backwards = [], []
         first_dense = self.layers.index(self.dense[0])
@@ -240,7 +242,8 @@ class Fused:
             if type(layer) is Dense:
                 # plain SGD: lr · ∇θ goes straight into the array the update will turn into θ'
                 # (two arrays in the cache instead of three); otherwise into ``grad``
-                (W, b), (dW, db) = self.views[parity][j], (self.views[1 - parity] if self.plain else self.grad_views)[j]
+                grads = self.views[1 - parity] if self.plain else self.grad_views
+                (W, b), (dW, db) = self.views[parity][j], grads[j]
                 j += 1
                 z = self._array(("z", rows, i), (rows, layer.n_out))
                 dx = self._array(("dx", rows, i), (rows, layer.n_in)) if i > first_dense else None
@@ -269,7 +272,7 @@ class Fused:
             for forward in forwards:
                 out = forward(out)
             value, grad = value_and_grad(out, y)
-            if math.isfinite(value):  # else no gradient (and no update): the other array keeps the last good weights
+            if math.isfinite(value):  # else no gradient, no update: the other array keeps the good weights
                 for backward in backwards:
                     grad = backward(grad)
             return value
