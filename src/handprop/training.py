@@ -11,6 +11,10 @@
 Around that loop: validation data and metrics measured after every epoch, callbacks (early
 stopping, learning-rate schedules, checkpoints, loggers, a progress bar; see
 ``handprop.callbacks``), a clean stop on Ctrl-C, and resuming from a checkpoint.
+
+The four lines inside run through an engine (``handprop._engine``): for handprop's own layers,
+losses and optimizers, the same math compiled into one step over a flat weight array
+(``handprop._fused``); for anything else, exactly the lines above (``train_step``).
 """
 
 import math
