@@ -263,3 +263,41 @@ def test_targets_are_checked_once_with_clear_errors():
     labels = np.array([0, 1, 1], np.uint8)
     assert np.shares_memory(ce.targets(labels), labels)  # a large y is not copied
     assert ce.targets(labels[:, None]).shape == (3,)
+
+
+# -- any model the engine compiles trains as the readable loop --------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+LOSS_CASES = {  # loss, output activation (or None), target maker
+    "mse": (MSE, None, lambda rng, n, k: rng.standard_normal((n, k))),
+    "halfsse": (HalfSSE, Tanh, lambda rng, n, k: rng.uniform(-0.9, 0.9, (n, k))),
+    "bce": (BCE, Sigmoid, lambda rng, n, k: rng.integers(0, 2, (n, k)).astype(float)),
+    "bce-logits": (lambda: BCE(from_logits=True), None, lambda rng, n, k: rng.random((n, k))),
+    "ce": (CrossEntropy, None, lambda rng, n, k: rng.integers(0, k, n)),
+}
+OPTIMIZER_CASES = [lambda: SGD(lr=0.05), lambda: SGD(lr=0.05, momentum=0.5),
+                   lambda: SGD(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
+                   lambda: Adam(lr=0.01), lambda: Adam(lr=0.01, weight_decay=0.05)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(widths=st.lists(st.integers(1, 6), min_size=1, max_size=3),
+       acts=st.lists(st.sampled_from(ACTS + [None]), min_size=3, max_size=3),
+       loss=st.sampled_from(sorted(LOSS_CASES)), opt=st.integers(0, len(OPTIMIZER_CASES) - 1),
+       n=st.integers(1, 13), batch=st.sampled_from([None, 1, 3, 5]), seed=st.integers(0, 2**16))
+def test_any_compiled_model_trains_as_the_readable_loop(widths, acts, loss, opt, n, batch, seed):
+    make_loss, out_act, make_y = LOSS_CASES[loss]
+    k = 2 if loss == "ce" else widths[-1]
+    sizes = (3, *widths[:-1], k)
+    rng = np.random.default_rng(seed)
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(Dense(a, b, rng=rng, bias_init="normal"))
+        act = out_act if i == len(sizes) - 2 else acts[i]
+        if act is not None:
+            layers.append(act())
+    model = Sequential(layers)
+    X, y = rng.standard_normal((n, 3)), make_y(rng, n, k)
+    batch = None if batch is not None and batch >= n else batch
+    fit_both(model, make_loss(), X, y, epochs=3, batch_size=batch, optimizer=OPTIMIZER_CASES[opt]())
