@@ -250,6 +250,11 @@ def test_recorder_trains_exactly_like_its_optimizer():
     for p, q in zip(a.parameters(), b.parameters()):
         np.testing.assert_array_equal(p.value, q.value)
     assert rec.norms.shape == (30, 2) and rec.lr == 0.05 and rec.betas == (0.9, 0.999)
+    c, d = mlp([2, 3, 1], "tanh", rng=0), mlp([2, 3, 1], "tanh", rng=0)
+    c.fit(XOR_X, XOR_Y, optimizer=SGD(lr=0.1), epochs=30)
+    d.fit(XOR_X, XOR_Y, optimizer=GradientRecorder(SGD(lr=0.1)), epochs=30)
+    for p, q in zip(c.parameters(), d.parameters()):  # lr after backpropagation: the last bits may move
+        np.testing.assert_allclose(p.value, q.value, rtol=1e-12, atol=1e-15)
 
 
 def test_public_api():

@@ -65,8 +65,9 @@ class Diagnosis(list):
 class GradientRecorder(Optimizer):
     """Wraps an optimizer and records ‖∂L/∂W‖ of every Dense layer at each step.
 
-    ``fit(model, X, y, optimizer=GradientRecorder(SGD(lr=0.1)))`` trains exactly as the wrapped
-    optimizer would; afterwards ``recorder.norms`` is an array (steps, Dense layers).
+    ``fit(model, X, y, optimizer=GradientRecorder(SGD(lr=0.1)))`` trains as the wrapped optimizer
+    would (exactly, except that plain SGD then applies lr after backpropagation rather than before,
+    which may move the last bits); afterwards ``recorder.norms`` is an array (steps, Dense layers).
     """
 
     def __init__(self, optimizer):
