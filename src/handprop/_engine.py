@@ -11,17 +11,9 @@ from ._safety import Rollback
 
 
 def train_step(model, loss, optimizer, params, X, y):
-    """One forward/backward/update on a batch; returns the batch's loss (before the update)::
-
-        out = X
-        for layer in model.layers:
-            out = layer.forward(out)
-        value = loss.forward(out, y)
-        model.backward(loss.backward(), need_input_grad=False)
-        optimizer.step(params)
-
-    ``fit`` runs this for models it cannot compile (layers, losses or optimizers of your own).
-    """
+    """One forward/backward/update on a batch, with the public methods, exactly as the blogs' loop
+    does it; returns the batch's loss (before the update). ``fit`` runs this for models it cannot
+    compile (layers, losses or optimizers of your own)."""
     out = X
     for layer in model.layers:
         out = layer.forward(out)
