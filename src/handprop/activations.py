@@ -38,8 +38,6 @@ class Sigmoid(Layer):
         return grad * (a * (1.0 - a))
 
 
-
-
 class Tanh(Layer):
     """``a = tanh(z)``; backward: ``dL/dz = dL/da · (1 − a²)``."""
 
@@ -54,8 +52,6 @@ class Tanh(Layer):
         return grad * (1.0 - a * a)
 
 
-
-
 class ReLU(Layer):
     """``a = max(0, z)``; backward: ``dL/dz = dL/da · [z > 0]`` (0 at the kink z = 0, as PyTorch)."""
 
@@ -68,8 +64,6 @@ class ReLU(Layer):
         if mask is None:
             raise self._missing_forward()
         return grad * mask
-
-
 
 
 class LeakyReLU(Layer):
@@ -90,7 +84,6 @@ class LeakyReLU(Layer):
         if slope is None:
             raise self._missing_forward()
         return grad * slope
-
 
 
     def get_config(self):
@@ -124,8 +117,6 @@ class Softmax(Layer):
         return a * (grad - (grad * a).sum(axis=-1, keepdims=True))
 
 
-
-
 class Identity(Layer):
     """``a = z``; backward passes the gradient through unchanged (a linear output)."""
 
@@ -134,8 +125,6 @@ class Identity(Layer):
 
     def backward(self, grad, need_input_grad=True):
         return grad
-
-
 
 
 ACTIVATIONS = {

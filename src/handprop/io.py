@@ -167,8 +167,8 @@ def save_checkpoint(path, state, info=None, settings=None):
     config = _model_config(state.model, info, state.loss, arrays)
     opt = getattr(state.optimizer, "inner", state.optimizer)  # a wrapper (GradientRecorder): what it wraps
     if _OPTIMIZERS.get(type(opt).__name__) is not type(opt):
-        raise HandpropValueError(f"cannot save the optimizer {type(opt).__name__} in a checkpoint: only handprop's own "
-                                 f"optimizers are saved ({', '.join(_OPTIMIZERS)})")
+        raise HandpropValueError(f"cannot save the optimizer {type(opt).__name__} in a checkpoint: only "
+                                 f"handprop's own optimizers are saved ({', '.join(_OPTIMIZERS)})")
     cb_states = {}
     for i, cb in enumerate(state.callbacks):
         d = cb.state_dict()

@@ -85,7 +85,6 @@ class MSE(Loss):
         return (2.0 / pred.size) * (pred - target)
 
 
-
 class HalfSSE(Loss):
     """Half the sum of squared errors (blogs 001 and 002); the ½ cancels the square's 2::
 
@@ -102,7 +101,6 @@ class HalfSSE(Loss):
     def backward(self):
         pred, target = self._cached()
         return pred - target
-
 
 
 class BCE(Loss):
