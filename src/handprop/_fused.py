@@ -33,7 +33,7 @@ import numpy as np
 
 from . import _kernels as kernels
 from . import losses
-from .errors import HandpropValueError, ShapeError
+from ._safety import _all_finite
 from .layers import Dense
 from .optimizers import SGD, Adam
 
@@ -78,6 +78,7 @@ class Fused:
     def __init__(self, model, loss, optimizer):
         optimizer, self.observer = _unwrap(optimizer)
         self.layers, self.loss, self.optimizer = list(model.layers), loss, optimizer
+        self.n_outputs = model.n_outputs
         self.dense = [layer for layer in self.layers if type(layer) is Dense]
         self.dtype = self.dense[0].W.dtype
         # (an observer wants the true gradients: lr is then applied by the update, not folded in)
@@ -156,23 +157,19 @@ class Fused:
                         else [a.copy() for pair in self._views(state) for a in pair])
 
     def targets(self, y):
-        """``y`` as the loss kernels read it, checked once for the whole run: class labels as
-        indices (or one-hot rows) for cross-entropy, float rows shaped like the output otherwise."""
-        width = None
-        for layer in self.layers:
-            width = layer.output_size(width)
+        """``y`` as the loss kernels read it, checked once for the whole run (by the losses' own
+        checks): class labels as they are (or one-hot rows) for cross-entropy, float rows shaped
+        like the output otherwise."""
+        width = self.n_outputs
         if type(self.loss) is losses.CrossEntropy:
             # labels stay as they are (no copy of a large y; whole-number floats become indices a
             # batch at a time); (n, 1) labels become (n,)
             return y if self.loss._labels(y, len(y), width) is None else y.reshape(len(y))
-        if y.ndim == 1 and width == 1:
-            y = y.reshape(-1, 1)
-        if y.shape[1:] != (width,):
-            raise ShapeError(f"{type(self.loss).__name__}: target has shape {y.shape} but the model's output "
-                             f"has shape {(len(y), width)}")
-        if type(self.loss) is losses.BCE and np.any((y < 0) | (y > 1)):
-            raise HandpropValueError("BCE: targets must lie in [0, 1] (0/1 labels or probabilities)")
-        return y.astype(self.dtype, copy=False)
+        output = np.broadcast_to(np.zeros((), self.dtype), (len(y), width))  # its shape, no memory
+        _, y = losses._same_shape_target(output, y, type(self.loss).__name__)
+        if type(self.loss) is losses.BCE:
+            self.loss._check_targets(y)
+        return y
 
     def step(self, x, y):
         """One forward/backward/update on a batch; returns its loss (before the update)."""
@@ -207,14 +204,14 @@ class Fused:
         """After a non-finite loss (no update was made) or non-finite weights after an update: the
         weights before the last update are in the other array. Returns whether they are finite."""
         del what  # either way, the other array holds the last weights whose loss was finite
-        if self.updates and math.isfinite(float(self.theta[1 - self.cur].sum())):
+        if self.updates and _all_finite([self.theta[1 - self.cur]]):
             self.cur = 1 - self.cur
         self.optimizer_detached = True  # the caller resets the optimizer: its state stays fresh
         self.sync()
         return self.weights_finite()
 
     def weights_finite(self):
-        return math.isfinite(float(self.theta[self.cur].sum()))
+        return _all_finite([self.theta[self.cur]])
 
     def _set_lr(self):
         self.lr = self.optimizer.lr

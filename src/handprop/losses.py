@@ -125,8 +125,7 @@ class BCE(Loss):
 
     def forward(self, pred, target):
         pred, target = _same_shape_target(pred, target, "BCE")
-        if np.any((target < 0) | (target > 1)):
-            raise HandpropValueError("BCE: targets must lie in [0, 1] (0/1 labels or probabilities)")
+        self._check_targets(target)
         self.pred, self.target = pred, target
         if self.from_logits:
             z = pred
@@ -146,6 +145,11 @@ class BCE(Loss):
         if self.from_logits:
             return (sigmoid(pred) - target) / pred.size
         return (pred - target) / np.maximum(pred * (1 - pred), 1e-12) / pred.size
+
+    @staticmethod
+    def _check_targets(target):
+        if np.any((target < 0) | (target > 1)):
+            raise HandpropValueError("BCE: targets must lie in [0, 1] (0/1 labels or probabilities)")
 
     def check_output_layer(self, layer):
         if self.from_logits and isinstance(layer, (Sigmoid, Softmax)):
