@@ -44,3 +44,27 @@ def check_loss_gradient(loss, pred, target, tol=TOLERANCE):
     err = relative_error(analytic, numeric)
     assert err < tol, f"{loss!r}: gradient off (relative error {err:.2e})"
     return err
+
+
+# Slow tests (end-to-end benchmark runs, kill-and-resume loops, long trainings) carry
+# ``@pytest.mark.slow``. A bare ``python -m pytest -q`` skips them so the inner loop stays fast;
+# ``--runslow`` (what the README's test command and CI use) or ``-m slow`` runs them.
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", default=False,
+                     help="also run the tests marked slow")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: a slow test, run with --runslow or -m slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    import pytest
+
+    markexpr = config.getoption("-m") or ""
+    if config.getoption("--runslow") or "slow" in markexpr:
+        return
+    skip = pytest.mark.skip(reason="slow: run with --runslow (CI does)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

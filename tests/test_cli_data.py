@@ -49,6 +49,7 @@ def labelled(tmp_path):
     return X, kind
 
 
+@pytest.mark.slow
 def test_noisy_spirals_reach_94_percent_with_the_documented_flags(tmp_path, capsys):
     # README: "--noise 0.05 --epochs 300" gives 0.945-0.98 over seeds 0-3 (with that much noise
     # the two arms touch: a change in the last bits of the arithmetic moves a test point or two)
@@ -69,6 +70,7 @@ def test_builtin_sets_reach_95_percent_with_defaults(name, tmp_path, capsys):
     assert out_file.exists() and f"saved {out_file}" in out
 
 
+@pytest.mark.slow
 def test_digits_csv_with_only_target_reaches_97_percent(tmp_path, capsys):
     pytest.importorskip("sklearn")
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "examples"))
@@ -178,6 +180,7 @@ def _same_arrays(a, b):
             np.testing.assert_array_equal(za[k], zb[k])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_a_sigkilled_training_resumes_bit_for_bit(tmp_path, capsys):
     flags = ["--dataset", "moons", "--n", "200", "--quiet"]

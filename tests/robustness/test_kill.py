@@ -45,6 +45,7 @@ def _weights(path):
         return {k: z[k] for k in z.files if k != "__config__"}
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_sigkill_at_random_moments_leaves_a_checkpoint_that_resumes(tmp_path):
     # An uninterrupted run: the reference weights, and how long training lasts after its first
