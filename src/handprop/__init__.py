@@ -28,6 +28,7 @@ from .doctor import diagnose
 from .explain import explain
 from .export_torch import export_torch  # writing needs no PyTorch; from_torch imports it when called
 from .from_torch import from_torch
+from .export_onnx import export_onnx  # imports the onnx package only when called
 
 # ``handprop.gradcheck`` is the function; its module's helpers stay reachable from it, so that both
 # ``from handprop.gradcheck import numerical_gradient`` and ``handprop.gradcheck.numerical_gradient`` work.
@@ -43,7 +44,7 @@ __all__ = [
     "Loss", "MSE", "HalfSSE", "BCE", "CrossEntropy",
     "Optimizer", "SGD", "Adam",
     "Sequential", "mlp", "fit", "History", "evaluate", "load", "io", "metrics", "callbacks", "data",
-    "explain", "gradcheck", "diagnose", "export_torch", "from_torch",
+    "explain", "gradcheck", "diagnose", "export_torch", "from_torch", "export_onnx",
     "HandpropError", "HandpropValueError", "ShapeError", "DataError", "FileFormatError", "DivergenceError",
     "MissingFileError", "HandpropWarning",
 ]
