@@ -275,6 +275,9 @@ def make_parser():
     from .cli_data import add_commands  # train, evaluate, predict, summary
 
     add_commands(sub)
+    from .cli_export import add_command as add_export  # export: ONNX, a PyTorch or a handprop script
+
+    add_export(sub)
     return parser
 
 
