@@ -136,3 +136,37 @@ def test_python_export_rebuilds_every_kind_of_model_exactly(tmp_path, head, dtyp
     assert module.MODEL.dtype == dtype
     info = getattr(model, "info", None) or hp.io.ModelInfo()
     np.testing.assert_array_equal(module.predict(raw), info.predict(model, raw))
+
+
+def _readme_interop():
+    """The README's Interop section: its bash lines and its python blocks, in order."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    text = open(os.path.join(root, "README.md"), encoding="utf-8").read()
+    section = text.split("\n## Interop\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```(bash|python)\n(.*?)```", section, flags=re.S)
+    commands = [line.split("#")[0].strip() for kind, code in blocks if kind == "bash" for line in code.splitlines()]
+    return [c for c in commands if c], [code for kind, code in blocks if kind == "python"]
+
+
+@pytest.mark.slow
+def test_the_readme_interop_examples_run_as_printed(tmp_path, monkeypatch, capsys):
+    for module in ("sklearn", "onnxruntime", "torch"):
+        pytest.importorskip(module)
+    monkeypatch.chdir(tmp_path)
+    commands, blocks = _readme_interop()
+    assert len(commands) == 4 and len(blocks) == 3
+    for command in commands:
+        assert command.startswith("handprop ") and main(command.split()[1:]) == 0, command
+    assert {"moons.npz", "moons.onnx", "moons_torch.py", "moons_torch.npz", "moons_hp.py", "moons_hp.npz"} <= set(
+        os.listdir(tmp_path))
+    capsys.readouterr()
+    scope = {}
+    exec(blocks[0], scope)
+    assert float(capsys.readouterr().out.split()[-1]) > 0.93  # "about 0.95"
+    exec(blocks[1], scope)
+    model = hp.load("moons.npz")
+    np.testing.assert_array_equal(scope["labels"], model.info.predict(model, scope["X_raw"]))
+    np.testing.assert_allclose(scope["proba"], model.info.predict(model, scope["X_raw"], proba=True), atol=1e-9)
+    exec(blocks[2], scope)
+    assert repr(scope["model"]) == repr(model)
+    np.testing.assert_array_equal(scope["net"]["predict"](scope["X_raw"]), scope["labels"])
