@@ -170,3 +170,17 @@ def test_the_readme_interop_examples_run_as_printed(tmp_path, monkeypatch, capsy
     exec(blocks[2], scope)
     assert repr(scope["model"]) == repr(model)
     np.testing.assert_array_equal(scope["net"]["predict"](scope["X_raw"]), scope["labels"])
+
+
+@pytest.mark.parametrize("to", ["torch", "python"])
+def test_the_weights_never_replace_the_model_they_come_from(saved, tmp_path, capsys, to):
+    path, _ = saved  # model.npz
+    before = path.read_bytes()
+    assert main(["export", str(path), "--to", to, str(tmp_path / "model.py")]) == 2
+    err = capsys.readouterr().err
+    assert "its weights would go to" in err and "holds a saved handprop model" in err
+    assert path.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["model.npz"]
+    # the advice, followed: another script name
+    suggested = re.search(r"e\.g\. (\S+\.py)", err).group(1)
+    assert main(["export", str(path), "--to", to, suggested]) == 0
+    assert path.read_bytes() == before

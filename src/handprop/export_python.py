@@ -8,7 +8,7 @@ The script spells the network out layer by layer (``Dense(4, 16, weight=..., bia
 
 import os
 
-from .exporting import check_suffix, layer_steps, npz_bytes, write_all
+from .exporting import check_suffix, layer_steps, npz_bytes, weights_beside, write_all
 
 __all__ = ["export_python"]
 
@@ -109,7 +109,7 @@ def export_python(model, path):
     arrays = {}
     layers, names = _layers(steps, arrays)
     info = _info(model, arrays, names)
-    npz = os.path.splitext(script)[0] + ".npz"
+    npz = weights_beside(script)
     text = _TEMPLATE.format(summary=repr(model), npz=os.path.basename(npz), script=os.path.basename(script),
                             names=", ".join(sorted(names)), dtype=str(model.dtype), layers=layers, info=info)
     write_all({npz: npz_bytes(arrays), script: text.encode("utf-8")})

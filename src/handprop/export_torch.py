@@ -22,7 +22,7 @@ Writing this file needs no PyTorch; running it does.
 
 import os
 
-from .exporting import Postprocessing, check_suffix, layer_steps, npz_bytes, write_all
+from .exporting import Postprocessing, check_suffix, layer_steps, npz_bytes, weights_beside, write_all
 
 __all__ = ["export_torch"]
 
@@ -154,7 +154,7 @@ def export_torch(model, path):
     post = Postprocessing.of(model)
     network, arrays = _network(steps)
     pre, post_code = _pre_code(post, arrays), _post_code(post, arrays)
-    npz = os.path.splitext(script)[0] + ".npz"
+    npz = weights_beside(script)
     dtype = str(model.dtype)
     classes = "None" if post.classes is None else f"np.array({post.classes!r})"
     text = _TEMPLATE.format(summary=repr(model), npz=os.path.basename(npz), script=os.path.basename(script),

@@ -12,6 +12,7 @@ An exporter needs three things from a model, and each is read here once:
 """
 
 import os
+import zipfile
 
 import numpy as np
 
@@ -99,6 +100,25 @@ def check_suffix(path, suffix, what):
         raise HandpropValueError(f"{what} must be written to a {suffix} file, got {path!r}; "
                                  f"e.g. {os.path.splitext(path)[0] or 'model'}{suffix}")
     return path
+
+
+def weights_beside(script):
+    """The ``.npz`` that a script ``OUT.py`` reads its weights from: ``OUT.npz``, refused if that
+    file is a saved handprop model (``handprop export model.npz --to torch model.py`` must not
+    replace the model it reads with bare weights)."""
+    npz = os.path.splitext(script)[0] + ".npz"
+    if os.path.isfile(npz):
+        try:
+            with zipfile.ZipFile(npz) as z:
+                is_model = "__config__.npy" in z.namelist()
+        except (OSError, zipfile.BadZipFile):
+            is_model = False
+        if is_model:
+            base = os.path.splitext(script)[0]
+            raise HandpropValueError(
+                f"{script}: its weights would go to {npz}, which holds a saved handprop model; "
+                f"refusing to replace it. Name the script differently, e.g. {base}_export.py")
+    return npz
 
 
 def write_all(files):
