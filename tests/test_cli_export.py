@@ -184,3 +184,12 @@ def test_the_weights_never_replace_the_model_they_come_from(saved, tmp_path, cap
     suggested = re.search(r"e\.g\. (\S+\.py)", err).group(1)
     assert main(["export", str(path), "--to", to, suggested]) == 0
     assert path.read_bytes() == before
+
+
+def test_core_import_imports_no_optional_interop_package():
+    code = ("import sys, handprop, handprop.cli; handprop.cli.make_parser(); "
+            "print(sorted(m for m in ('onnx', 'onnxruntime', 'torch', 'sklearn', 'handprop.sklearn') if m in sys.modules))")
+    src = os.path.dirname(os.path.dirname(os.path.abspath(hp.__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == "[]"

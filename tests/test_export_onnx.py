@@ -131,12 +131,3 @@ def test_export_refuses_what_it_cannot_write_by_name(tmp_path):
     with pytest.raises(hp.HandpropValueError, match=r"the model is float16; export float32 or float64"):
         hp.export_onnx(hp.Sequential([hp.Dense(2, 1, dtype=np.float16)]), tmp_path / "m.onnx")
     assert os.listdir(tmp_path) == []
-
-
-def test_core_import_imports_no_optional_interop_package():
-    code = ("import sys, handprop; print(sorted(m for m in ('onnx', 'onnxruntime', 'torch', 'sklearn', "
-            "'handprop.sklearn') if m in sys.modules))")
-    src = os.path.dirname(os.path.dirname(os.path.abspath(hp.__file__)))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
-    assert out.stdout.strip() == "[]"
