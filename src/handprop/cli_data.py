@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-from .cli_source import check_source_finite, names_list
+from .cli_source import check_source_finite, names_list, names_list_or_none
 from .cli_train import cmd_train
 from .data.tables import printable, spreadsheet_safe
 from .errors import DataError, HandpropValueError
@@ -138,7 +138,7 @@ def _match_by_name(path, names, columns, target, args, n_inputs):
                         f"model was trained on; the file has: {_shown(columns, 12)}")
     if present:
         return
-    feats = [c for c in columns if c not in set(names_list(target) or [])] if target else columns
+    feats = [c for c in columns if c not in set(names_list_or_none(target) or [])]
     fix = (f"; if they are the model's features in the model's order, run: {_rerun(args, '--by-position')}"
            if len(feats) == n_inputs else "")
     raise DataError(f"{path}: none of the model's feature columns is in the file (columns are matched by "
@@ -165,7 +165,7 @@ def _load_eval(path, info, n_inputs, args, need_target):
     if need_target:
         return load_data(path, target=names_list(target), **opts)
     if columns is not None:  # predict: a target column in the file is ignored, if it is there
-        has = bool(target) and all(t in columns for t in ([target] if "," not in target else names_list(target)))
+        has = bool(target) and all(t in columns for t in names_list_or_none(target))
         return load_data(path, target=names_list(target) if has else None, has_target=has, **opts)
     return load_data(path, has_target=False, **opts)
 

@@ -169,7 +169,7 @@ def _check_header(row, line, path):
     if looks_like_data(row):
         shown = printable(",".join(cell.strip() for cell in row[:6])) + (",..." if len(row) > 6 else "")
         raise DataError(
-            f"{path}:{line}: no header: the first row ({shown}) holds only numbers, so it is data, "
+            f"{path}:{line}: no header: the first row ({shown}) holds numbers, so it is data, "
             f"not column names. Add a header row naming the columns, or read the file without one "
             f"with --no-header (Python: header=False; the columns are then x0, x1, ...)")
     for j, name in enumerate(row):

@@ -59,8 +59,13 @@ def is_missing(cell):
 
 
 def looks_like_data(row):
-    """True if every cell of ``row`` is a number: then it is a row of data, not a header."""
-    return bool(row) and all(is_number(cell) for cell in row)
+    """True if ``row`` reads as data rather than column names: every cell is a number, or some cell
+    is a number written with a fraction or an exponent (``2.04``, ``1e-3``), which no header holds.
+    Whole numbers alone (``2019``) may be names."""
+    numbers = [cell.strip() for cell in row if is_number(cell)]
+    if not row or not numbers:
+        return False
+    return len(numbers) == len(row) or any(not cell.lstrip("+-").isdigit() for cell in numbers)
 
 
 def decimal_comma_hint(cell):

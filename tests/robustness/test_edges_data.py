@@ -1,0 +1,239 @@
+"""Issue 10, "Trust at the edges", the data-reading items: each test is named after its item and
+asserts the exit code or error type, the words of the message, and for files the bytes that must not
+change. The oracles are the data themselves (which rows, which lines), hand-counted values, or the
+saved model's own arithmetic on the rows in the training order."""
+
+import csv
+import io
+import shlex
+import warnings
+
+import numpy as np
+import pytest
+
+import handprop
+from handprop.cli import main
+from handprop.data import StandardScaler, load_data, read_csv
+from handprop.errors import DataError, HandpropValueError
+
+TRAIN = ["--epochs", "30", "--layers", "8", "--quiet", "--no-doctor", "--seed", "0"]
+
+
+def write_csv(path, header, rows):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        if header is not None:
+            w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def scores(text):
+    out = {}
+    for line in text.splitlines():
+        key, _, value = line.rpartition(": ")
+        try:
+            out[key] = float(value)
+        except ValueError:
+            pass
+    return out
+
+
+def run(argv, capsys):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A model trained on columns a, b, c (label from a and b only) and the rows it was trained on."""
+    d = tmp_path_factory.mktemp("edges")
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((150, 3))
+    X[:, 2] *= 5  # c: loud noise; a model fed c in a's place is wrong
+    label = np.where(X[:, 0] - X[:, 1] > 0, "up", "down")
+    write_csv(d / "train.csv", ["a", "b", "c", "label"], [[*r, k] for r, k in zip(X, label)])
+    assert main(["train", str(d / "train.csv"), "--out", str(d / "m.npz"), "--epochs", "60", "--layers", "8",
+                 "--quiet", "--no-doctor", "--lr", "0.01"]) == 0
+    return d, X, label
+
+
+# ------------------------------------------------------------------------------ item 1: column names
+def test_item01_reordered_columns_are_matched_by_name(trained, capsys):
+    d, X, label = trained
+    # Columns in another order, the target in the middle: the answers are those of the training order.
+    write_csv(d / "reordered.csv", ["c", "label", "b", "a"], [[r[2], k, r[1], r[0]] for r, k in zip(X, label)])
+    capsys.readouterr()
+    code, out, _ = run(["predict", d / "m.npz", d / "reordered.csv"], capsys)
+    assert code == 0
+    got = [row[0] for row in csv.reader(io.StringIO(out))][1:]
+    model = handprop.load(d / "m.npz")
+    assert got == model.info.predict(model, X).tolist()
+    code, out, _ = run(["evaluate", d / "m.npz", d / "reordered.csv"], capsys)
+    expected = float(np.mean(model.info.predict(model, X) == label))
+    assert code == 0 and scores(out)["accuracy"] == pytest.approx(expected, abs=5e-5) and expected > 0.9
+
+
+def test_item01_renamed_columns_are_refused_with_both_lists_and_the_printed_fix_runs(trained, capsys):
+    d, X, label = trained
+    write_csv(d / "renamed.csv", ["p", "q", "r", "label"], [[*r, k] for r, k in zip(X, label)])
+    code, _, err = run(["evaluate", d / "m.npz", d / "renamed.csv"], capsys)
+    assert code == 2
+    assert "none of the model's feature columns is in the file" in err
+    assert "the model takes 3 (a, b, c)" in err and "the file has: p, q, r, label" in err
+    command = err.split("run: ")[1].strip()
+    assert command.endswith("--by-position")
+    argv = shlex.split(command)
+    assert argv[0] == "handprop"
+    code, out, _ = run(argv[1:], capsys)  # the advice, run as printed
+    model = handprop.load(d / "m.npz")
+    assert code == 0 and scores(out)["accuracy"] == pytest.approx(np.mean(model.info.predict(model, X) == label),
+                                                                  abs=5e-5)
+
+
+def test_item01_by_position_needs_the_same_count_and_partial_names_are_named(trained, capsys):
+    d, X, label = trained
+    write_csv(d / "two.csv", ["p", "q", "label"], [[r[0], r[1], k] for r, k in zip(X, label)])
+    code, _, err = run(["evaluate", d / "m.npz", d / "two.csv", "--by-position"], capsys)
+    assert code == 2 and "2 feature columns, but the model takes 3 (a, b, c)" in err
+    code, _, err = run(["evaluate", d / "m.npz", d / "two.csv"], capsys)
+    assert code == 2 and "--by-position" not in err  # not a fix here: the counts differ
+    write_csv(d / "partial.csv", ["a", "b", "z", "label"], [[*r, k] for r, k in zip(X, label)])
+    code, _, err = run(["predict", d / "m.npz", d / "partial.csv"], capsys)
+    assert code == 2 and "no column(s) 'c' that the model was trained on" in err
+
+
+def test_item01_a_first_row_of_numbers_is_no_header(trained, capsys):
+    d, X, label = trained
+    # The header is gone: the first row is data and must not be eaten as names.
+    write_csv(d / "noheader.csv", None, [[*r, k] for r, k in zip(X, label)])
+    before = (d / "noheader.csv").read_bytes()
+    code, _, err = run(["evaluate", d / "m.npz", d / "noheader.csv"], capsys)
+    assert code == 2 and "noheader.csv:1: no header" in err and "--no-header" in err
+    code, out, _ = run(["evaluate", d / "m.npz", d / "noheader.csv", "--no-header"], capsys)
+    assert code == 0 and scores(out)["samples"] == 150  # every row, the first one included
+    write_csv(d / "features.csv", None, X[:5].tolist())
+    code, out, _ = run(["predict", d / "m.npz", d / "features.csv", "--no-header"], capsys)
+    model = handprop.load(d / "m.npz")
+    assert code == 0 and out.split()[1:] == model.info.predict(model, X[:5]).tolist()
+    assert (d / "noheader.csv").read_bytes() == before
+
+
+def test_item01_train_refuses_a_file_without_header_unless_told(tmp_path, capsys):
+    rows = [[i % 7, (i * 3) % 5, i % 2] for i in range(40)]
+    path = write_csv(tmp_path / "raw.csv", None, rows)
+    code, _, err = run(["train", path, "--out", tmp_path / "m.npz", *TRAIN], capsys)
+    assert code == 2 and "no header: the first row (0,0,0) holds numbers, so it is data" in err
+    assert not (tmp_path / "m.npz").exists()
+    code, _, _ = run(["train", path, "--no-header", "--out", tmp_path / "m.npz", *TRAIN], capsys)
+    assert code == 0
+    info = handprop.load(tmp_path / "m.npz").info
+    assert info.feature_names == ["x0", "x1"] and info.target_name == "x2"
+    ds = read_csv(path, header=False)
+    assert ds.X.shape == (40, 2) and ds.X[0].tolist() == [0.0, 0.0]
+
+
+# ------------------------------------------------------------------------ item 2: missing targets
+def test_item02_missing_targets_are_refused_naming_the_lines(tmp_path, capsys):
+    rows = [[i, 2.5 * i + 0.25] for i in range(30)]
+    rows[4][1], rows[9][1] = "NA", "?"
+    path = write_csv(tmp_path / "r.csv", ["x", "price"], rows)
+    code, _, err = run(["train", path, "--out", tmp_path / "m.npz", *TRAIN], capsys)
+    assert code == 2
+    # header on line 1: rows 4 and 9 are lines 6 and 11
+    assert "r.csv:6:2 (column 2 'price'): missing target value 'NA' at line(s) 6, 11: 2 row(s) have no target" in err
+    assert "--drop-missing-target" in err and not (tmp_path / "m.npz").exists()
+    code, out, err = run(["train", path, "--drop-missing-target", "--out", tmp_path / "m.npz",
+                          "--epochs", "3", "--layers", "4", "--no-doctor", "--seed", "0"], capsys)
+    assert code == 0
+    assert "dropped 2 row(s) of" in err and "(line 6, 11); 28 rows are left" in err
+    assert "28 rows, 1 features" in out and "task: regression" in out  # "NA" is no class
+    ds = read_csv(path, missing_target="drop")
+    assert ds.dropped_lines == [6, 11] and ds.y.dtype == np.float64 and ds.class_names is None
+
+
+def test_item02_a_text_label_target_with_a_question_mark_is_refused(tmp_path):
+    path = write_csv(tmp_path / "c.csv", ["x", "kind"], [[1, "cat"], [2, "?"], [3, "dog"], [4, "N/A"]])
+    with pytest.raises(DataError, match=r"c\.csv:3:2 \(column 2 'kind'\): missing target value '\?' at line\(s\) 3, 5"):
+        read_csv(path)
+    ds = read_csv(path, missing_target="drop")
+    assert ds.class_names == ["cat", "dog"] and ds.X[:, 0].tolist() == [1.0, 3.0]
+
+
+# ---------------------------------------------------------------------- item 3: degenerate targets
+@pytest.mark.parametrize("values, shown", [(["yes"] * 20, "'yes'"), ([3.5] * 20, "3.5"), ([1] * 20, "1")])
+def test_item03_a_constant_target_is_refused_before_training(tmp_path, capsys, values, shown):
+    path = write_csv(tmp_path / "k.csv", ["x", "answer"], [[i, v] for i, v in enumerate(values)])
+    code, out, err = run(["train", path, "--out", tmp_path / "m.npz", *TRAIN], capsys)
+    assert code == 2 and out == ""
+    assert f"target 'answer' holds one value ({shown}) in all 20 rows; there is nothing to learn" in err
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_item03_a_constant_column_of_several_targets_is_named(tmp_path, capsys):
+    rows = [[i, i * 0.5, 7.0] for i in range(20)]
+    path = write_csv(tmp_path / "k2.csv", ["x", "t1", "t2"], rows)
+    code, _, err = run(["train", path, "--target", "t1,t2", "--out", tmp_path / "m.npz", *TRAIN], capsys)
+    assert code == 2 and "target 't2' holds one value (7.0) in all 20 rows" in err
+
+
+# ----------------------------------------------------------------------- item 4: --task vs target
+def test_item04_regression_on_text_labels_is_refused(tmp_path, capsys):
+    path = write_csv(tmp_path / "t.csv", ["x", "kind"], [[i, ["ant", "bee", "cow"][i % 3]] for i in range(30)])
+    code, _, err = run(["train", path, "--task", "regression", "--out", tmp_path / "m.npz", *TRAIN], capsys)
+    assert code == 2
+    assert "--task regression: target 'kind' holds text labels (ant, bee, cow); regression needs numbers" in err
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_item04_classification_of_hundreds_of_values_warns_with_the_count(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, 300)
+    path = write_csv(tmp_path / "c.csv", ["x", "v"], [[a, round(a * 1000, 3)] for a in x])
+    n_distinct = len({round(a * 1000, 3) for a in x})
+    code, _, err = run(["train", path, "--task", "classification", "--epochs", "1", "--layers", "4",
+                        "--quiet", "--no-doctor", "--out", tmp_path / "m.npz"], capsys)
+    assert code == 0
+    assert f"warning: --task classification: target 'v' has {n_distinct} distinct values" in err
+    assert n_distinct > 250
+
+
+# ------------------------------------------------------------------- item 6: scaler overflow
+def test_item06_the_scaler_refuses_values_it_cannot_represent_naming_the_column():
+    X = np.column_stack([np.arange(10.0), np.linspace(1e200, 5e200, 10)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning on the way to the error
+        with pytest.raises(DataError, match=r"feature 'big' \(column 1, 0-based\) holds values up to 5e\+200 "
+                                            r"in magnitude: their standard deviation overflows float64"):
+            StandardScaler().fit(X, names=["small", "big"])
+        with pytest.raises(DataError, match=r"column 1 \(0-based\) holds values up to 5e\+200"):
+            StandardScaler().fit(X)
+    # 1e150 is still representable: std ~1.4e150 and the scaled values are ordinary numbers.
+    Z = StandardScaler().fit_transform(X / 1e50)
+    assert np.all(np.isfinite(Z)) and abs(Z[:, 1].std() - 1) < 1e-12
+
+
+def test_item06_train_names_the_overflowing_column(tmp_path, capsys):
+    rows = [[i, 1e200 * (1 + i % 3), i % 2] for i in range(30)]
+    path = write_csv(tmp_path / "o.csv", ["id", "huge", "label"], rows)
+    code, _, err = run(["train", path, "--out", tmp_path / "m.npz", *TRAIN], capsys)
+    assert code == 2 and "feature 'huge' (column 1, 0-based) holds values up to 3e+200" in err
+    assert "RuntimeWarning" not in err and not (tmp_path / "m.npz").exists()
+
+
+# ------------------------------------------------------------- item 19: options that do nothing
+@pytest.mark.parametrize("argv, words", [
+    (["--dataset", "iris", "--n", "5"], "--n applies to generated data sets (moons, circles, ...); --dataset iris"),
+    (["--dataset", "moons", "--target", "zzz"], "--target reads a data file; --dataset moons is built in"),
+    (["--dataset", "moons", "--patience", "-1"], "--patience must be >= 0"),
+    (["--dataset", "moons", "--patience", "5"], "--patience 5 does nothing without --val"),
+    (["--dataset", "moons", "--checkpoint-every", "2"], "--checkpoint-every does nothing without --checkpoint"),
+    (["{d}/f.csv", "--n", "50"], "--n applies to generated data sets (--dataset moons, ...), not to the data file"),
+])
+def test_item19_options_that_do_nothing_say_so(tmp_path, capsys, argv, words):
+    write_csv(tmp_path / "f.csv", ["a", "y"], [[i, i % 2] for i in range(20)])
+    argv = [a.replace("{d}", str(tmp_path)) for a in argv]
+    code, out, err = run(["train", *argv, "--out", tmp_path / "m.npz", "--epochs", "1"], capsys)
+    assert code == 2 and words in err and err.startswith("error: ")
+    assert not (tmp_path / "m.npz").exists()
