@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-from .cli_source import check_source_finite, names_list, names_list_or_none
+from .cli_source import check_array_kinds, check_source_finite, names_list, names_list_or_none
 from .cli_train import cmd_train
 from .data.tables import printable, spreadsheet_safe
 from .errors import DataError, HandpropValueError
@@ -153,7 +153,7 @@ def _load_eval(path, info, n_inputs, args, need_target):
     from .data.readers import column_names, default_feature_names
 
     target = getattr(args, "target", None) or info.target_name
-    opts = {"delimiter": args.delimiter, "header": not args.no_header}
+    opts = {"delimiter": args.delimiter, "header": not args.no_header, "n_features": n_inputs}
     names = info.feature_names
     columns = None if args.no_header else column_names(path, args.delimiter)
     named = bool(names) and list(names) != default_feature_names(len(names))
@@ -180,6 +180,7 @@ def _read_eval_data(path, info, n_inputs, args, need_target):
     """
     ds = _load_eval(path, info, n_inputs, args, need_target)
     X, names = ds.X, info.feature_names
+    check_array_kinds(path, X, None)
     if X.ndim != 2 or X.shape[1] != n_inputs:
         got = f"{X.shape[1]} feature columns" if X.ndim == 2 else f"features of shape {X.shape}"
         raise DataError(f"{path}: {got}, but the model takes {n_inputs}"

@@ -58,7 +58,7 @@ def _drop_missing(ds, path):
 
 
 def load_data(path, target=None, *, delimiter=None, header=True, columns=None, drop=None,
-              missing_target="error", has_target=True):
+              missing_target="error", has_target=True, n_features=None):
     """Load a data set, choosing the reader by the file's extension.
 
     ``.csv`` (comma, or ``;`` when the first line holds more of them), ``.tsv`` (tab) and ``.txt``
@@ -75,7 +75,10 @@ def load_data(path, target=None, *, delimiter=None, header=True, columns=None, d
     header, columns, drop, missing_target, has_target
         As :func:`read_csv`. For array files ``columns`` and ``drop`` use the names ``x0, x1, ...``,
         ``missing_target="drop"`` drops rows whose target is NaN, and ``has_target=False`` reads
-        ``X`` alone.
+        ``X`` alone. A 1-d ``y`` of text holds class labels (as a CSV label column).
+    n_features : int or None
+        Array files: ``X`` must have this many columns, checked from the file's header before any
+        data is read (a file declaring a huge array costs nothing to refuse).
 
     Returns
     -------
@@ -89,8 +92,9 @@ def load_data(path, target=None, *, delimiter=None, header=True, columns=None, d
     """
     path = Path(path)
     ext = path.suffix.lower()
-    if ext in TEXT_EXTENSIONS:
+    if path.exists() or ext in TEXT_EXTENSIONS:  # a directory, a device or a pipe: say which
         existing_file(path)
+    if ext in TEXT_EXTENSIONS:
         if delimiter is None:
             delimiter = text_delimiter(path, ext)
         return read_csv(path, target=target, delimiter=delimiter, header=header, columns=columns,
@@ -107,10 +111,13 @@ def load_data(path, target=None, *, delimiter=None, header=True, columns=None, d
                                      f"targets); got target={target!r}")
         y_key = "y" if target is None else target
         if has_target:
-            X, y = load_xy(path, y_key=y_key)
+            X, y = load_xy(path, y_key=y_key, n_features=None if columns or drop else n_features)
         else:
-            X, y = load_array(path, key="X"), None
+            X, y = load_array(path, key="X", n_features=None if columns or drop else n_features), None
         ds = Dataset(X=X, y=y, feature_names=_default_names(X), target_name=y_key if has_target else None)
+        if y is not None and y.dtype.kind in "US" and y.ndim == 1:  # text labels, as in a CSV file
+            classes, ds.y = np.unique(y.astype(str), return_inverse=True)
+            ds.class_names = [str(c) for c in classes]
         if has_target and missing_target == "drop":
             ds = _drop_missing(ds, path)
         return _select(ds, columns, drop, path)
@@ -119,9 +126,7 @@ def load_data(path, target=None, *, delimiter=None, header=True, columns=None, d
             raise HandpropValueError(
                 f"{path}: a .npy file holds features only; target={target!r} cannot apply "
                 f"(save X and y together with np.savez(path, X=X, y=y))")
-        X = load_array(path)
+        X = load_array(path, n_features=None if columns or drop else n_features)
         return _select(Dataset(X=X, y=None, feature_names=_default_names(X)), columns, drop, path)
-    if path.is_dir():  # a directory has no extension either: say what it is
-        existing_file(path)
     known = ", ".join([*TEXT_EXTENSIONS, ".npz", ".npy"])
     raise HandpropValueError(f"{path}: unknown file extension '{ext}'; known: {known}")
