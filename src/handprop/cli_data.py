@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-from .cli_source import check_array_kinds, check_source_finite, names_list, names_list_or_none
+from .cli_source import check_array_kinds, check_source_finite, delimiter, names_list, names_list_or_none
 from .cli_train import cmd_train
 from .data.tables import printable, spreadsheet_safe
 from .errors import DataError, HandpropValueError
@@ -82,8 +82,9 @@ def _add_file_flags(p, train=False):
     """How a data file is read: delimiter, header, and (train) which columns; (evaluate, predict)
     how its columns meet the model's. Flags not typed stay None, so a resumed run ignores them."""
     on = {"action": "store_const", "const": True}
-    p.add_argument("--delimiter", help="the text file's delimiter, e.g. ';' or $'\\t' (default: ',' "
-                                       "for .csv, or ';' when the header holds more of them; tab for .tsv)")
+    p.add_argument("--delimiter", help="the text file's delimiter: one character, or tab, comma, semicolon, "
+                                       "pipe, space (default: ',' for .csv, or ';' when the header holds "
+                                       "more of them; tab for .tsv)")
     p.add_argument("--no-header", **on, help="the text file has no header row: its columns are x0, x1, ...")
     if train:
         p.add_argument("--columns", help="the feature columns to use, comma-separated (default: all "
@@ -153,9 +154,12 @@ def _load_eval(path, info, n_inputs, args, need_target):
     from .data.readers import column_names, default_feature_names
 
     target = getattr(args, "target", None) or info.target_name
-    opts = {"delimiter": args.delimiter, "header": not args.no_header, "n_features": n_inputs}
+    opts = {"delimiter": delimiter(args.delimiter), "header": not args.no_header, "n_features": n_inputs}
     names = info.feature_names
-    columns = None if args.no_header else column_names(path, args.delimiter)
+    columns = None if args.no_header else column_names(path, delimiter(args.delimiter))
+    if args.by_position and columns is None and not args.no_header:
+        raise HandpropValueError(f"{path}: --by-position does nothing here: an array file has no column names, "
+                                 "so its columns are always taken in order; leave --by-position out")
     named = bool(names) and list(names) != default_feature_names(len(names))
     if columns is not None and named and not args.by_position:
         _match_by_name(path, names, columns, target, args, n_inputs)
@@ -232,8 +236,17 @@ def cmd_evaluate(args):
         names = _class_names(info, model)
         C = confusion_matrix(y, labels, n_classes=len(names))
         print("confusion matrix (rows: true class, columns: predicted class):")
-        print(format_confusion(C, names))
+        print(format_confusion(C, [printable(n) for n in names]))
     return 0
+
+
+def _output_names(info, k):
+    """Column names of predict's CSV output: the target's name(s), or ``prediction_0..``."""
+    name = info.target_name or "prediction"
+    names = name.split(",")
+    if k == 1:
+        return [name]
+    return names if len(names) == k else [f"{name}_{j}" for j in range(k)]
 
 
 def cmd_predict(args):
@@ -244,6 +257,8 @@ def cmd_predict(args):
     model = load(args.model)
     info = model.info
     X, _ = _read_eval_data(args.data, info, model.n_inputs, args, need_target=False)
+    # Text from the files (names, labels) is escaped, and made inert for spreadsheets: a cell such
+    # as =HYPERLINK(...) would otherwise run when the CSV is opened.
     writer = csv.writer(sys.stdout, lineterminator="\n")
     if info.task is None:
         raise DataError(f"{args.model}: the model does not say whether it classifies or regresses; "
@@ -254,16 +269,14 @@ def cmd_predict(args):
         proba = info.probabilities(model.predict(info.prepare(X), batch_size=8192)) if args.proba else None
         if args.proba:
             header += [f"p_{c}" for c in _class_names(info, model)]
-        writer.writerow(header)
+        writer.writerow([spreadsheet_safe(h) for h in header])
         for i, label in enumerate(labels.tolist()):
-            writer.writerow([label] + ([repr(float(p)) for p in proba[i]] if args.proba else []))
+            writer.writerow([spreadsheet_safe(label)] + ([repr(float(p)) for p in proba[i]] if args.proba else []))
     else:
         if args.proba:
             raise HandpropValueError("--proba is for classification models; this one does regression")
         pred = info.predict(model, X)
-        k = pred.shape[1]
-        name = info.target_name or "prediction"
-        writer.writerow([name] if k == 1 else [f"{name}_{j}" for j in range(k)])
+        writer.writerow([spreadsheet_safe(h) for h in _output_names(info, pred.shape[1])])
         for row in pred:
             writer.writerow([repr(float(v)) for v in row])
     return 0
@@ -274,17 +287,17 @@ def cmd_summary(args):
 
     config, _, model = _load(args.model)
     info = model.info
-    print(f"{args.model}: handprop model (format {config['format_version']}, "
+    print(f"{printable(args.model)}: handprop model (format {config['format_version']}, "
           f"written by handprop {config.get('handprop_version')})")
     print(model.summary())
     print(f"loss: {info.loss!r}" if info.loss is not None else "loss: not recorded")
     if info.task:
-        print(f"task: {info.task}" + (f", classes: {', '.join(info.class_names)}" if info.class_names else ""))
+        print(f"task: {info.task}" + (f", classes: {_shown(info.class_names, 50)}" if info.class_names else ""))
     if info.feature_names:
         names = info.feature_names
-        print(f"features: {len(names)} ({', '.join(names[:8])}{', ...' if len(names) > 8 else ''})")
+        print(f"features: {len(names)} ({_shown(names)})")
     if info.target_name:
-        print(f"target: {info.target_name}")
+        print(f"target: {printable(info.target_name)}")
     pre = [n for n, o in (("inputs", info.x_scaler), ("target", info.y_scaler)) if o is not None]
     print("standardised: " + (", ".join(pre) if pre else "nothing"))
     ck = config.get("checkpoint")

@@ -27,12 +27,30 @@ def names_list(text):
     return [part.strip() for part in text.split(",")]
 
 
+DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "space": " "}
+
+
+def delimiter(text):
+    """``--delimiter``: one character, or a name (tab, comma, semicolon, pipe, space; ``\\t``)."""
+    return None if text is None else DELIMITER_NAMES.get(text.lower() if len(text) > 1 else text, text)
+
+
 def load_options(s):
     """Keyword arguments of :func:`handprop.data.load_data` from the run's settings."""
-    return {"target": names_list(s.get("target")), "delimiter": s.get("delimiter"),
+    return {"target": names_list(s.get("target")), "delimiter": delimiter(s.get("delimiter")),
             "header": not s.get("no_header"), "columns": names_list_or_none(s.get("columns")),
             "drop": names_list_or_none(s.get("drop")),
             "missing_target": "drop" if s.get("drop_missing_target") else "error"}
+
+
+def target_names(target_name):
+    """The target's column names (a model may have several targets, saved as ``"t1,t2"``)."""
+    return str(target_name or "y").split(",")
+
+
+def target_names(target_name):
+    """The target's column names (a model may have several targets, saved as ``"t1,t2"``)."""
+    return str(target_name or "y").split(",")
 
 
 def names_list_or_none(text):
@@ -108,20 +126,27 @@ def check_array_kinds(path, X, y):
 
 
 def check_target(y, class_names, target_name, where):
-    """Refuse a constant target before training: one class, or one value, teaches nothing."""
+    """Refuse a target that teaches nothing (one class, one value) or that the scaler cannot hold."""
     y = np.asarray(y)
     if len(y) == 0:
         raise DataError(f"{printable(where)}: no rows to learn from")
     cols = y.reshape(len(y), -1)
-    names = (target_name or "y").split(",")
+    names = target_names(target_name)
+    names = names if len(names) == cols.shape[1] else [f"{target_name or 'y'}[{k}]" for k in range(cols.shape[1])]
     for k in range(cols.shape[1]):
         c = cols[:, k]
         if np.all(c == c[0]):
             value = class_names[int(c[0])] if class_names is not None else c[0].item()
-            name = names[k] if len(names) == cols.shape[1] else f"{target_name or 'y'}[{k}]"
-            raise DataError(f"{printable(where)}: target '{printable(name)}' holds one value ({printable(repr(value))}) "
-                            f"in all {len(c)} rows; there is nothing to learn (one class, or a constant). "
-                            f"Check that --target names the column you mean")
+            raise DataError(f"{printable(where)}: target '{printable(names[k])}' holds one value "
+                            f"({printable(repr(value))}) in all {len(c)} rows; there is nothing to learn (one "
+                            f"class, or a constant). Check that --target names the column you mean")
+    if cols.dtype.kind == "f":  # a regression target is standardised: it must be representable
+        from .data import StandardScaler
+
+        try:
+            StandardScaler().fit(cols, names=names)
+        except DataError as exc:
+            raise DataError(f"{printable(where)}: target {exc}") from None
 
 
 def check_task(task, y, class_names, target_name):

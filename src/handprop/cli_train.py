@@ -18,6 +18,7 @@ import numpy as np
 
 from .cli_source import (MAX_CLASSES, check_array_kinds, check_source_finite, check_target, check_task,
                          check_typed_flags, load_options, report_dropped)
+from .data.tables import printable
 from .errors import DataError, HandpropValueError
 
 SKLEARN_SETS = ("digits", "iris", "breast_cancer", "wine")
@@ -27,8 +28,9 @@ RESUME_FREE = {"epochs", "checkpoint", "checkpoint_every", "log"}
 
 # ----------------------------------------------------------------------------------- data
 def _load_source(s):
-    """``(X, y, class_names, feature_names, target_name)`` from the settings' data source."""
-    from .data import load_data, load_sklearn, make_dataset
+    """``(X, y, class_names, feature_names, target_name)`` from the settings' data source, checked:
+    a target to learn (not constant, of a kind ``--task`` can learn), finite numbers."""
+    from .data import Dataset, load_data, load_sklearn, make_dataset
 
     if s["dataset"] in SKLEARN_SETS:
         ds = load_sklearn(s["dataset"])
@@ -37,7 +39,7 @@ def _load_source(s):
         if s["noise"] is not None:
             kw["noise"] = s["noise"]
         X, y = make_dataset(s["dataset"], **kw)
-        return X, y, None, [f"x{j}" for j in range(X.shape[1])], "y"
+        ds = Dataset(X=X, y=y, feature_names=[f"x{j}" for j in range(X.shape[1])], target_name="y")
     else:
         ds = load_data(s["data"], **load_options(s))
         report_dropped(ds, s["data"])
@@ -46,6 +48,8 @@ def _load_source(s):
     check_array_kinds(s["data"], ds.X, ds.y)
     check_source_finite(s["data"], ds.X, ds.y)
     check_target(ds.y, ds.class_names, ds.target_name, s["data"] or s["dataset"])
+    if s.get("task"):
+        check_task(s["task"], ds.y, ds.class_names, ds.target_name)
     return ds.X, ds.y, ds.class_names, ds.feature_names, ds.target_name
 
 
@@ -105,6 +109,8 @@ def _source(given):
     """The data-source settings, defaults filled in."""
     s = dict(DATA_DEFAULTS, dataset=None, data=None)
     s.update({k: v for k, v in given.items() if k in s})
+    if "task" in given:  # checked against the target as the data are read
+        s["task"] = given["task"]
     return s
 
 
@@ -199,11 +205,11 @@ def _build(s, n_features, n_classes, y_dim):
 
 
 def _describe(s, n_rows, n_features, why, info, model, loss, opt):
-    src = f"--dataset {s['dataset']}" if s["dataset"] else s["data"]
-    lines = [f"data: {src}: {n_rows} rows, {n_features} features; target {info.target_name!r}"]
+    src = f"--dataset {s['dataset']}" if s["dataset"] else printable(s["data"])
+    lines = [f"data: {src}: {n_rows} rows, {n_features} features; target {printable(repr(info.target_name))}"]
     if s["task"] == "classification":
         names = info.class_names
-        shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
+        shown = ", ".join(map(printable, names[:10])) + (", ..." if len(names) > 10 else "")
         lines.append(f"task: classification ({why}): {len(names)} classes [{shown}]")
     else:
         lines.append(f"task: regression ({why})")
@@ -249,7 +255,6 @@ def cmd_train(args):
         s = _resolve(_given(args), task)
     if s["task"] != task or args.task:
         why = "--task"
-        check_task(s["task"], y, class_names, target_name)
     classification = s["task"] == "classification"
     if classification:
         raw = np.asarray(class_names)[y] if class_names is not None else np.asarray(y)
@@ -266,8 +271,7 @@ def cmd_train(args):
         model, loss, opt, info = ckpt.model, ckpt.loss, ckpt.optimizer, ckpt.model.info
     else:
         x_scaler = StandardScaler().fit(train[0], names=feature_names) if s["scale"] else None
-        y_scaler = (StandardScaler().fit(train[1], names=str(target_name).split(","))
-                    if s["scale"] and not classification else None)
+        y_scaler = StandardScaler().fit(train[1]) if s["scale"] and not classification else None
         n_classes = len(encoder.classes_) if encoder else 0
         model, loss, opt = _build(s, X.shape[1], n_classes, y.shape[1] if y.ndim == 2 else 1)
         info = ModelInfo(loss=loss, task=s["task"], x_scaler=x_scaler, y_scaler=y_scaler,

@@ -99,6 +99,9 @@ def test_item01_by_position_needs_the_same_count_and_partial_names_are_named(tra
     assert code == 2 and "2 feature columns, but the model takes 3 (a, b, c)" in err
     code, _, err = run(["evaluate", d / "m.npz", d / "two.csv"], capsys)
     assert code == 2 and "--by-position" not in err  # not a fix here: the counts differ
+    np.savez(d / "arrays.npz", X=X, y=np.zeros(len(X)))
+    code, _, err = run(["predict", d / "m.npz", d / "arrays.npz", "--by-position"], capsys)
+    assert code == 2 and "--by-position does nothing here: an array file has no column names" in err
     write_csv(d / "partial.csv", ["a", "b", "z", "label"], [[*r, k] for r, k in zip(X, label)])
     code, _, err = run(["predict", d / "m.npz", d / "partial.csv"], capsys)
     assert code == 2 and "no column(s) 'c' that the model was trained on" in err
@@ -204,7 +207,7 @@ def test_item06_the_scaler_refuses_values_it_cannot_represent_naming_the_column(
     X = np.column_stack([np.arange(10.0), np.linspace(1e200, 5e200, 10)])
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no RuntimeWarning on the way to the error
-        with pytest.raises(DataError, match=r"feature 'big' \(column 1, 0-based\) holds values up to 5e\+200 "
+        with pytest.raises(DataError, match=r"'big' \(column 1, 0-based\) holds values up to 5e\+200 "
                                             r"in magnitude: their standard deviation overflows float64"):
             StandardScaler().fit(X, names=["small", "big"])
         with pytest.raises(DataError, match=r"column 1 \(0-based\) holds values up to 5e\+200"):
@@ -214,11 +217,19 @@ def test_item06_the_scaler_refuses_values_it_cannot_represent_naming_the_column(
     assert np.all(np.isfinite(Z)) and abs(Z[:, 1].std() - 1) < 1e-12
 
 
+def test_item06_train_names_an_overflowing_target(tmp_path, capsys):
+    rows = [[i, 1e200 * (i % 3) + 0.5] for i in range(30)]
+    path = write_csv(tmp_path / "p.csv", ["x", "price"], rows)
+    code, _, err = run(["train", path, "--out", tmp_path / "m.npz", *TRAIN], capsys)
+    assert code == 2 and "p.csv: target 'price' (column 0, 0-based) holds values up to 2e+200" in err
+    assert not (tmp_path / "m.npz").exists()
+
+
 def test_item06_train_names_the_overflowing_column(tmp_path, capsys):
     rows = [[i, 1e200 * (1 + i % 3), i % 2] for i in range(30)]
     path = write_csv(tmp_path / "o.csv", ["id", "huge", "label"], rows)
     code, _, err = run(["train", path, "--out", tmp_path / "m.npz", *TRAIN], capsys)
-    assert code == 2 and "feature 'huge' (column 1, 0-based) holds values up to 3e+200" in err
+    assert code == 2 and "'huge' (column 1, 0-based) holds values up to 3e+200" in err
     assert "RuntimeWarning" not in err and not (tmp_path / "m.npz").exists()
 
 
@@ -237,3 +248,173 @@ def test_item19_options_that_do_nothing_say_so(tmp_path, capsys, argv, words):
     code, out, err = run(["train", *argv, "--out", tmp_path / "m.npz", "--epochs", "1"], capsys)
     assert code == 2 and words in err and err.startswith("error: ")
     assert not (tmp_path / "m.npz").exists()
+
+
+# ------------------------------------------------------------ item 14 (in process): headers first
+def test_item14_the_model_column_count_is_checked_from_the_header(tmp_path):
+    np.savez_compressed(tmp_path / "d.npz", X=np.zeros((50, 4)), y=np.zeros(50))
+    with pytest.raises(handprop.ShapeError, match=r"d\.npz: 'X' has shape \(50, 4\): 4 feature columns, but 2 "
+                                                  r"are expected"):
+        load_data(tmp_path / "d.npz", n_features=2)
+    np.savez(tmp_path / "s.npz", X=np.arange(12.0).reshape(6, 2), y=np.arange(6) % 2)
+    ds = load_data(tmp_path / "s.npz", n_features=2)
+    assert isinstance(ds.X, np.memmap) and ds.X.tolist() == np.arange(12.0).reshape(6, 2).tolist()
+
+
+# ----------------------------------------------------------------- item 16: never exit 1 on input
+@pytest.fixture(scope="module")
+def moons_model(tmp_path_factory):
+    d = tmp_path_factory.mktemp("m16")
+    assert main(["train", "--dataset", "moons", "--n", "100", "--epochs", "1", "--quiet", "--no-doctor",
+                 "--out", str(d / "m.npz")]) == 0
+    return d
+
+
+@pytest.mark.parametrize("command, make, words", [
+    ("train", lambda d: np.savez(d / "f.npz", X=np.ones((10, 2)), y=np.array(["a", "b"] * 4 + ["c", "c"])), None),
+    ("train", lambda d: np.savez(d / "f.npz", X=np.arange(10.0), y=np.arange(10) % 2),
+     "X has shape (10,); features need a 2-d table (rows, columns); one feature per row: save X.reshape(-1, 1)"),
+    ("predict", lambda d: np.save(d / "f.npy", np.zeros((0, 2))), "f.npy: X has shape (0, 2): no data"),
+    ("evaluate", lambda d: np.savez(d / "f.npz", X=np.zeros((0, 2)), y=np.zeros(0)), "f.npz: X has shape (0, 2): no data"),
+    ("predict", lambda d: np.save(d / "f.npy", np.arange(5.0)), "'X' has shape (5,); features need a 2-d table"),
+    ("predict", lambda d: np.savez(d / "f.npz", X=np.array([["a", "b"]]), y=np.array([1])),
+     "f.npz: X has dtype <U1; features must be numbers"),
+])
+def test_item16_user_input_never_exits_1(tmp_path, capsys, moons_model, command, make, words):
+    make(tmp_path)
+    data = next(tmp_path.glob("f.*"))
+    extra = ["--no-scale", "--epochs", "1", "--quiet", "--no-doctor", "--out", tmp_path / "o.npz"]
+    argv = [command, data, *extra] if command == "train" else [command, moons_model / "m.npz", data]
+    code, out, err = run(argv, capsys)
+    assert "internal error" not in err and "Traceback" not in err
+    if words is None:  # text labels in an .npz are class labels, as in a CSV file
+        assert code == 0 and handprop.load(tmp_path / "o.npz").info.class_names == ["a", "b", "c"]
+    else:
+        assert code == 2 and words in err and err.startswith("error: ")
+
+
+# ------------------------------------------- item 17: no RuntimeWarning; messages blame the right thing
+def test_item17_no_runtime_warning_reaches_the_terminal(tmp_path, capsys):
+    hostile = {
+        "huge.csv": "a,b,y\n" + "".join(f"{1e308 * (i % 2 or -1)},{i},{i % 2}\n" for i in range(10)),
+        "overflow.csv": "a,y\n" + "".join(f"1.7e308,{i % 2}\n" for i in range(10)),
+        "inf.csv": "a,y\n1e999,0\n2,1\n3,0\n",
+    }
+    for name, text in hostile.items():
+        (tmp_path / name).write_text(text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning would become an internal error (exit 1)
+        for name in hostile:
+            code, _, err = run(["train", tmp_path / name, "--out", tmp_path / "m.npz", *TRAIN], capsys)
+            assert code == 2 and "Warning" not in err and "internal error" not in err, (name, err)
+    # an overflowing mean is not "your data holds NaN"
+    code, _, err = run(["train", tmp_path / "overflow.csv", "--out", tmp_path / "m.npz", *TRAIN], capsys)
+    assert "'a' (column 0, 0-based) holds values up to 1.7e+308" in err and "NaN" not in err
+    code, _, err = run(["train", tmp_path / "inf.csv", "--out", tmp_path / "m.npz", *TRAIN], capsys)
+    assert "inf.csv:2:1 (column 1 'a'): NaN or infinite value" in err
+
+
+def test_item17_a_device_or_a_pipe_is_not_called_a_directory(tmp_path, capsys):
+    import os
+
+    fifo = tmp_path / "stream.csv"
+    os.mkfifo(fifo)
+    code, _, err = run(["train", fifo, "--out", tmp_path / "m.npz"], capsys)
+    assert code == 2 and "stream.csv: is a named pipe (FIFO), not a regular file" in err
+    assert "directory" not in err
+    code, _, err = run(["train", "/dev/zero", "--out", tmp_path / "m.npz"], capsys)
+    assert code == 2 and "/dev/zero: is a character device, not a regular file" in err
+    code, _, err = run(["train", tmp_path, "--out", tmp_path / "m.npz"], capsys)
+    assert code == 2 and "is a directory, not a file" in err
+
+
+# -------------------------------------------------------- item 18: text from files, made safe
+def test_item18_control_characters_are_escaped_and_formulas_made_inert(tmp_path, capsys):
+    rows = [[i % 5, (i * 3) % 7, ["=HYPERLINK(\"http://x\")", "+1+2", "@SUM(A1)", "plain"][i % 4]] for i in range(60)]
+    path = write_csv(tmp_path / "t.csv", ["a", "b\x1b[31m", "la\nbel"], rows)
+    code, out, err = run(["train", path, "--out", tmp_path / "m.npz", "--epochs", "2", "--layers", "4",
+                          "--no-doctor"], capsys)
+    assert code == 0 and "\x1b" not in out + err
+    assert "target 'la\\nbel'" in out
+    code, out, _ = run(["summary", tmp_path / "m.npz"], capsys)
+    assert "features: 2 (a, b\\x1b[31m)" in out and "target: la\\nbel" in out and "\x1b" not in out
+    code, out, _ = run(["predict", tmp_path / "m.npz", path, "--proba"], capsys)
+    assert code == 0
+    table = list(csv.reader(io.StringIO(out)))
+    assert table[0][0] == "la\\nbel"
+    assert 'p_=HYPERLINK("http://x")' in table[0]  # starts with "p": no formula
+    labels = {row[0] for row in table[1:]}
+    # every label a spreadsheet would run is written as text ('=...), the others as they are
+    assert labels <= {"'=HYPERLINK(\"http://x\")", "'+1+2", "'@SUM(A1)", "plain"}
+    assert all(not cell.startswith(("=", "+", "-", "@")) for row in table for cell in row)
+    code, out, _ = run(["evaluate", tmp_path / "m.npz", path], capsys)
+    assert code == 0 and "'=HYPERLINK" not in out and '=HYPERLINK("http://x")' in out  # printed, not a CSV
+
+
+def test_item18_regression_output_keeps_negative_numbers(tmp_path, capsys):
+    rows = [[i, -3.0 * i - 1.5] for i in range(30)]
+    path = write_csv(tmp_path / "r.csv", ["x", "-y"], rows)
+    assert run(["train", path, "--out", tmp_path / "m.npz", *TRAIN], capsys)[0] == 0
+    code, out, _ = run(["predict", tmp_path / "m.npz", path], capsys)
+    table = list(csv.reader(io.StringIO(out)))
+    assert code == 0 and table[0] == ["'-y"]
+    assert all(float(row[0]) < 0 for row in table[5:])  # numbers stay numbers, signs included
+
+
+# ------------------------------------------------------------------ item 20: CSV usability
+def test_item20_semicolons_are_sniffed_and_decimal_commas_get_a_hint(tmp_path, capsys):
+    path = tmp_path / "eu.csv"
+    path.write_text("a;b;y\n" + "".join(f"{i}.5;{i % 3};{i % 2}\n" for i in range(20)))
+    ds = load_data(path)
+    assert ds.feature_names == ["a", "b"] and ds.X[3].tolist() == [3.5, 0.0]
+    path.write_text("a;b;y\n" + "".join(f"{i},5;{i % 3};{i % 2}\n" for i in range(20)))
+    code, _, err = run(["train", path, "--out", tmp_path / "m.npz", *TRAIN], capsys)
+    assert code == 2 and "eu.csv:2:1 (column 1 'a'): cannot read '0,5' as a number" in err
+    assert "'0,5' looks like a decimal comma: numbers need a decimal point, '0.5'" in err
+
+
+def test_item20_a_wrong_delimiter_gets_a_hint_that_runs(tmp_path, capsys):
+    path = tmp_path / "semi.tsv"  # a .tsv is read on tabs, but this one uses semicolons
+    path.write_text("a;b;y\n" + "".join(f"{i};{i % 3};{i % 2}\n" for i in range(20)))
+    code, _, err = run(["train", path, "--out", tmp_path / "m.npz", *TRAIN], capsys)
+    assert code == 2 and "a column name holds semicolon characters" in err
+    flag = err.split("read it with ")[1].split(" (Python")[0]
+    assert flag == "--delimiter semicolon"
+    code, _, _ = run(["train", path, *shlex.split(flag), "--out", tmp_path / "m.npz", *TRAIN], capsys)
+    assert code == 0 and handprop.load(tmp_path / "m.npz").info.feature_names == ["a", "b"]
+
+
+def test_item20_columns_and_drop_choose_the_features(tmp_path, capsys):
+    rows = [[f"id{i}", i % 4, (i * 7) % 5, ["ann", "bob"][i % 2], i % 2] for i in range(40)]
+    path = write_csv(tmp_path / "p.csv", ["id", "a", "b", "name", "label"], rows)
+    code, _, err = run(["train", path, "--out", tmp_path / "m.npz", *TRAIN], capsys)
+    assert code == 2 and "p.csv:2:1 (column 1 'id'): cannot read 'id0' as a number" in err
+    assert run(["train", path, "--drop", "id,name", "--out", tmp_path / "m.npz", *TRAIN], capsys)[0] == 0
+    assert handprop.load(tmp_path / "m.npz").info.feature_names == ["a", "b"]
+    assert run(["train", path, "--columns", "b,a", "--out", tmp_path / "m2.npz", *TRAIN], capsys)[0] == 0
+    assert handprop.load(tmp_path / "m2.npz").info.feature_names == ["b", "a"]
+    code, _, err = run(["train", path, "--columns", "a,zz", "--out", tmp_path / "m3.npz", *TRAIN], capsys)
+    assert code == 2 and "no feature column 'zz'; the columns are: id, a, b, name, label" in err
+    # evaluate picks the model's columns by name, and ignores id and name
+    code, out, _ = run(["evaluate", tmp_path / "m2.npz", path], capsys)
+    assert code == 0 and scores(out)["samples"] == 40
+
+
+def test_item20_several_targets(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (80, 2))
+    T = np.column_stack([X[:, 0] + X[:, 1], X[:, 0] - 2 * X[:, 1]])
+    path = write_csv(tmp_path / "two.csv", ["x1", "t1", "x2", "t2"],
+                     [[a[0], t[0], a[1], t[1]] for a, t in zip(X, T)])
+    code, out, _ = run(["train", path, "--target", "t1,t2", "--out", tmp_path / "m.npz", "--epochs", "3",
+                        "--layers", "none", "--no-doctor"], capsys)
+    assert code == 0 and "task: regression (it has 2 columns)" in out and "2 features" in out
+    code, out, _ = run(["predict", tmp_path / "m.npz", path], capsys)
+    table = list(csv.reader(io.StringIO(out)))
+    assert code == 0 and table[0] == ["t1", "t2"] and len(table) == 81
+    model = handprop.load(tmp_path / "m.npz")
+    np.testing.assert_allclose(np.array(table[1:], dtype=float), model.info.predict(model, X), rtol=1e-15)
+    code, out, _ = run(["evaluate", tmp_path / "m.npz", path], capsys)
+    assert code == 0 and "mse" in scores(out)
+    with pytest.raises(DataError, match=r"target column 3 'c' holds text labels"):
+        read_csv(write_csv(tmp_path / "m.csv", ["a", "b", "c"], [[1, 2, "x"], [2, 3, "y"]]), target=["b", "c"])

@@ -246,7 +246,7 @@ def _missing_targets(rows, lines, t_cols, names, path, missing_target):
         f"(Python: missing_target='drop')")
 
 
-def _check_options(target, header, columns, drop, missing_target):
+def _check_options(target, header, columns, drop, missing_target, delimiter):
     if target is not None and not isinstance(target, str) and not (
             isinstance(target, (list, tuple)) and target and all(isinstance(t, str) for t in target)):
         raise HandpropValueError(
@@ -258,6 +258,9 @@ def _check_options(target, header, columns, drop, missing_target):
             raise HandpropValueError(f"{name} must be a list of column names, got {value!r}")
     if missing_target not in ("error", "drop"):
         raise HandpropValueError(f"missing_target must be 'error' or 'drop', got {missing_target!r}")
+    if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\r\n\""):
+        raise HandpropValueError(f"delimiter must be a single character, got {delimiter!r} "
+                                 "(not a quote or a line break)")
 
 
 def read_csv(path, target=None, delimiter=",", encoding="utf-8", *, header=True, columns=None, drop=None,
@@ -307,26 +310,24 @@ def read_csv(path, target=None, delimiter=",", encoding="utf-8", *, header=True,
     Blank lines are skipped. The stdlib ``csv`` module splits the fields (quotes included) and NumPy
     converts a column at a time; a 1797 x 65 file takes a few tens of milliseconds.
     """
-    _check_options(target, header, columns, drop, missing_target)
-    raw = existing_file(path).read_bytes()
-    text = _decode(raw, encoding, path)
-    if delimiter is None:
-        delimiter = _sniff_delimiter(text)
-    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\r\n\"":
-        raise HandpropValueError(f"delimiter must be a single character, got {delimiter!r} "
-                                 "(not a quote or a line break)")
+    _check_options(target, header, columns, drop, missing_target, delimiter)
+    text = _decode(existing_file(path).read_bytes(), encoding, path)
+    delimiter = _sniff_delimiter(text) if delimiter is None else delimiter
     names = None
     try:
         names, header_line, rows, lines = _split_rows(text, delimiter, path, header)
         return _dataset(names, header_line, rows, lines, path, target, columns, drop, has_target,
                         missing_target)
     except DataError as exc:
-        if names is None:  # the header itself was refused: look at its first line
-            names = next((line for line in text.splitlines() if line.strip()), "").split(delimiter)
-        hint = delimiter_hint(names, delimiter)
-        if hint:
-            raise DataError(f"{exc}{hint}") from None
-        raise
+        raise _with_hint(exc, names, text, delimiter) from None
+
+
+def _with_hint(exc, names, text, delimiter):
+    """``exc``, with a hint added if the column names suggest another delimiter."""
+    if names is None:  # the header itself was refused: look at its first line
+        names = next((line for line in text.splitlines() if line.strip()), "").split(delimiter)
+    hint = delimiter_hint(names, delimiter)
+    return DataError(f"{exc}{hint}") if hint else exc
 
 
 def _dataset(names, header_line, rows, lines, path, target, columns, drop, has_target, missing_target):

@@ -154,7 +154,7 @@ def _unrepresentable(X, bad, names):
     j = int(bad[0])
     name = f"'{printable(names[j])}' (column {j}, 0-based)" if names is not None else f"column {j} (0-based)"
     big = float(np.max(np.abs(np.asarray(X[:, j], dtype=np.float64))))
-    return DataError(f"feature {name} holds values up to {big:.3g} in magnitude: their standard deviation "
+    return DataError(f"{name} holds values up to {big:.3g} in magnitude: their standard deviation "
                      f"overflows float64, so the scaler cannot represent them; rescale that column first "
                      f"(divide it by a power of ten, or take its logarithm)")
 

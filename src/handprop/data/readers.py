@@ -57,6 +57,24 @@ def _drop_missing(ds, path):
     return ds
 
 
+def _load_npz(path, target, columns, drop, missing_target, has_target, n_features):
+    if isinstance(target, (list, tuple)):
+        raise HandpropValueError(f"{path}: an .npz file has one target array (a 2-d y holds several "
+                                 f"targets); got target={target!r}")
+    y_key = "y" if target is None else target
+    if has_target:
+        X, y = load_xy(path, y_key=y_key, n_features=None if columns or drop else n_features)
+    else:
+        X, y = load_array(path, key="X", n_features=None if columns or drop else n_features), None
+    ds = Dataset(X=X, y=y, feature_names=_default_names(X), target_name=y_key if has_target else None)
+    if y is not None and y.dtype.kind in "US" and y.ndim == 1:  # text labels, as in a CSV file
+        classes, ds.y = np.unique(y.astype(str), return_inverse=True)
+        ds.class_names = [str(c) for c in classes]
+    if has_target and missing_target == "drop":
+        ds = _drop_missing(ds, path)
+    return _select(ds, columns, drop, path)
+
+
 def load_data(path, target=None, *, delimiter=None, header=True, columns=None, drop=None,
               missing_target="error", has_target=True, n_features=None):
     """Load a data set, choosing the reader by the file's extension.
@@ -106,21 +124,7 @@ def load_data(path, target=None, *, delimiter=None, header=True, columns=None, d
                 raise HandpropValueError(f"{path}: {flag} applies to text files; an {ext} file holds "
                                          "arrays without a header or delimiter")
     if ext == ".npz":
-        if isinstance(target, (list, tuple)):
-            raise HandpropValueError(f"{path}: an .npz file has one target array (a 2-d y holds several "
-                                     f"targets); got target={target!r}")
-        y_key = "y" if target is None else target
-        if has_target:
-            X, y = load_xy(path, y_key=y_key, n_features=None if columns or drop else n_features)
-        else:
-            X, y = load_array(path, key="X", n_features=None if columns or drop else n_features), None
-        ds = Dataset(X=X, y=y, feature_names=_default_names(X), target_name=y_key if has_target else None)
-        if y is not None and y.dtype.kind in "US" and y.ndim == 1:  # text labels, as in a CSV file
-            classes, ds.y = np.unique(y.astype(str), return_inverse=True)
-            ds.class_names = [str(c) for c in classes]
-        if has_target and missing_target == "drop":
-            ds = _drop_missing(ds, path)
-        return _select(ds, columns, drop, path)
+        return _load_npz(path, target, columns, drop, missing_target, has_target, n_features)
     if ext == ".npy":
         if target is not None:
             raise HandpropValueError(

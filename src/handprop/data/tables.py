@@ -78,11 +78,9 @@ def decimal_comma_hint(cell):
 
 def delimiter_hint(names, delimiter):
     """A hint if a column name holds another common delimiter (the file was split on the wrong one)."""
-    for other in (";", "\t", "|", ","):
+    for other, flag in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe"), (",", "comma")):
         if other != delimiter and any(other in name for name in names):
-            shown = {"\t": "tab", ";": ";", "|": "|", ",": ","}[other]
-            flag = "$'\\t'" if other == "\t" else repr(other)
-            return (f"; column names hold '{shown}': the file may be delimited by '{shown}', "
+            return (f"; a column name holds {flag} characters: the file may be delimited by {other!r}; "
                     f"read it with --delimiter {flag} (Python: delimiter={other!r})")
     return ""
 
