@@ -135,7 +135,7 @@ def _match_by_name(path, names, columns, target, args, n_inputs):
     present = [n for n in names if n in columns]
     if present and len(present) < len(names):  # some of the model's columns, not all: a wrong file
         missing = [n for n in names if n not in present]
-        raise DataError(f"{path}: no column(s) {', '.join(repr(printable(m)) for m in missing[:8])} that the "
+        raise DataError(f"{path}: no column(s) {', '.join(repr(m) for m in missing[:8])} that the "
                         f"model was trained on; the file has: {_shown(columns, 12)}")
     if present:
         return

@@ -91,9 +91,10 @@ def report_dropped(ds, path):
     lines = ds.dropped_lines
     if lines:
         shown = ", ".join(str(v) for v in lines[:10]) + (f" and {len(lines) - 10} more" if len(lines) > 10 else "")
-        unit = "line" if str(path).lower().endswith((".csv", ".tsv", ".txt")) else "row (0-based)"
+        where = (f"lines {shown}" if str(path).lower().endswith((".csv", ".tsv", ".txt"))
+                 else f"rows {shown}, 0-based")
         print(f"warning: --drop-missing-target: dropped {len(lines)} row(s) of {printable(path)} whose target "
-              f"is missing ({unit} {shown}); {len(ds.X)} rows are left", file=sys.stderr)
+              f"is missing ({where}); {len(ds.X)} rows are left", file=sys.stderr)
 
 
 def check_source_finite(path, X, y=None):

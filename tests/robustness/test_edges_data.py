@@ -150,10 +150,23 @@ def test_item02_missing_targets_are_refused_naming_the_lines(tmp_path, capsys):
     code, out, err = run(["train", path, "--drop-missing-target", "--out", tmp_path / "m.npz",
                           "--epochs", "3", "--layers", "4", "--no-doctor", "--seed", "0"], capsys)
     assert code == 0
-    assert "dropped 2 row(s) of" in err and "(line 6, 11); 28 rows are left" in err
+    assert "dropped 2 row(s) of" in err and "(lines 6, 11); 28 rows are left" in err
     assert "28 rows, 1 features" in out and "task: regression" in out  # "NA" is no class
     ds = read_csv(path, missing_target="drop")
     assert ds.dropped_lines == [6, 11] and ds.y.dtype == np.float64 and ds.class_names is None
+
+
+def test_item02_nan_targets_in_an_npz_are_refused_or_dropped(tmp_path, capsys):
+    y = np.arange(20) * 0.5
+    y[[3, 17]] = np.nan
+    np.savez(tmp_path / "n.npz", X=np.arange(40.0).reshape(20, 2), y=y)
+    before = (tmp_path / "n.npz").read_bytes()
+    code, _, err = run(["train", tmp_path / "n.npz", "--out", tmp_path / "m.npz", *TRAIN], capsys)
+    assert code == 2 and "n.npz: y holds NaN values in rows 3, 17 (0-based)" in err
+    code, out, err = run(["train", tmp_path / "n.npz", "--drop-missing-target", "--out", tmp_path / "m.npz",
+                          "--epochs", "1", "--no-doctor"], capsys)
+    assert code == 0 and "dropped 2 row(s)" in err and "(rows 3, 17, 0-based); 18 rows are left" in err
+    assert "18 rows, 2 features" in out and (tmp_path / "n.npz").read_bytes() == before
 
 
 def test_item02_a_text_label_target_with_a_question_mark_is_refused(tmp_path):
@@ -314,6 +327,21 @@ def test_item17_no_runtime_warning_reaches_the_terminal(tmp_path, capsys):
     assert "inf.csv:2:1 (column 1 'a'): NaN or infinite value" in err
 
 
+def test_item17_a_standardised_value_that_overflows_is_named_without_a_warning(tmp_path, capsys):
+    # A column of tiny spread in training (std 2.9e-11), then a value of 1e300 to predict:
+    # (1e300 - 1) / 2.9e-11 is beyond float64.
+    rows = [[1 + 1e-11 * (i % 10), i % 3, i % 2] for i in range(40)]
+    write_csv(tmp_path / "t.csv", ["fine", "b", "y"], rows)
+    assert run(["train", tmp_path / "t.csv", "--out", tmp_path / "m.npz", *TRAIN], capsys)[0] == 0
+    write_csv(tmp_path / "new.csv", ["fine", "b"], [[1.0, 0], [1e300, 1]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        code, out, err = run(["predict", tmp_path / "m.npz", tmp_path / "new.csv"], capsys)
+    assert code == 2 and out == "" and "Warning" not in err
+    assert "X[1, 0] = 1e+300 is too far from the mean 1 of column 0 (0-based)" in err
+    assert "the standardised value overflows float64" in err
+
+
 def test_item17_a_device_or_a_pipe_is_not_called_a_directory(tmp_path, capsys):
     import os
 
@@ -349,6 +377,15 @@ def test_item18_control_characters_are_escaped_and_formulas_made_inert(tmp_path,
     assert all(not cell.startswith(("=", "+", "-", "@")) for row in table for cell in row)
     code, out, _ = run(["evaluate", tmp_path / "m.npz", path], capsys)
     assert code == 0 and "'=HYPERLINK" not in out and '=HYPERLINK("http://x")' in out  # printed, not a CSV
+
+
+def test_item18_error_messages_escape_names_and_cells(tmp_path, capsys):
+    path = write_csv(tmp_path / "e.csv", ["a\x1b[2J", "y"], [[1, 0], ["\x07x", 1]])
+    code, _, err = run(["train", path, "--out", tmp_path / "m.npz", *TRAIN], capsys)
+    assert code == 2 and "\x1b" not in err and "\x07" not in err
+    assert "e.csv:3:1 (column 1 'a\\x1b[2J'): cannot read '\\x07x' as a number" in err
+    code, _, err = run(["train", path, "--target", "nope\x1b", "--out", tmp_path / "m.npz", *TRAIN], capsys)
+    assert code == 2 and "no target column 'nope\\x1b'; the columns are: a\\x1b[2J, y" in err
 
 
 def test_item18_regression_output_keeps_negative_numbers(tmp_path, capsys):

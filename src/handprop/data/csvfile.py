@@ -72,7 +72,7 @@ def _first_bad_cell(rows, lines, cols, names, path):
             except ValueError:
                 what = "a missing value" if is_missing(cell) else "a number"
                 raise DataError(
-                    f"{_where(path, line, j, names)}: cannot read {printable(cell)!r} as {what}; "
+                    f"{_where(path, line, j, names)}: cannot read {cell!r} as {what}; "
                     f"feature columns must be numeric{decimal_comma_hint(cell)}") from None
     # NumPy refused a column that float() accepts cell by cell: should not happen, but say so.
     raise DataError(f"{path}: a feature column could not be converted to numbers")
@@ -191,7 +191,7 @@ def column_indices(wanted, names, path, what):
     missing = [w for w in wanted if w not in pos]
     if missing:
         listed = ", ".join(printable(n) for n in names)
-        raise DataError(f"{path}: no {what} column {', '.join(repr(printable(m)) for m in missing)}; "
+        raise DataError(f"{path}: no {what} column {', '.join(repr(m) for m in missing)}; "
                         f"the columns are: {listed}")
     return [pos[w] for w in wanted]
 
@@ -237,7 +237,7 @@ def _missing_targets(rows, lines, t_cols, names, path, missing_target):
     j0 = next(j for j in t_cols if is_missing(rows[i0][j]))
     cell = rows[i0][j0].strip()
     what = ("empty target cell" if not cell else "NaN or infinite target" if cell.lower() == "nan"
-            else f"missing target value {printable(cell)!r}")
+            else f"missing target value {cell!r}")
     listed = ", ".join(str(lines[i]) for i in bad[:_MAX_LISTED])
     more = f" and {len(bad) - _MAX_LISTED} more" if len(bad) > _MAX_LISTED else ""
     raise DataError(

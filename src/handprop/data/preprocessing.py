@@ -100,9 +100,26 @@ class StandardScaler:
         return X, dtype
 
     def transform(self, X):
-        """Return ``(X - mean_) / scale_``, shape (n, d)."""
+        """Return ``(X - mean_) / scale_``, shape (n, d).
+
+        Raises
+        ------
+        DataError
+            A finite value whose standardised value overflows (far outside the data seen by
+            :meth:`fit`, in a column of tiny spread); the message names the column and the value.
+        """
         X, dtype = self._check(X)
-        return (X - self.mean_.astype(dtype)) / self.scale_.astype(dtype)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+            Z = (X - self.mean_.astype(dtype)) / self.scale_.astype(dtype)
+        if not np.isfinite(Z).all():
+            overflow = ~np.isfinite(Z) & np.isfinite(X)  # NaN in, NaN out: not this method's to judge
+            if overflow.any():
+                i, j = np.argwhere(overflow)[0]
+                raise DataError(
+                    f"X[{i}, {j}] = {X[i, j]:.6g} is too far from the mean {self.mean_[j]:.6g} of column {j} "
+                    f"(0-based) for its scale {self.scale_[j]:.6g}: the standardised value overflows "
+                    f"{np.dtype(dtype).name}; is that column in the units it was trained with?")
+        return Z
 
     def fit_transform(self, X):
         """``fit(X)`` then ``transform(X)``."""
@@ -148,7 +165,7 @@ def _unrepresentable(X, bad, names):
     with np.errstate(invalid="ignore"):
         nonfinite = [int(j) for j in bad if not np.all(np.isfinite(X[:, j]))]
     if nonfinite:
-        named = f" ({', '.join(repr(printable(names[j])) for j in nonfinite[:10])})" if names is not None else ""
+        named = f" ({', '.join(repr(names[j]) for j in nonfinite[:10])})" if names is not None else ""
         return DataError(f"X holds NaN or infinite values in column(s) {nonfinite[:10]}{named}; remove or "
                          "impute them first")
     j = int(bad[0])
