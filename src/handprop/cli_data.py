@@ -13,7 +13,8 @@ import sys
 
 import numpy as np
 
-from .cli_source import check_array_kinds, check_source_finite, delimiter, names_list, names_list_or_none
+from .cli_source import (check_array_kinds, check_source_finite, delimiter, names_list, names_list_or_none,
+                         report_dropped)
 from .cli_train import cmd_train
 from .data.tables import printable, spreadsheet_safe
 from .errors import DataError, HandpropValueError
@@ -63,7 +64,7 @@ def add_commands(sub):
     p.add_argument("model", help="a model saved by train (.npz)")
     p.add_argument("data", help="a .csv/.npz file holding the model's features and the target")
     p.add_argument("--target", help="target column (default: the one the model was trained on)")
-    _add_file_flags(p)
+    _add_file_flags(p, evaluate=True)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="write predictions for DATA as CSV to stdout")
@@ -78,7 +79,7 @@ def add_commands(sub):
     p.set_defaults(func=cmd_summary)
 
 
-def _add_file_flags(p, train=False):
+def _add_file_flags(p, train=False, evaluate=False):
     """How a data file is read: delimiter, header, and (train) which columns; (evaluate, predict)
     how its columns meet the model's. Flags not typed stay None, so a resumed run ignores them."""
     on = {"action": "store_const", "const": True}
@@ -86,12 +87,13 @@ def _add_file_flags(p, train=False):
                                        "pipe, space (default: ',' for .csv, or ';' when the header holds "
                                        "more of them; tab for .tsv)")
     p.add_argument("--no-header", **on, help="the text file has no header row: its columns are x0, x1, ...")
+    if train or evaluate:
+        p.add_argument("--drop-missing-target", **on, help="drop rows whose target is missing "
+                                                          "(empty, NA, ?...) instead of refusing the file")
     if train:
         p.add_argument("--columns", help="the feature columns to use, comma-separated (default: all "
                                          "but the target)")
         p.add_argument("--drop", help="columns to leave out, comma-separated (an id, a date...)")
-        p.add_argument("--drop-missing-target", **on, help="drop rows whose target is missing "
-                                                          "(empty, NA, ?...) instead of refusing the file")
     else:
         p.add_argument("--by-position", **on, help="match the file's columns to the model's by position, "
                                                    "not by name (the counts must be equal)")
@@ -122,7 +124,8 @@ def _rerun(args, *extra):
     for flag in ("target", "delimiter"):
         if getattr(args, flag, None) is not None:
             argv += [f"--{flag}", getattr(args, flag)]
-    argv += [f for f, on in (("--no-header", args.no_header), ("--proba", getattr(args, "proba", False))) if on]
+    argv += [f for f, on in (("--no-header", args.no_header), ("--proba", getattr(args, "proba", False)),
+                             ("--drop-missing-target", getattr(args, "drop_missing_target", False))) if on]
     return shlex.join(argv + list(extra))
 
 
@@ -167,10 +170,14 @@ def _load_eval(path, info, n_inputs, args, need_target):
     if args.no_header:
         target = getattr(args, "target", None)  # the columns are x0, x1, ...: the model's name cannot apply
     if need_target:
-        return load_data(path, target=names_list(target), **opts)
-    if columns is not None:  # predict: a target column in the file is ignored, if it is there
-        has = bool(target) and all(t in columns for t in names_list_or_none(target))
-        return load_data(path, target=names_list(target) if has else None, has_target=has, **opts)
+        ds = load_data(path, target=names_list(target),
+                       missing_target="drop" if args.drop_missing_target else "error", **opts)
+        report_dropped(ds, path)
+        return ds
+    # predict: a target column in the file is ignored (never read, so it may be empty or text)
+    present = [t for t in names_list_or_none(target) or [] if t in (columns or ())]
+    if present and "columns" not in opts:
+        opts["drop"] = present
     return load_data(path, has_target=False, **opts)
 
 

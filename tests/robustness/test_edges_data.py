@@ -156,6 +156,20 @@ def test_item02_missing_targets_are_refused_naming_the_lines(tmp_path, capsys):
     assert ds.dropped_lines == [6, 11] and ds.y.dtype == np.float64 and ds.class_names is None
 
 
+def test_item02_evaluate_refuses_or_drops_missing_targets_and_predict_ignores_them(trained, capsys):
+    d, X, label = trained
+    rows = [[*r, k] for r, k in zip(X, label)]
+    rows[0][3], rows[1][3] = "", "?"  # new rows whose label is not known yet
+    write_csv(d / "unknown.csv", ["a", "b", "c", "label"], rows)
+    code, out, _ = run(["predict", d / "m.npz", d / "unknown.csv"], capsys)
+    model = handprop.load(d / "m.npz")
+    assert code == 0 and out.split()[1:] == model.info.predict(model, X).tolist()
+    code, _, err = run(["evaluate", d / "m.npz", d / "unknown.csv"], capsys)
+    assert code == 2 and "empty target cell at line(s) 2, 3" in err and "--drop-missing-target" in err
+    code, out, err = run(["evaluate", d / "m.npz", d / "unknown.csv", "--drop-missing-target"], capsys)
+    assert code == 0 and scores(out)["samples"] == 148 and "dropped 2 row(s)" in err
+
+
 def test_item02_nan_targets_in_an_npz_are_refused_or_dropped(tmp_path, capsys):
     y = np.arange(20) * 0.5
     y[[3, 17]] = np.nan
