@@ -1,7 +1,8 @@
 """The data side of the command line: how a file is read, and what is refused before training.
 
 ``train`` reads a data file with the flags ``--delimiter``, ``--no-header``, ``--columns``, ``--drop``
-and ``--drop-missing-target``; ``evaluate`` and ``predict`` share the first two. Before a single
+and ``--drop-missing-target``; ``evaluate`` shares the first two and the last, ``predict`` the first
+two. Before a single
 weight moves, the target is checked: not constant, not missing, of a kind the task can learn. An
 option that would change nothing (``--n`` for a file, ``--target`` for a built-in set) is refused,
 so that a typed flag always does what it says.
@@ -48,13 +49,8 @@ def target_names(target_name):
     return str(target_name or "y").split(",")
 
 
-def target_names(target_name):
-    """The target's column names (a model may have several targets, saved as ``"t1,t2"``)."""
-    return str(target_name or "y").split(",")
-
-
 def names_list_or_none(text):
-    """``--columns``/``--drop``: always a list of names (or None)."""
+    """``"a"`` or ``"a,b"`` as a list of names; None stays None."""
     value = names_list(text)
     return [value] if isinstance(value, str) else value
 
@@ -65,21 +61,22 @@ def _flag(key):
 
 def check_typed_flags(args, sklearn_sets):
     """Refuse options that would do nothing here, naming the option and why."""
-    typed = {k for k in ("n", "noise", *FILE_FLAGS) if getattr(args, k, None) is not None}
-    if getattr(args, "dataset", None) is not None:
-        for key in sorted(typed & set(FILE_FLAGS)):
-            raise HandpropValueError(
-                f"{_flag(key)} reads a data file; --dataset {args.dataset} is built in, with its own "
-                f"columns and target ('y'): leave {_flag(key)} out, or give a data file instead")
-        if args.dataset in sklearn_sets:
-            for key in sorted(typed & {"n", "noise"}):
-                raise HandpropValueError(
-                    f"{_flag(key)} applies to generated data sets (moons, circles, ...); --dataset "
-                    f"{args.dataset} is a fixed data set from scikit-learn: leave {_flag(key)} out")
-    elif getattr(args, "data", None) is not None:
-        for key in sorted(typed & {"n", "noise"}):
-            raise HandpropValueError(f"{_flag(key)} applies to generated data sets (--dataset moons, ...), "
-                                     f"not to the data file {printable(args.data)}: leave {_flag(key)} out")
+    typed = sorted(k for k in ("n", "noise", *FILE_FLAGS) if getattr(args, k, None) is not None)
+    dataset, data = getattr(args, "dataset", None), getattr(args, "data", None)
+    for_files = [k for k in typed if k in FILE_FLAGS]
+    for_generated = [k for k in typed if k in ("n", "noise")]
+    if dataset is not None and for_files:
+        flag = _flag(for_files[0])
+        raise HandpropValueError(f"{flag} reads a data file; --dataset {dataset} is built in, with its own "
+                                 f"columns and target ('y'): leave {flag} out, or give a data file instead")
+    if dataset in sklearn_sets and for_generated:
+        flag = _flag(for_generated[0])
+        raise HandpropValueError(f"{flag} applies to generated data sets (moons, circles, ...); --dataset "
+                                 f"{dataset} is a fixed data set from scikit-learn: leave {flag} out")
+    if dataset is None and data is not None and for_generated:
+        flag = _flag(for_generated[0])
+        raise HandpropValueError(f"{flag} applies to generated data sets (--dataset moons, ...), not to the "
+                                 f"data file {printable(data)}: leave {flag} out")
     patience = getattr(args, "patience", None)
     if patience is not None and patience < 0:
         raise HandpropValueError(f"--patience must be >= 0 (epochs without improvement; 0 turns early "

@@ -206,7 +206,7 @@ def _build(s, n_features, n_classes, y_dim):
 
 def _describe(s, n_rows, n_features, why, info, model, loss, opt):
     src = f"--dataset {s['dataset']}" if s["dataset"] else printable(s["data"])
-    lines = [f"data: {src}: {n_rows} rows, {n_features} features; target {printable(repr(info.target_name))}"]
+    lines = [f"data: {src}: {n_rows} rows, {n_features} features; target {info.target_name!r}"]
     if s["task"] == "classification":
         names = info.class_names
         shown = ", ".join(map(printable, names[:10])) + (", ..." if len(names) > 10 else "")

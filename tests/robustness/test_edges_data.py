@@ -14,7 +14,7 @@ import pytest
 import handprop
 from handprop.cli import main
 from handprop.data import StandardScaler, load_data, read_csv
-from handprop.errors import DataError, HandpropValueError
+from handprop.errors import DataError
 
 TRAIN = ["--epochs", "30", "--layers", "8", "--quiet", "--no-doctor", "--seed", "0"]
 
