@@ -133,7 +133,7 @@ def _shown(names, limit=8):
     return ", ".join(printable(n) for n in names[:limit]) + (", ..." if len(names) > limit else "")
 
 
-def _match_by_name(path, names, columns, target, args, n_inputs):
+def _match_by_name(path, names, columns, target, args, n_inputs, need_target):
     """Refuse a file that lacks some of the model's columns; say what would work."""
     present = [n for n in names if n in columns]
     if present and len(present) < len(names):  # some of the model's columns, not all: a wrong file
@@ -142,9 +142,12 @@ def _match_by_name(path, names, columns, target, args, n_inputs):
                         f"model was trained on; the file has: {_shown(columns, 12)}")
     if present:
         return
-    feats = [c for c in columns if c not in set(names_list_or_none(target) or [])]
+    targets = [t for t in names_list_or_none(target) or [] if t in columns]
+    feats = [c for c in columns if c not in targets]
+    # --by-position is offered only where it would run: as many features, and the target found
+    runs = len(feats) == n_inputs and (targets or not need_target)
     fix = (f"; if they are the model's features in the model's order, run: {_rerun(args, '--by-position')}"
-           if len(feats) == n_inputs else "")
+           if runs else "")
     raise DataError(f"{path}: none of the model's feature columns is in the file (columns are matched by "
                     f"name): {len(feats)} feature columns, but the model takes {n_inputs} ({_shown(names)}); "
                     f"the file has: {_shown(columns, 12)}. Rename the file's columns to the model's{fix}")
@@ -165,7 +168,7 @@ def _load_eval(path, info, n_inputs, args, need_target):
                                  "so its columns are always taken in order; leave --by-position out")
     named = bool(names) and list(names) != default_feature_names(len(names))
     if columns is not None and named and not args.by_position:
-        _match_by_name(path, names, columns, target, args, n_inputs)
+        _match_by_name(path, names, columns, target, args, n_inputs, need_target)
         opts["columns"] = names
     if args.no_header:
         target = getattr(args, "target", None)  # the columns are x0, x1, ...: the model's name cannot apply

@@ -99,6 +99,11 @@ def test_item01_by_position_needs_the_same_count_and_partial_names_are_named(tra
     assert code == 2 and "2 feature columns, but the model takes 3 (a, b, c)" in err
     code, _, err = run(["evaluate", d / "m.npz", d / "two.csv"], capsys)
     assert code == 2 and "--by-position" not in err  # not a fix here: the counts differ
+    write_csv(d / "all_renamed.csv", ["p", "q", "r", "kind"], [[*r, k] for r, k in zip(X, label)])
+    code, _, err = run(["evaluate", d / "m.npz", d / "all_renamed.csv"], capsys)
+    assert code == 2 and "--by-position" not in err  # nor here: evaluate would not find the target
+    code, _, err = run(["evaluate", d / "m.npz", d / "all_renamed.csv", "--target", "kind"], capsys)
+    assert code == 2 and err.rstrip().endswith("all_renamed.csv --target kind --by-position")
     np.savez(d / "arrays.npz", X=X, y=np.zeros(len(X)))
     code, _, err = run(["predict", d / "m.npz", d / "arrays.npz", "--by-position"], capsys)
     assert code == 2 and "--by-position does nothing here: an array file has no column names" in err
