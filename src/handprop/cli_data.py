@@ -16,7 +16,7 @@ import numpy as np
 from .cli_source import (check_array_kinds, check_source_finite, delimiter, names_list, names_list_or_none,
                          report_dropped)
 from .cli_train import cmd_train
-from .data.tables import printable, spreadsheet_safe
+from .data.tables import is_number, printable, spreadsheet_safe
 from .errors import DataError, HandpropValueError
 
 # ----------------------------------------------------------------------------------- parser
@@ -148,6 +148,10 @@ def _match_by_name(path, names, columns, target, args, n_inputs, need_target):
     runs = len(feats) == n_inputs and (targets or not need_target)
     fix = (f"; if they are the model's features in the model's order, run: {_rerun(args, '--by-position')}"
            if runs else "")
+    numbers = [c for c in columns if is_number(c)]
+    if numbers:  # whole numbers may be names, but here none of them is the model's: likely data
+        fix += (f". The first row holds numbers ({_shown(numbers, 4)}): if it is data, not a header, run: "
+                f"{_rerun(args, '--no-header')}")
     raise DataError(f"{path}: none of the model's feature columns is in the file (columns are matched by "
                     f"name): {len(feats)} feature columns, but the model takes {n_inputs} ({_shown(names)}); "
                     f"the file has: {_shown(columns, 12)}. Rename the file's columns to the model's{fix}")

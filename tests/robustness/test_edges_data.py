@@ -121,6 +121,15 @@ def test_item01_a_first_row_of_numbers_is_no_header(trained, capsys):
     assert code == 2 and "noheader.csv:1: no header" in err and "--no-header" in err
     code, out, _ = run(["evaluate", d / "m.npz", d / "noheader.csv", "--no-header"], capsys)
     assert code == 0 and scores(out)["samples"] == 150  # every row, the first one included
+    # Whole numbers and a label: the first row could be names; none is the model's, so the advice
+    # names --no-header, and the printed command runs.
+    ints = np.round(X * 10).astype(int)
+    write_csv(d / "ints.csv", None, [[*r, k] for r, k in zip(ints, label)])
+    code, _, err = run(["evaluate", d / "m.npz", d / "ints.csv"], capsys)
+    assert code == 2 and "The first row holds numbers" in err
+    argv = shlex.split(err.split("if it is data, not a header, run: ")[1].strip())
+    code, out, _ = run(argv[1:], capsys)
+    assert code == 0 and scores(out)["samples"] == 150
     write_csv(d / "features.csv", None, X[:5].tolist())
     code, out, _ = run(["predict", d / "m.npz", d / "features.csv", "--no-header"], capsys)
     model = handprop.load(d / "m.npz")

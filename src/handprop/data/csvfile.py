@@ -379,8 +379,9 @@ def column_names(path, delimiter=None, encoding="utf-8"):
     text = _decode(head[: head.rfind(b"\n") + 1] or head, encoding, path)
     if delimiter is None:
         delimiter = _sniff_delimiter(text)
-    for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True):
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True)
+    for row in reader:
         if row and not (len(row) == 1 and not row[0].strip()):
-            _check_header(row, 1, path)
+            _check_header(row, reader.line_num, path)
             return [name.strip() for name in row]
     return []
