@@ -407,6 +407,17 @@ def test_item18_control_characters_are_escaped_and_formulas_made_inert(tmp_path,
     assert code == 0 and "'=HYPERLINK" not in out and '=HYPERLINK("http://x")' in out  # printed, not a CSV
 
 
+@pytest.mark.parametrize("cell, written", [
+    ("=1+1", "'=1+1"), ("+cmd", "'+cmd"), ("-cmd", "'-cmd"), ("@SUM(A1)", "'@SUM(A1)"),
+    ("-1.5", "-1.5"), ("+3", "+3"), ("-inf", "-inf"), ("cat", "cat"), ("a=b", "a=b"),
+    ("bell\x07", "bell\\x07"), ("=\x1b[2J", "'=\\x1b[2J"), ("tab\tin", "tab\\tin"),
+])
+def test_item18_spreadsheet_safe_cells(cell, written):
+    from handprop.data.tables import spreadsheet_safe
+
+    assert spreadsheet_safe(cell) == written
+
+
 def test_item18_error_messages_escape_names_and_cells(tmp_path, capsys):
     path = write_csv(tmp_path / "e.csv", ["a\x1b[2J", "y"], [[1, 0], ["\x07x", 1]])
     code, _, err = run(["train", path, "--out", tmp_path / "m.npz", *TRAIN], capsys)
