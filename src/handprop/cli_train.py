@@ -16,46 +16,41 @@ import sys
 
 import numpy as np
 
+from .cli_source import (MAX_CLASSES, check_array_kinds, check_source_finite, check_target, check_task,
+                         check_typed_flags, load_options, report_dropped)
+from .data.tables import printable
 from .errors import DataError, HandpropValueError
 
 SKLEARN_SETS = ("digits", "iris", "breast_cancer", "wine")
-MAX_CLASSES = 50
 # Settings a resumed run may change without leaving the run it continues.
 RESUME_FREE = {"epochs", "checkpoint", "checkpoint_every", "log"}
 
 
 # ----------------------------------------------------------------------------------- data
 def _load_source(s):
-    """``(X, y, class_names, feature_names, target_name)`` from the settings' data source."""
-    from .data import load_data, load_sklearn, make_dataset
+    """``(X, y, class_names, feature_names, target_name)`` from the settings' data source, checked:
+    a target to learn (not constant, of a kind ``--task`` can learn), finite numbers."""
+    from .data import Dataset, load_data, load_sklearn, make_dataset
 
     if s["dataset"] in SKLEARN_SETS:
         ds = load_sklearn(s["dataset"])
     elif s["dataset"] is not None:
-        kw = {"n": s["n"], "seed": s["seed"]}
+        kw = {"n": 1000 if s["n"] is None else s["n"], "seed": s["seed"]}
         if s["noise"] is not None:
             kw["noise"] = s["noise"]
         X, y = make_dataset(s["dataset"], **kw)
-        return X, y, None, [f"x{j}" for j in range(X.shape[1])], "y"
+        ds = Dataset(X=X, y=y, feature_names=[f"x{j}" for j in range(X.shape[1])], target_name="y")
     else:
-        ds = load_data(s["data"], target=s["target"])
+        ds = load_data(s["data"], **load_options(s))
+        report_dropped(ds, s["data"])
     if ds.y is None:
         raise DataError(f"{s['data']}: no target in this file; save X and y together (np.savez(path, X=X, y=y))")
-    _check_finite(s["data"], ds.X, ds.y)
+    check_array_kinds(s["data"], ds.X, ds.y)
+    check_source_finite(s["data"], ds.X, ds.y)
+    check_target(ds.y, ds.class_names, ds.target_name, s["data"] or s["dataset"])
+    if s.get("task"):
+        check_task(s["task"], ds.y, ds.class_names, ds.target_name)
     return ds.X, ds.y, ds.class_names, ds.feature_names, ds.target_name
-
-
-def _check_finite(path, X, y=None):
-    """NaN/inf rows named as rows of the file (before any split shuffles them). CSV readers
-    already report line and column; arrays from .npz/.npy files are checked here."""
-    from ._safety import check_finite
-
-    for name, a in (("X", X), ("y", y)):
-        if a is not None and np.asarray(a).dtype.kind == "f":
-            try:
-                check_finite(name, np.asarray(a))
-            except DataError as exc:
-                raise DataError(f"{path}: {exc}") from None
 
 
 def _detect_task(y, class_names):
@@ -87,14 +82,18 @@ def _split(X, y, s, stratify):
 
 
 # ----------------------------------------------------------------------------------- settings
-DATA_DEFAULTS = {"seed": 0, "n": 1000, "noise": None, "target": None}
+# n: None is 1000 rows for a generated set (None, so that --n typed for a file can be refused).
+DATA_DEFAULTS = {"seed": 0, "n": None, "noise": None, "target": None, "delimiter": None, "no_header": None,
+                 "columns": None, "drop": None, "drop_missing_target": None}
 
 
 def _given(args):
     """The settings the user typed (absent: not given), plus the data source."""
     keys = ["task", "layers", "activation", "loss", "optimizer", "lr", "momentum", "weight_decay",
             "epochs", "batch_size", "val", "test", "patience", "scale", "checkpoint",
-            "checkpoint_every", "log", "n", "noise", "target", "seed"]
+            "checkpoint_every", "log", "n", "noise", "target", "seed", "delimiter", "no_header", "columns",
+            "drop", "drop_missing_target"]
+    check_typed_flags(args, SKLEARN_SETS)
     given = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
     for k in ("checkpoint", "log"):  # a resumed run may start in another directory
         if k in given:
@@ -110,6 +109,8 @@ def _source(given):
     """The data-source settings, defaults filled in."""
     s = dict(DATA_DEFAULTS, dataset=None, data=None)
     s.update({k: v for k, v in given.items() if k in s})
+    if "task" in given:  # checked against the target as the data are read
+        s["task"] = given["task"]
     return s
 
 
@@ -143,6 +144,12 @@ def _resolve(given, task):
             raise HandpropValueError(f"--{flag.replace('_', '-')} must be a positive integer, got {s[flag]}")
     if s["val"] + s["test"] >= 1:
         raise HandpropValueError(f"--val {s['val']} + --test {s['test']} leave no rows for training")
+    if "patience" in given and s["patience"] and not s["val"]:
+        raise HandpropValueError(f"--patience {s['patience']} does nothing without --val: early stopping "
+                                 "watches the validation loss; add --val 0.2, or leave --patience out")
+    if "checkpoint_every" in given and not s["checkpoint"]:
+        raise HandpropValueError("--checkpoint-every does nothing without --checkpoint PATH: add it, or leave "
+                                 "--checkpoint-every out")
     return s
 
 
@@ -198,11 +205,11 @@ def _build(s, n_features, n_classes, y_dim):
 
 
 def _describe(s, n_rows, n_features, why, info, model, loss, opt):
-    src = f"--dataset {s['dataset']}" if s["dataset"] else s["data"]
+    src = f"--dataset {s['dataset']}" if s["dataset"] else printable(s["data"])
     lines = [f"data: {src}: {n_rows} rows, {n_features} features; target {info.target_name!r}"]
     if s["task"] == "classification":
         names = info.class_names
-        shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
+        shown = ", ".join(map(printable, names[:10])) + (", ..." if len(names) > 10 else "")
         lines.append(f"task: classification ({why}): {len(names)} classes [{shown}]")
     else:
         lines.append(f"task: regression ({why})")
@@ -263,7 +270,7 @@ def cmd_train(args):
     if ckpt is not None:
         model, loss, opt, info = ckpt.model, ckpt.loss, ckpt.optimizer, ckpt.model.info
     else:
-        x_scaler = StandardScaler().fit(train[0]) if s["scale"] else None
+        x_scaler = StandardScaler().fit(train[0], names=feature_names) if s["scale"] else None
         y_scaler = StandardScaler().fit(train[1]) if s["scale"] and not classification else None
         n_classes = len(encoder.classes_) if encoder else 0
         model, loss, opt = _build(s, X.shape[1], n_classes, y.shape[1] if y.ndim == 2 else 1)

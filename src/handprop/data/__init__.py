@@ -2,7 +2,10 @@
 
 * :mod:`~handprop.data.datasets`: ``xor``, ``moons``, ``spirals``... (``make_dataset`` by name), the
   scikit-learn bundled sets (optional dependency), MNIST from IDX files.
-* :mod:`~handprop.data.readers`: CSV, ``.npy`` (memory-mapped) and ``.npz``; never pickles.
+* :mod:`~handprop.data.readers`: ``load_data`` by extension: CSV (:mod:`.csvfile`), ``.npy`` and
+  ``.npz`` (:mod:`.arrays`: headers checked before any data is read, memory-mapped where stored
+  uncompressed); never pickles. :mod:`.tables`: ``Dataset`` and the rules of cells (missing values,
+  escaping text for a terminal or a spreadsheet).
 * :mod:`~handprop.data.preprocessing`: ``StandardScaler``, ``LabelEncoder``, ``one_hot`` and
   reproducible (optionally stratified) splits.
 """

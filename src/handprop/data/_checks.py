@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -61,11 +62,26 @@ def make_rng(seed):
         ) from exc
 
 
+_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"))
+
+
 def existing_file(path):
-    """``path`` as a Path if it names a readable file; else a MissingFileError saying so."""
+    """``path`` as a Path if it names a regular file; else a MissingFileError saying what it is.
+
+    A directory, a device (``/dev/zero`` never ends) or a pipe is refused before a byte is read.
+    """
     path = Path(path)
-    if not path.exists():
-        raise MissingFileError(f"{path}: no such file")
-    if not path.is_file():
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise MissingFileError(f"{path}: no such file") from None
+    except OSError as exc:  # a loop of links, a name too long, no permission to look
+        raise MissingFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(mode):
         raise MissingFileError(f"{path}: is a directory, not a file")
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+        raise MissingFileError(f"{path}: is {kind}, not a regular file; data must be read from a file "
+                               "(save the stream to one first)")
     return path

@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 
 from ..errors import DataError, HandpropValueError, ShapeError
+from .tables import printable
 # The splits live in their own module to keep this one short; they belong to this module's API.
 from .splits import train_test_split, train_val_test_split
 
@@ -56,16 +57,30 @@ class StandardScaler:
         """Number of columns seen by :meth:`fit` (None before)."""
         return None if self.mean_ is None else len(self.mean_)
 
-    def fit(self, X):
-        """Learn ``mean_`` and ``scale_`` from ``X`` of shape (n, d); return ``self``."""
+    def fit(self, X, names=None):
+        """Learn ``mean_`` and ``scale_`` from ``X`` of shape (n, d); return ``self``.
+
+        ``names`` (d column names, optional) are used in error messages.
+
+        Raises
+        ------
+        DataError
+            NaN or infinite values, or values so large that their mean or standard deviation
+            overflows float64 (beyond about 1e154 for the standard deviation); the message names the
+            column and its largest value.
+        """
         X = _as_2d(X, "X")
         if len(X) == 0:
             raise DataError("cannot fit a StandardScaler on 0 rows")
-        mean = X.mean(axis=0, dtype=np.float64)
-        if not np.all(np.isfinite(mean)):
-            bad = np.flatnonzero(~np.isfinite(mean))
-            raise DataError(f"X holds NaN or infinite values in column(s) {bad[:10].tolist()}")
-        std = X.std(axis=0, dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked below, column by column
+            mean = X.mean(axis=0, dtype=np.float64)
+            std = X.std(axis=0, dtype=np.float64)
+            scale = np.where(np.isfinite(std), std, np.inf)
+            # the scaled values of the largest row must be finite too: (max - mean) / scale
+            spread = np.abs(X).max(axis=0) / np.where(scale > 0, scale, 1.0)
+        bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(std) & np.isfinite(spread)))
+        if bad.size:
+            raise _unrepresentable(X, bad, _check_names(names, X.shape[1]))
         # Rounding leaves a tiny non-zero std on a constant column (e.g. 1e-17 for 0.1 repeated);
         # treat anything at the level of float64 rounding of the mean as constant.
         tiny = 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)
@@ -85,9 +100,26 @@ class StandardScaler:
         return X, dtype
 
     def transform(self, X):
-        """Return ``(X - mean_) / scale_``, shape (n, d)."""
+        """Return ``(X - mean_) / scale_``, shape (n, d).
+
+        Raises
+        ------
+        DataError
+            A finite value whose standardised value overflows (far outside the data seen by
+            :meth:`fit`, in a column of tiny spread); the message names the column and the value.
+        """
         X, dtype = self._check(X)
-        return (X - self.mean_.astype(dtype)) / self.scale_.astype(dtype)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+            Z = (X - self.mean_.astype(dtype)) / self.scale_.astype(dtype)
+        if not np.isfinite(Z).all():
+            overflow = ~np.isfinite(Z) & np.isfinite(X)  # NaN in, NaN out: not this method's to judge
+            if overflow.any():
+                i, j = np.argwhere(overflow)[0]
+                raise DataError(
+                    f"X[{i}, {j}] = {X[i, j]:.6g} is too far from the mean {self.mean_[j]:.6g} of column {j} "
+                    f"(0-based) for its scale {self.scale_[j]:.6g}: the standardised value overflows "
+                    f"{np.dtype(dtype).name}; is that column in the units it was trained with?")
+        return Z
 
     def fit_transform(self, X):
         """``fit(X)`` then ``transform(X)``."""
@@ -125,6 +157,32 @@ class StandardScaler:
 
     def __repr__(self):
         return f"StandardScaler(n_features={self.n_features})"
+
+
+def _unrepresentable(X, bad, names):
+    """The DataError for the columns ``bad`` of ``X``: NaN/inf in the data, or values whose float64
+    mean or standard deviation overflows."""
+    with np.errstate(invalid="ignore"):
+        nonfinite = [int(j) for j in bad if not np.all(np.isfinite(X[:, j]))]
+    if nonfinite:
+        named = f" ({', '.join(repr(names[j]) for j in nonfinite[:10])})" if names is not None else ""
+        return DataError(f"X holds NaN or infinite values in column(s) {nonfinite[:10]}{named}; remove or "
+                         "impute them first")
+    j = int(bad[0])
+    name = f"'{printable(names[j])}' (column {j}, 0-based)" if names is not None else f"column {j} (0-based)"
+    big = float(np.max(np.abs(np.asarray(X[:, j], dtype=np.float64))))
+    return DataError(f"{name} holds values up to {big:.3g} in magnitude: their standard deviation "
+                     f"overflows float64, so the scaler cannot represent them; rescale that column first "
+                     f"(divide it by a power of ten, or take its logarithm)")
+
+
+def _check_names(names, d):
+    if names is None:
+        return None
+    names = [str(n) for n in names]
+    if len(names) != d:
+        raise HandpropValueError(f"names must hold one name per column ({d}), got {len(names)}")
+    return names
 
 
 def _as_2d(X, name):
