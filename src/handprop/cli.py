@@ -162,38 +162,83 @@ def _as_flags(suggestion):
 
 
 def _load_model_and_data(args):
-    """A saved model (``--model``, read by handprop.io) and a data file (``--data``), or XOR."""
+    """A saved model (``--model``, read by handprop.io) and a data file (``--data``), or XOR.
+
+    Returns ``(model, loss, optimizer, X, y)`` with ``X`` and ``y`` as the network sees them
+    (standardised, labels as class indices); ``args.raw_X`` keeps the rows as the file holds them.
+    """
     if args.data and not args.model:
         raise HandpropError("--data needs --model (a model saved by `handprop train`)")
     if not args.model:
         model, loss, optimizer, X, y = build_xor(args)
         if args.epochs:  # train first, then explain the next step
             model.fit(X, y, loss=loss, optimizer=optimizer, epochs=args.epochs, log_every=args.log_every)
+        args.raw_X = None
         return model, loss, optimizer, X, y
-    try:
-        from .io import load  # the saved-model format lives with the real-data work
-    except ImportError:
-        raise HandpropError("--model needs handprop.io (saved models), which this installation lacks") from None
-    from .data import load_data
+    from .io import load
     from .losses import get as get_loss
 
     model = load(args.model)
     if not args.data:
-        raise HandpropError("--model needs --data: a .csv or .npz file with the inputs and targets")
-    data = load_data(args.data, target=args.target)
-    if data.y is None:
-        raise HandpropError(f"{args.data}: no targets found; name the target column with --target")
-    X, y = np.asarray(data.X), np.asarray(data.y)
+        raise HandpropError(f"--model needs --data: a .csv or .npz file with the inputs and targets, "
+                            f"e.g. handprop {args.command} --model {args.model} --data DATA.csv")
+    info = model.info
+    X, y = _read_rows(args.data, args.target, info, model.n_inputs)
     if args.rows:
         X, y = X[:args.rows], y[:args.rows]
-    info = getattr(model, "info", None)  # what training saved: loss and preprocessing
-    if info is not None and hasattr(info, "prepare"):
-        X = info.prepare(X)
-    if getattr(info, "label_encoder", None) is not None:
-        y = info.label_encoder.transform(y)
-    elif getattr(info, "y_scaler", None) is not None:
-        y = info.y_scaler.transform(y.reshape(len(y), -1))
-    return model, get_loss(getattr(info, "loss", None) or args.loss), None, X, y
+    args.raw_X = X
+    X = info.prepare(X)
+    if info.label_encoder is not None:
+        if info.label_encoder.classes_.dtype.kind == "U" and y.dtype.kind in "iu":
+            y = y.astype(str)  # the file's text "3" is the class "3" (digits' classes are text)
+        try:
+            y = info.label_encoder.transform(y)
+        except HandpropError as exc:
+            raise HandpropError(f"{args.data}: {exc}: the target column must hold the labels the model "
+                                "was trained on") from None
+        if getattr(info.loss, "from_logits", False) and model.n_outputs == 1:  # BCE: 0/1 as floats
+            y = y.astype(np.float64).reshape(-1, 1)
+    elif info.y_scaler is not None:
+        y = info.y_scaler.transform(np.asarray(y, dtype=np.float64).reshape(len(y), -1))
+    loss = info.loss if info.loss is not None else get_loss(args.loss)
+    return model, loss, _saved_optimizer(info), X, y
+
+
+def _read_rows(path, target, info, n_inputs):
+    """Raw ``(X, y)`` of ``path``: the model's target column and its features in the model's order;
+    text labels as text."""
+    from .data import load_data
+
+    text_file = os.path.splitext(str(path))[1].lower() in (".csv", ".tsv", ".txt")
+    name = target or (info.target_name if text_file else None)
+    data = load_data(path, target=name)
+    if data.y is None:
+        raise HandpropError(f"{path}: no targets found; name the target column with --target")
+    X, names = np.asarray(data.X), info.feature_names
+    if text_file and names and list(data.feature_names) != list(names):
+        missing = [n for n in names if n not in data.feature_names]
+        if missing:
+            raise HandpropError(f"{path}: no column(s) {', '.join(map(repr, missing[:8]))} that the model was "
+                                f"trained on; the file has: {', '.join(data.feature_names[:12])}")
+        pos = {n: j for j, n in enumerate(data.feature_names)}
+        X = X[:, [pos[n] for n in names]]
+    if n_inputs is not None and X.shape[1] != n_inputs:
+        raise HandpropError(f"{path}: {X.shape[1]} feature columns, but the model takes {n_inputs}")
+    y = np.asarray(data.y)
+    if data.class_names is not None:
+        y = np.asarray(data.class_names)[y]
+    return X, y
+
+
+def _saved_optimizer(info):
+    """The optimizer the model was trained with, as the file records it (None if it does not)."""
+    from .optimizers import SGD, Adam
+
+    saved = getattr(info, "optimizer", None)
+    if not saved:
+        return None
+    cls = {"SGD": SGD, "Adam": Adam}.get(saved.get("class"))
+    return None if cls is None else cls(**saved.get("config", {}))
 
 
 def cmd_explain(args):
@@ -220,7 +265,7 @@ def cmd_gradcheck(args):
     from .gradcheck import gradcheck
 
     model, loss, _, X, y = _load_model_and_data(args)
-    report = gradcheck(model, loss, X, y, h=args.h, tol=args.tol)
+    report = gradcheck(model, loss, X, y, h=args.h, atol=args.atol, rtol=args.rtol, tol=args.tol)
     print(report)
     return 0 if report.passed else 1
 
@@ -244,8 +289,12 @@ def add_teaching_commands(sub):
             p.add_argument("--full", action="store_true", help="print big arrays in full")
             p.add_argument("-o", "--output", metavar="PATH", help="write to a file instead of the terminal")
         else:
-            p.add_argument("--h", type=float, default=1e-6, help="finite-difference step (default 1e-6)")
-            p.add_argument("--tol", type=float, default=1e-5, help="largest relative error that passes")
+            p.add_argument("--h", type=float, default=1e-6,
+                           help="finite-difference step, times max(1, |θ|) for each entry (default 1e-6)")
+            p.add_argument("--atol", type=float, default=1e-6, help="absolute part of the pass rule "
+                           "|a − n| ≤ atol·max(1, |f|) + rtol·|n| (default 1e-6)")
+            p.add_argument("--rtol", type=float, default=1e-4, help="relative part of that rule (default 1e-4)")
+            p.add_argument("--tol", type=float, help="set --atol and --rtol both to this")
         p.set_defaults(func=func)
 
 
