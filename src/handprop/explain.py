@@ -324,10 +324,10 @@ class Explanation:
 def _array_text(a, full):
     """Four significant digits (gradients can be 1e-4 where weights are 1), aligned in columns."""
     if a.ndim == 0:
-        return f"{float(a):.6g}"
-    width = max((len(f"{v:.4g}") for v in a.reshape(-1)), default=1)
+        return f"{float(a) + 0.0:.6g}"  # + 0.0: -0.0 prints as 0, never "-0"
+    width = max((len(f"{v + 0.0:.4g}") for v in a.reshape(-1)), default=1)
     return np.array2string(a, threshold=10 ** 9 if full else 40, edgeitems=3, max_line_width=100,
-                           formatter={"float_kind": lambda v: f"{v:.4g}".rjust(width)})
+                           formatter={"float_kind": lambda v: f"{v + 0.0:.4g}".rjust(width)})
 
 
 def _shape(a):
@@ -362,7 +362,7 @@ def _indent(text, n):
 
 
 def _tex_number(v):
-    text = f"{v:.4g}"
+    text = f"{v + 0.0:.4g}"
     if "e" in text:
         mant, exp = text.split("e")
         text = f"{mant} \\times 10^{{{int(exp)}}}"
