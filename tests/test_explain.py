@@ -351,3 +351,58 @@ def test_cli_explain_takes_xors_flags():
     training_only = {"--plot", "--no-doctor"}
     assert options("xor") - training_only <= options("explain")
     assert options("xor") - training_only <= options("gradcheck")
+
+
+# -- the layer contract: the README's example layer, first in the model, everywhere --------------------
+def readme_layer():
+    """The ``Scale`` layer of the README's "Write your own layer" section, executed as printed."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = text.split("### Write your own layer", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert "def backward(self, grad):" in code and len(code.strip().splitlines()) <= 20
+    ns = {}
+    exec(compile(code, "README.md", "exec"), ns)
+    return ns["Scale"]
+
+
+def test_readme_layer_first_in_fit_gradcheck_explain_and_doctor():
+    from handprop import Dense, Sequential, diagnose
+
+    Scale = readme_layer()
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 2))
+    y = (X[:, :1] - 2 * X[:, 1:]) * 0.5
+    model = Sequential([Scale(2), Dense(2, 3, rng=1), handprop.Tanh(), Dense(3, 1, rng=2)])
+    # the layer's math, by hand: dL/dw = Σ_rows grad ⊙ x
+    layer = model.layers[0]
+    layer.forward(X)
+    G = rng.normal(size=X.shape)
+    np.testing.assert_allclose(layer.backward(G), G * layer.w)
+    np.testing.assert_allclose(layer.dw, (G * X).sum(axis=0))
+    w0 = layer.w.copy()
+    history = model.fit(X, y, loss="mse", optimizer="sgd", lr=0.1, epochs=50)
+    assert history.loss[-1] < history.loss[0] and not np.array_equal(layer.w, w0)  # w trained
+    report = handprop.gradcheck(model, "mse", X[:5], y[:5])
+    assert report.passed, str(report)
+    assert ("layer 0 Scale()", "w") in report.max_errors()
+    ex = handprop.explain(model, "mse", X[:3], y[:3])
+    assert ex.passed and "∂L/∂w = Scale.dw" in str(ex) and "w ← w − η·∂L/∂w" in str(ex)
+    diagnose(model, X, y, loss="mse", history=history)  # runs: no TypeError from the first layer
+
+
+def test_a_wrong_user_layer_first_is_named():
+    from handprop import Dense, Sequential
+
+    Scale = readme_layer()
+
+    class WrongScale(Scale):
+        def backward(self, grad):
+            self.dw = grad.sum(axis=0)  # forgot the factor x
+            return grad * self.w
+
+    X = np.random.default_rng(1).normal(size=(4, 2))
+    report = handprop.gradcheck(Sequential([WrongScale(2), Dense(2, 1, rng=0)]), "mse", X, X[:, :1])
+    assert [i for i, _ in report.culprits] == [0] and "=> layer 0 WrongScale()" in str(report)

@@ -143,6 +143,18 @@ def _update_rule(optimizer, w, g):
     return f"{optimizer!r} step on {w.text}", f"\\mathrm{{step}}({w.tex})"
 
 
+def _own_parameters(layer, l, steps):
+    """The parameters of a layer handprop does not know (``param_names``), their gradients shown."""
+    out = []
+    for name in getattr(layer, "param_names", ()):
+        sym = Sym(f"{name}{l}" if l else name, f"{name}_{{{l}}}" if l else name)
+        grad = np.array(getattr(layer, "d" + name), dtype=np.float64)
+        steps.append(Step("backward", d(L_SYM, sym).text, d(L_SYM, sym), f"{type(layer).__name__}.d{name}",
+                          f"\\mathrm{{{type(layer).__name__}.d{name}}}", grad))
+        out.append((layer, name, sym, grad))
+    return out
+
+
 def explain(model, loss, X, y, lr=0.1, optimizer=None, check="auto", apply=False):
     """Trace one training step of ``model`` on ``(X, y)``; returns an Explanation.
 
@@ -210,7 +222,7 @@ def explain(model, loss, X, y, lr=0.1, optimizer=None, check="auto", apply=False
             if g_sym.text != delta.text:  # the loss handed us ∂L/∂z directly (logits)
                 steps.append(Step("backward", delta.text, delta, g_sym.text, g_sym.tex, grad))
             first = layer is model.layers[0]
-            grad_in = layer.backward(grad, need_input_grad=not first)
+            grad_in = layer.backward(grad)  # the layer contract; a user's backward(self, grad) too
             W, b = Sym.of("W", l), Sym.of("b", l)
             dW, db = d(L_SYM, W), d(L_SYM, b)
             steps.append(Step("backward", dW.text, dW, f"{inp.text}ᵀ·{delta.text}",
@@ -244,6 +256,7 @@ def explain(model, loss, X, y, lr=0.1, optimizer=None, check="auto", apply=False
         else:  # Identity, or a layer handprop does not know: show what its backward returned
             steps.append(Step("backward", target.text, target, f"{type(layer).__name__}.backward({g_sym.text})",
                               f"\\mathrm{{{type(layer).__name__}.backward}}({g_sym.tex})", grad_in))
+            grads = _own_parameters(layer, l, steps) + grads
         g_sym, grad, from_dense = target, grad_in, None
     # update
     arrays = [getattr(layer, name) for layer, name, _, _ in grads]

@@ -39,10 +39,8 @@ ATOL, RTOL, H = 1e-6, 1e-4, 1e-6
 
 
 def numerical_gradient(f, x, h=1e-6):
-    """Gradient of the scalar function ``f()`` with respect to the array ``x``, perturbed in place.
-
-    ``f`` takes no argument: it reads ``x`` (a model weight, an input) wherever it lives.
-    """
+    """Gradient of the scalar function ``f()`` with respect to the array ``x``, perturbed in place
+    by exactly ``h`` (``f`` takes no argument: it reads ``x`` wherever it lives)."""
     grad = np.zeros_like(x, dtype=np.float64)
     flat, g = x.reshape(-1), grad.reshape(-1)
     if not np.shares_memory(flat, x):
@@ -52,9 +50,8 @@ def numerical_gradient(f, x, h=1e-6):
         flat[i] = old + h
         f_plus = f()
         flat[i] = old - h
-        f_minus = f()
+        g[i] = (f_plus - f()) / (2 * h)
         flat[i] = old
-        g[i] = (f_plus - f_minus) / (2 * h)
     return grad
 
 
@@ -93,13 +90,9 @@ def _check_number(name, value):
 
 
 class Check:
-    """One array compared: backprop's gradient against central differences.
-
-    Attributes: ``where`` (``"layer 2 Dense(2, 1)"``), ``layer_index``, ``name`` (``"W"``, ``"b"``,
-    ``"input"``), ``analytic``, ``numeric``, ``errors`` (relative error per entry), ``max_error``,
-    ``worst`` (index of the worst entry), ``passed``, ``wrong`` (indices of the entries that fail the
-    rule) and ``skipped`` (entries whose step crosses a ReLU kink).
-    """
+    """One array compared: ``where`` (``"layer 2 Dense(2, 1)"``), ``layer_index``, ``name`` (``"W"``,
+    ``"input"``), ``analytic``, ``numeric``, ``errors`` (relative, per entry), ``max_error``, ``worst``,
+    ``passed``, ``wrong`` (entries failing the rule), ``skipped`` (steps across a ReLU kink)."""
 
     def __init__(self, where, layer_index, name, analytic, numeric, scale, rule, kinked=None):
         self.where, self.layer_index, self.name = where, layer_index, name
@@ -121,13 +114,9 @@ class Check:
         self.errors = np.where(kinked, 0.0, self.errors)
         self.errors[~np.isfinite(diff)] = np.inf
         self.rule = rule
-        bad = np.where(ok, 0.0, 1.0 + self.errors)  # the worst entry is a failing one if any fails
-        flat = int(np.argmax(np.where(np.isnan(bad), np.inf, bad))) if bad.size else 0
-        self.worst = tuple(int(i) for i in np.unravel_index(flat, bad.shape)) if bad.size else ()
-        if bad.size and not bad.any():
-            flat = int(np.argmax(self.errors))
-            self.worst = tuple(int(i) for i in np.unravel_index(flat, bad.shape))
-        self.max_error = float(self.errors[self.worst]) if bad.size else 0.0
+        rank = np.where(ok, 0.0, 1.0) + np.nan_to_num(self.errors, nan=np.inf)  # failing entries first
+        self.worst = tuple(int(i) for i in np.unravel_index(np.argmax(rank), rank.shape)) if rank.size else ()
+        self.max_error = float(self.errors[self.worst]) if rank.size else 0.0
         self.passed = bool(ok.all())
         self.wrong = [tuple(int(i) for i in idx) for idx in np.argwhere(~ok)]
 
@@ -148,13 +137,9 @@ class Check:
 
 
 class GradcheckReport:
-    """What ``gradcheck``/``check_layer`` found. ``passed`` is a bool; ``str(report)`` reads well.
-
-    ``checks`` holds the end-to-end checks (loss against every parameter and the input) and
-    ``layer_checks`` each layer (and the loss) checked alone with a random upstream gradient.
-    ``culprits`` lists the ``(index, layer)`` whose own backward is wrong; ``loss_wrong`` says
-    whether the loss's own backward is.
-    """
+    """What ``gradcheck``/``check_layer`` found: ``passed``, ``checks`` (end to end), ``layer_checks``
+    (each layer, then the loss, alone), ``culprits`` (``(index, layer)`` whose own backward is wrong),
+    ``loss_wrong``; ``str(report)`` reads well."""
 
     def __init__(self, checks, layer_checks, layers, rule, title, notes=()):
         self.checks, self.layer_checks = list(checks), list(layer_checks)
@@ -170,8 +155,7 @@ class GradcheckReport:
     def failures(self):
         return [c for c in self.checks + self.layer_checks if not c.passed]
 
-    def max_errors(self):
-        """``{(where, name): max relative error}`` for every end-to-end and per-layer check."""
+    def max_errors(self):  # {(where, name): max relative error}
         return {(c.where, c.name): c.max_error for c in self.checks + self.layer_checks}
 
     def __bool__(self):
@@ -247,18 +231,13 @@ def _upstream_rng(seed):
     return np.random.default_rng([int(seed), 0x68616E64])
 
 
-def _backward(layer, grad):
-    """``layer.backward(grad)``: every layer's contract, a user's ``def backward(self, grad)`` too."""
-    return layer.backward(grad)
-
-
 def _local_checks(i, layer, x, rng, rule):
     """Check ``layer`` alone on input ``x``: f = Σ R ⊙ layer(x) with a random R."""
     x = np.array(x, dtype=np.float64)
     out = layer.forward(x)
     R = rng.standard_normal(np.shape(out))
     scale = float(np.sum(np.abs(R * out)))
-    grad_in = _backward(layer, R.copy())
+    grad_in = layer.backward(R.copy())  # the contract: a user's backward(self, grad) too
     analytic = {name: np.array(getattr(layer, "d" + name), dtype=np.float64) for name in layer.param_names}
 
     def f():
@@ -375,11 +354,8 @@ def check_layer(layer, x, h=H, atol=ATOL, rtol=RTOL, seed=0, tol=None):
 
 
 class FunctionLayer(Layer):
-    """A layer made of two plain functions, for checking a backward written as a function.
-
-    ``forward(x, **params) -> y`` and ``backward(grad, x, **params) -> dx`` or
-    ``(dx, {name: dparam})``; ``params`` maps names to arrays (perturbed in place by the check).
-    """
+    """A layer of two plain functions: ``forward(x, **params) -> y``, ``backward(grad, x, **params) -> dx``
+    or ``(dx, {name: dparam})``; ``params`` maps names to arrays (perturbed in place by the check)."""
 
     def __init__(self, forward, backward, params=None, name=None):
         self._f, self._b = forward, backward
