@@ -296,6 +296,9 @@ def add_teaching_commands(sub):
             p.add_argument("--rtol", type=float, default=1e-4, help="relative part of that rule (default 1e-4)")
             p.add_argument("--tol", type=float, help="set --atol and --rtol both to this")
         p.set_defaults(func=func)
+    from .exercises.command import add_exercise_command
+
+    add_exercise_command(sub)
 
 
 def _positive(text):
