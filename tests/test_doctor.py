@@ -121,8 +121,8 @@ def test_xor_cli_prints_the_doctor_only_when_it_ends_badly(capsys):
     assert main(["xor"]) == 0
     out = capsys.readouterr().out
     assert "Training doctor: 2 finding(s)" in out and "[merged_samples]" in out
-    assert ("try, added to this command (each retrained here, and it solves the task):  "
-            "--hidden 4  |  --init glorot_uniform  |  --optimizer adam --lr 0.1") in out
+    assert ("try (each retrained here, and it solves the task):\n  handprop xor --hidden 4\n"
+            "  handprop xor --init glorot_uniform\n  handprop xor --optimizer adam --lr 0.1\n") in out
     assert main(["xor", "--hidden", "4", "--log-every", "100000"]) == 0
     assert "Training doctor" not in capsys.readouterr().out
     assert main(["xor", "--no-doctor", "--log-every", "100000"]) == 0
@@ -269,3 +269,61 @@ def test_recorder_hands_state_to_the_wrapped_optimizer():
     assert rec.state_dict().keys() == inner.state_dict().keys()
     rec.lr = 0.05
     assert inner.lr == 0.05 and rec.t == inner.t == 3
+
+
+# -- advice that runs: every printed suggestion is a command line of the command that ran ---------------
+RUNS = [
+    ["xor", "--log-every", "100000"],
+    ["train", "--dataset", "moons", "--lr", "100", "--epochs", "3", "--n", "200"],
+    ["train", "--dataset", "spirals", "--layers", "2", "--activation", "sigmoid", "--epochs", "3", "--n", "200"],
+    ["train", "--dataset", "circles", "--optimizer", "sgd", "--lr", "50", "--epochs", "3", "--n", "200"],
+]
+
+
+def _advice(out):
+    lines = out.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith(("try", "none of these fixes"))]
+    return [line.strip() for i in starts for line in lines[i + 1:] if line.startswith("  handprop ")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("argv", RUNS, ids=[" ".join(r[:3]) for r in RUNS])
+def test_every_suggestion_runs_as_printed(argv, tmp_path, capsys, monkeypatch):
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    assert main(argv + (["--out", "m.npz"] if argv[0] == "train" else [])) in (0, 1)
+    out = capsys.readouterr().out
+    advice = _advice(out)
+    assert advice, out
+    for line in advice:
+        words = shlex.split(line)
+        assert words[0] == "handprop" and words[1] == argv[0]
+        rc = main(words[1:])
+        err = capsys.readouterr().err
+        # the command line is accepted as printed (a run may still diverge: that is the run's result)
+        assert rc in (0, 1) or "training diverged" in err, (line, err)
+        assert "unrecognized arguments" not in err and "invalid choice" not in err, (line, err)
+
+
+def test_advice_never_repeats_the_settings_and_lr_zero_is_refused(capsys):
+    import argparse
+
+    from handprop.cli import command_line
+
+    args = argparse.Namespace(command="train", argv=["train", "--dataset", "moons", "--optimizer", "adam"],
+                              layers=None, optimizer="adam", lr=None, activation=None)
+    assert command_line(args, {"optimizer": "adam"}) == ""                # Adam runs already
+    assert command_line(args, {"init": "he_uniform"}) == ""               # train has no --init
+    assert command_line(args, {"hidden": 128}) == "handprop train --dataset moons --optimizer adam --layers 128,128"
+    assert main(["xor", "--lr", "0"]) == 2 and "--lr must be positive" in capsys.readouterr().err
+    assert main(["train", "--dataset", "moons", "--lr", "0"]) == 2
+    assert "--lr must be positive" in capsys.readouterr().err
+
+
+def test_lr_100_says_lower_the_learning_rate_first(tmp_path, capsys):
+    assert main(["train", "--dataset", "moons", "--lr", "100", "--epochs", "3", "--n", "200",
+                 "--out", str(tmp_path / "m.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "[lr_too_high]" in out
+    assert _advice(out)[0].endswith(f"--lr 1 --epochs 3 --n 200 --out {tmp_path / 'm.npz'}")

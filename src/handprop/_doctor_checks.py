@@ -226,6 +226,22 @@ def _check_gradients(ctx):
 
 
 def _check_lr(ctx):
+    """The loss curve first (rising, oscillating, flat); then a step far larger than the weights."""
+    found, lr = _check_lr_curve(ctx), ctx["lr"]
+    if found is not None and found.code == "lr_too_high":
+        return found
+    step = _step_size(ctx)
+    if lr is not None and ctx["bad_fit"] and step > 1:
+        return Finding(
+            "lr_too_high", "learning rate too high: one step moves the weights more than their own size",
+            f"with lr = {lr:g}, one step changes the weights by about "
+            f"{step / (5 if ctx['adam'] else 1):.3g}× their RMS size",
+            "a step that large throws the weights far past any minimum; ReLU units pushed below 0 stay dead",
+            f"divide the learning rate by 100 (lr = {lr / 100:g})", [{"lr": lr / 100}])
+    return found
+
+
+def _check_lr_curve(ctx):
     hist = np.asarray(ctx["history"].loss if ctx["history"] is not None else [], dtype=np.float64)
     lr = ctx["lr"]
     lr_text = f"lr = {lr:g}" if lr is not None else "the learning rate"
@@ -256,6 +272,18 @@ def _check_lr(ctx):
                 f"multiply the learning rate by 10{f' (lr = {lr * 10:g})' if lr else ''}, or use Adam",
                 [{"lr": lr * 10}] if lr else [])
     return None
+
+
+def _step_size(ctx):
+    """A step's size relative to the weights: Adam moves each weight by about lr, SGD by lr·|g|."""
+    lr, dense = ctx["lr"], [layer for layer in ctx["model"].layers if isinstance(layer, Dense)]
+    if lr is None or not dense:
+        return 0.0
+    w = np.sqrt(np.mean(np.concatenate([np.square(layer.W, dtype=np.float64).ravel() for layer in dense])))
+    if ctx["adam"]:  # ×5: Adam's steps are about lr each, and a poor fit already stands behind the check
+        return float(5 * lr / max(w, 1e-12))
+    g = np.sqrt(np.mean(np.concatenate([np.square(layer.dW, dtype=np.float64).ravel() for layer in dense])))
+    return float(lr * g / max(w, 1e-12))
 
 
 def _check_inputs(ctx):
@@ -331,5 +359,6 @@ def _check_output_range(ctx):
         "rescale the targets into the output's range", [{"output": None}])
 
 
-CHECKS = (_check_output_range, _check_symmetry, _check_merged, _check_saturated, _check_dead_relu,
-          _check_gradients, _check_lr, _check_inputs)
+# Ranked by cause: what the data and settings do wrong comes before the symptoms it produces.
+CHECKS = (_check_output_range, _check_inputs, _check_lr, _check_symmetry, _check_merged, _check_saturated,
+          _check_dead_relu, _check_gradients)

@@ -45,6 +45,8 @@ def build_xor(args):
     from .model import Sequential
     from .optimizers import SGD, Adam
 
+    if args.lr == 0:  # lr 0 never moves a weight: refuse it rather than diagnose it (negative: SGD refuses)
+        raise HandpropError(f"--lr must be positive, got {args.lr:g} (the blog's is 0.1)")
     rng = np.random.RandomState(args.seed)  # same draws as the blog's np.random.seed(42)
     n_out = 2 if args.loss == "ce" else 1
     layers = [Dense(2, args.hidden, init=args.init, rng=rng), activation(args.activation),
@@ -105,31 +107,22 @@ def add_teaching_flags(p):
     p.add_argument("--no-doctor", action="store_true", help="do not diagnose a run that ends badly")
 
 
-def after_training(args, model, loss, X, y, history, recorder=None, retry=None):
+def after_training(args, model, loss, X, y, history, recorder=None, retry=None, optimizer=None):
     """Print the training doctor's findings when the run ended badly; draw --plot. Returns 0.
 
-    ``retry(settings) -> bool``, when given, retrains with the doctor's suggested settings
-    (``{"hidden": 4}``) and says whether that solves the task; only fixes that do are recommended.
+    Each fix is printed as a command line: the command that ran, with the fix's flags. ``retry(settings)
+    -> bool``, when given, retrains with a fix's settings and says whether that solves the task; only
+    fixes that do are recommended.
     """
     if not getattr(args, "no_doctor", False):
         from .doctor import diagnose
 
-        diagnosis = diagnose(model, X, y, loss=loss, history=history, gradients=recorder)
+        diagnosis = diagnose(model, X, y, loss=loss, history=history, gradients=recorder,
+                             optimizer=optimizer if optimizer is not None else getattr(recorder, "inner", None))
         if not diagnosis.ok:
             print()
             print(diagnosis)
-            suggestions = [s for f in diagnosis for s in f.suggest if _as_flags(s)]
-            suggestions = list({_as_flags(s): s for s in suggestions}.values())
-            if retry is not None and suggestions:  # XOR is small: try each fix before recommending it
-                works = [s for s in suggestions if retry(s)]
-                if works:
-                    print("try, added to this command (each retrained here, and it solves the task):  "
-                          + "  |  ".join(_as_flags(s) for s in works))
-                else:
-                    print("none of these fixes, retrained here, solves the task: "
-                          + "  |  ".join(_as_flags(s) for s in suggestions))
-            elif suggestions:
-                print("try, added to this command:  " + "  |  ".join(_as_flags(s) for s in suggestions))
+            print_advice(args, [s for f in diagnosis for s in f.suggest], retry)
     if getattr(args, "plot", None):
         from .plots import training_figure
 
@@ -139,6 +132,26 @@ def after_training(args, model, loss, X, y, history, recorder=None, retry=None):
             raise HandpropError(f"--plot {args.plot}: cannot write the picture ({exc.strerror or exc})") from None
         print(f"\nsaved {args.plot}")
     return 0
+
+
+def print_advice(args, suggestions, retry=None):
+    """The doctor's fixes as command lines of the command that ran; fixes this command cannot take
+    as flags, and fixes that change nothing, are left out."""
+    lines = {}
+    for s in suggestions:
+        line = command_line(args, s)
+        if line and line not in lines:
+            lines[line] = s
+    if not lines:
+        return
+    if retry is not None:  # XOR is small: try each fix before recommending it
+        works = [line for line, s in lines.items() if retry(s)]
+        head = ("try (each retrained here, and it solves the task):" if works else
+                "none of these fixes, retrained here, solves the task:")
+        shown = works or list(lines)
+    else:
+        head, shown = "try:", list(lines)
+    print("\n".join([head] + [f"  {line}" for line in shown]))
 
 
 def _xor_solved_with(args, settings):
@@ -151,14 +164,48 @@ def _xor_solved_with(args, settings):
 
 _FLAGS = {"hidden": "--hidden", "init": "--init", "optimizer": "--optimizer", "lr": "--lr",
           "activation": "--activation"}
+_TRAIN_FLAGS = {"hidden": "--layers", "optimizer": "--optimizer", "lr": "--lr", "activation": "--activation"}
 
 
-def _as_flags(suggestion):
-    """``{"hidden": 4}`` as ``--hidden 4``; '' if some setting has no flag of this command."""
-    if not all(k in _FLAGS for k in suggestion):
+def _flag_values(args, suggestion):
+    """``[(flag, text)]`` for ``suggestion`` in the command that ran, or None if it cannot take one."""
+    train = args.command == "train"
+    names = _TRAIN_FLAGS if train else _FLAGS
+    if args.command not in ("train", "xor") or not all(k in names for k in suggestion):
+        return None
+    out = []
+    for k, v in suggestion.items():
+        if train and k == "hidden":  # --layers: the last hidden layer widened
+            sizes = str(args.layers or "128,64").split(",")
+            v = ",".join(sizes[:-1] + [str(v)])
+        out.append((names[k], f"{v:g}" if isinstance(v, float) else str(v)))
+    return out
+
+
+def command_line(args, suggestion):
+    """The command that ran (``args.argv``) with ``suggestion``'s flags set; '' when this command has no
+    flag for one of them, or when every one is set to that value already."""
+    import shlex
+
+    flags = _flag_values(args, suggestion)
+    argv = list(getattr(args, "argv", None) or [args.command])
+    if flags is None:
         return ""
-    return " ".join(f"{_FLAGS[k]} {v:g}" if isinstance(v, float) else f"{_FLAGS[k]} {v}"
-                    for k, v in suggestion.items())
+    changed = False
+    for flag, value in flags:
+        hits = [i for i, a in enumerate(argv[:-1]) if a == flag]
+        current = argv[hits[-1] + 1] if hits else _current(args, flag)
+        changed |= current != value
+        if hits:
+            argv[hits[-1] + 1] = value
+        else:
+            argv += [flag, value]
+    return "handprop " + shlex.join(argv) if changed else ""
+
+
+def _current(args, flag):
+    value = getattr(args, flag[2:].replace("-", "_"), None)
+    return f"{value:g}" if isinstance(value, float) else (None if value is None else str(value))
 
 
 def _load_model_and_data(args):
@@ -344,6 +391,7 @@ def main(argv=None):
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command line, for advice that repeats it
     try:
         return args.func(args)
     except HandpropError as exc:

@@ -138,6 +138,8 @@ def _resolve(given, task):
     for flag in ("val", "test"):
         if not 0 <= s[flag] < 1:
             raise HandpropValueError(f"--{flag} must be a fraction of the rows in [0, 1), got {s[flag]}")
+    if s["lr"] == 0:  # lr 0 never moves a weight: refuse it rather than diagnose it
+        raise HandpropValueError(f"--lr must be positive, got {s['lr']:g}; the default is 0.001 for adam, 0.01 for sgd")
     for flag in ("epochs", "batch_size", "checkpoint_every"):  # checked here even if unused
         if s[flag] < 1:
             raise HandpropValueError(f"--{flag.replace('_', '-')} must be a positive integer, got {s[flag]}")
@@ -311,5 +313,5 @@ def cmd_train(args):
     from .cli import after_training
 
     args.no_doctor = args.no_doctor or args.quiet
-    after_training(args, model, loss, info.prepare(train[0]), fit_y(train[1]), history)
+    after_training(args, model, loss, info.prepare(train[0]), fit_y(train[1]), history, optimizer=opt)
     return 130 if history.stop_reason and history.stop_reason.startswith("interrupted") else 0

@@ -147,13 +147,13 @@ def _forward_all(model, X):
     return inputs, out
 
 
-def diagnose(subject, X, y, *, model=None, loss=None, history=None, gradients=None, lr=None):
+def diagnose(subject, X, y, *, model=None, loss=None, history=None, gradients=None, lr=None, optimizer=None):
     """Examine a trained model on ``(X, y)`` and say what went wrong; returns a Diagnosis.
 
     ``subject`` is the model, or the History that ``fit`` returned (then give ``model=``).
     ``history`` gives the loss curve, ``gradients`` a ``GradientRecorder`` (or an array of
     per-layer ‖∂L/∂W‖, steps × Dense layers) from training, ``lr`` the learning rate (read from the
-    recorder when not given). The model's weights are not changed.
+    recorder or ``optimizer`` when not given). The model's weights are not changed.
     """
     if isinstance(subject, History):
         history = subject
@@ -199,7 +199,8 @@ def diagnose(subject, X, y, *, model=None, loss=None, history=None, gradients=No
         grad_norms = np.array([[np.linalg.norm(layer.dW) for layer in model.layers if isinstance(layer, Dense)]])
     ctx = dict(model=model, X=X, X_raw=X_raw, y2=y2, pred2=pred2, P=P, T=T, y_show=y if loss_is_ce else y2, inputs=inputs + [pred], loss=loss, L=L,
                bad_fit=bad_fit, loss_is_ce=loss_is_ce, grad_norms=grad_norms, grad_norm=grad_norm,
-               history=history, lr=lr, deltas=deltas)
+               history=history, lr=lr if lr is not None else getattr(optimizer, "lr", None), deltas=deltas,
+               adam=type(optimizer).__name__ == "Adam")
     findings = []
     for check in CHECKS:
         found = check(ctx)
