@@ -275,7 +275,8 @@ def test_recorder_hands_state_to_the_wrapped_optimizer():
 RUNS = [
     ["xor", "--log-every", "100000"],
     ["train", "--dataset", "moons", "--lr", "100", "--epochs", "3", "--n", "200"],
-    ["train", "--dataset", "spirals", "--layers", "2", "--activation", "sigmoid", "--epochs", "3", "--n", "200"],
+    ["train", "--dataset", "moons", "--layers", "4", "--activation", "sigmoid", "--optimizer", "sgd", "--lr", "1e-6",
+     "--epochs", "25", "--n", "200"],
     ["train", "--dataset", "circles", "--optimizer", "sgd", "--lr", "50", "--epochs", "3", "--n", "200"],
 ]
 
@@ -327,3 +328,57 @@ def test_lr_100_says_lower_the_learning_rate_first(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "[lr_too_high]" in out
     assert _advice(out)[0].endswith(f"--lr 1 --epochs 3 --n 200 --out {tmp_path / 'm.npz'}")
+
+
+# -- handprop doctor MODEL_OR_LOG, outside training ----------------------------------------------------
+def _write_log(path, loss, val_loss=None):
+    import json
+
+    series = {"loss": list(loss)} | ({"val_loss": list(val_loss)} if val_loss is not None else {})
+    path.write_text(json.dumps(series), encoding="utf-8")
+    return str(path)
+
+
+def test_doctor_on_a_log_finds_overfitting(tmp_path, capsys):
+    train = [1.0 / (e + 1) for e in range(20)]
+    val = [0.9 - 0.1 * e for e in range(6)] + [0.4 + 0.05 * e for e in range(14)]  # best at epoch 5, then up
+    assert main(["doctor", _write_log(tmp_path / "log.json", train, val)]) == 1
+    out = capsys.readouterr().out
+    assert "[overfitting]" in out and "lowest at epoch 5 (0.4)" in out
+
+
+def test_doctor_on_a_log_finds_a_rising_loss_and_stays_quiet_on_a_good_one(tmp_path, capsys):
+    rising = [0.5 * 1.2 ** e for e in range(10)]
+    assert main(["doctor", _write_log(tmp_path / "up.json", rising)]) == 1
+    assert "[lr_too_high]" in capsys.readouterr().out
+    falling = [1.0 / (e + 1) for e in range(20)]
+    assert main(["doctor", _write_log(tmp_path / "ok.json", falling, [x * 1.1 for x in falling])]) == 0
+    assert "nothing wrong found" in capsys.readouterr().out
+
+
+def test_doctor_on_a_saved_model_with_its_data(tmp_path, capsys, monkeypatch):
+    import csv
+
+    monkeypatch.chdir(tmp_path)
+    X, y = handprop.data.make_dataset("moons", n=200, seed=0)
+    with open("moons.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["x0", "x1", "y"])
+        w.writerows([[a, b, int(c)] for (a, b), c in zip(X, y)])
+    assert main(["train", "moons.csv", "--epochs", "40", "--log", "log.csv", "--out", "m.npz", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["doctor", "m.npz", "--data", "moons.csv", "--log", "log.csv"]) == 0
+    assert "Training doctor: nothing wrong found" in capsys.readouterr().out
+    assert main(["doctor", "m.npz"]) == 2
+    assert "add --data" in capsys.readouterr().err
+    assert main(["doctor", "moons.txt"]) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["xor", "moons", "circles", "blobs", "iris", "wine", "breast_cancer", "digits",
+                                  "regression", "spirals"])
+def test_a_healthy_run_on_each_bundled_dataset_is_quiet(name, tmp_path, capsys):
+    epochs = "100" if name == "spirals" else "30"  # spirals needs its 100 default epochs to fit
+    assert main(["train", "--dataset", name, "--epochs", epochs, "--out", str(tmp_path / "m.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "Training doctor" not in out, out

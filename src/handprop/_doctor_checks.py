@@ -77,7 +77,7 @@ def _check_merged(ctx):
     # 5% of the typical distance between samples: close enough that the output weights would have to
     # be ~20× larger than elsewhere to separate the pair
     close = (dist[iu] < 0.05 * typical) & (ydist[iu] >= 0.5 * yrange) & (miss[iu[0]] | miss[iu[1]])
-    pairs = [(int(i), int(j)) for i, j, c in zip(iu[0], iu[1], close) if c]
+    pairs = _apart_in_input(ctx["X"][rows], [(int(i), int(j)) for i, j, c in zip(iu[0], iu[1], close) if c])
     if not pairs:
         return None
     i, j = pairs[0]
@@ -114,6 +114,19 @@ def _check_merged(ctx):
         suggest += [{"init": "glorot_uniform"}, {"optimizer": "adam", "lr": 0.1}]
     return Finding("merged_samples", "inputs with different targets look the same to the output layer",
                    evidence, why, fix, suggest)
+
+
+def _apart_in_input(X, pairs):
+    """The pairs whose inputs are themselves apart (≥ 5% of the typical distance between inputs): two
+    inputs that are almost the same point (the centre of the spirals) are the data's ambiguity, not
+    the network's doing."""
+    if not pairs:
+        return pairs
+    X = X.astype(np.float64).reshape(len(X), -1)
+    sq = (X * X).sum(1)
+    d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2 * X @ X.T, 0.0))
+    typical = np.median(d[np.triu_indices(len(X), 1)]) if len(X) > 2 else d.max()
+    return [(i, j) for i, j in pairs if d[i, j] >= 0.05 * typical]
 
 
 def _merged_floor(ctx, pairs):
@@ -269,7 +282,8 @@ def _check_lr_curve(ctx):
                 f"1%), although ‖∂L/∂θ‖ = {g:.3g} is not small, with {lr_text}",
                 "each step changes the loss by about lr·‖∂L/∂θ‖², which is tiny here: the network is "
                 "moving, just too slowly to see",
-                f"multiply the learning rate by 10{f' (lr = {lr * 10:g})' if lr else ''}, or use Adam",
+                f"multiply the learning rate by 10{f' (lr = {lr * 10:g})' if lr else ''}"
+                + ("" if ctx.get("adam") else ", or use Adam"),
                 [{"lr": lr * 10}] if lr else [])
     return None
 
@@ -359,6 +373,34 @@ def _check_output_range(ctx):
         "rescale the targets into the output's range", [{"output": None}])
 
 
+def _check_overfitting(ctx):
+    """Validation loss rising from its best epoch while the training loss keeps falling."""
+    h = ctx["history"]
+    if h is None or "val_loss" not in h or len(h["val_loss"]) < 5:
+        return None
+    v, t = np.asarray(h["val_loss"], dtype=np.float64), np.asarray(h.loss, dtype=np.float64)
+    if not (np.all(np.isfinite(v)) and np.all(np.isfinite(t))) or len(t) != len(v):
+        return None
+    best = int(np.argmin(v))
+    # 10% above its best, two or more epochs after it, while training still improved: memorising
+    if not (v[-1] > 1.1 * v[best] and best <= len(v) - 3 and t[-1] < t[best]):
+        return None
+    wd = float(getattr(ctx.get("optimizer"), "weight_decay", 0.0) or 0.0)
+    return Finding(
+        "overfitting", "overfitting: the validation loss rises while the training loss falls",
+        f"validation loss was lowest at epoch {best} ({v[best]:.4g}) and rose to {v[-1]:.4g} by epoch "
+        f"{len(v) - 1}, while the training loss fell from {t[best]:.4g} to {t[-1]:.4g}",
+        "the network is fitting the training rows' noise rather than what they share with new rows",
+        "stop at the best epoch (early stopping: --val with --patience), use stronger weight decay, "
+        "or give it more data", [{"weight_decay": max(10 * wd, 0.01)}])
+
+
+def curve_findings(history, lr=None):
+    """The findings a loss curve alone can give (a training log, without the model)."""
+    ctx = {"history": history, "lr": lr, "bad_fit": True, "grad_norm": 1.0, "L": 0.0, "optimizer": None}
+    return [f for f in (_check_lr_curve(ctx), _check_overfitting(ctx)) if f is not None]
+
+
 # Ranked by cause: what the data and settings do wrong comes before the symptoms it produces.
 CHECKS = (_check_output_range, _check_inputs, _check_lr, _check_symmetry, _check_merged, _check_saturated,
-          _check_dead_relu, _check_gradients)
+          _check_dead_relu, _check_gradients, _check_overfitting)

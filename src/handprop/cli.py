@@ -222,70 +222,9 @@ def _load_model_and_data(args):
             model.fit(X, y, loss=loss, optimizer=optimizer, epochs=args.epochs, log_every=args.log_every)
         args.raw_X = None
         return model, loss, optimizer, X, y
-    from .io import load
-    from .losses import get as get_loss
+    from .cli_teach import load_saved
 
-    model = load(args.model)
-    if not args.data:
-        raise HandpropError(f"--model needs --data: a .csv or .npz file with the inputs and targets, "
-                            f"e.g. handprop {args.command} --model {args.model} --data DATA.csv")
-    info = model.info
-    X, y = _read_rows(args.data, args.target, info, model.n_inputs)
-    if args.rows:
-        X, y = X[:args.rows], y[:args.rows]
-    args.raw_X = X
-    X = info.prepare(X)
-    if info.label_encoder is not None:
-        if info.label_encoder.classes_.dtype.kind == "U" and y.dtype.kind in "iu":
-            y = y.astype(str)  # the file's text "3" is the class "3" (digits' classes are text)
-        try:
-            y = info.label_encoder.transform(y)
-        except HandpropError as exc:
-            raise HandpropError(f"{args.data}: {exc}: the target column must hold the labels the model "
-                                "was trained on") from None
-        if getattr(info.loss, "from_logits", False) and model.n_outputs == 1:  # BCE: 0/1 as floats
-            y = y.astype(np.float64).reshape(-1, 1)
-    elif info.y_scaler is not None:
-        y = info.y_scaler.transform(np.asarray(y, dtype=np.float64).reshape(len(y), -1))
-    loss = info.loss if info.loss is not None else get_loss(args.loss)
-    return model, loss, _saved_optimizer(info), X, y
-
-
-def _read_rows(path, target, info, n_inputs):
-    """Raw ``(X, y)`` of ``path``: the model's target column and its features in the model's order;
-    text labels as text."""
-    from .data import load_data
-
-    text_file = os.path.splitext(str(path))[1].lower() in (".csv", ".tsv", ".txt")
-    name = target or (info.target_name if text_file else None)
-    data = load_data(path, target=name)
-    if data.y is None:
-        raise HandpropError(f"{path}: no targets found; name the target column with --target")
-    X, names = np.asarray(data.X), info.feature_names
-    if text_file and names and list(data.feature_names) != list(names):
-        missing = [n for n in names if n not in data.feature_names]
-        if missing:
-            raise HandpropError(f"{path}: no column(s) {', '.join(map(repr, missing[:8]))} that the model was "
-                                f"trained on; the file has: {', '.join(data.feature_names[:12])}")
-        pos = {n: j for j, n in enumerate(data.feature_names)}
-        X = X[:, [pos[n] for n in names]]
-    if n_inputs is not None and X.shape[1] != n_inputs:
-        raise HandpropError(f"{path}: {X.shape[1]} feature columns, but the model takes {n_inputs}")
-    y = np.asarray(data.y)
-    if data.class_names is not None:
-        y = np.asarray(data.class_names)[y]
-    return X, y
-
-
-def _saved_optimizer(info):
-    """The optimizer the model was trained with, as the file records it (None if it does not)."""
-    from .optimizers import SGD, Adam
-
-    saved = getattr(info, "optimizer", None)
-    if not saved:
-        return None
-    cls = {"SGD": SGD, "Adam": Adam}.get(saved.get("class"))
-    return None if cls is None else cls(**saved.get("config", {}))
+    return load_saved(args)
 
 
 def cmd_explain(args):
@@ -343,9 +282,11 @@ def add_teaching_commands(sub):
             p.add_argument("--rtol", type=float, default=1e-4, help="relative part of that rule (default 1e-4)")
             p.add_argument("--tol", type=float, help="set --atol and --rtol both to this")
         p.set_defaults(func=func)
+    from .cli_teach import add_doctor_command
     from .exercises.command import add_exercise_command
 
     add_exercise_command(sub)
+    add_doctor_command(sub)
 
 
 def _positive(text):

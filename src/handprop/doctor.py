@@ -200,7 +200,7 @@ def diagnose(subject, X, y, *, model=None, loss=None, history=None, gradients=No
     ctx = dict(model=model, X=X, X_raw=X_raw, y2=y2, pred2=pred2, P=P, T=T, y_show=y if loss_is_ce else y2, inputs=inputs + [pred], loss=loss, L=L,
                bad_fit=bad_fit, loss_is_ce=loss_is_ce, grad_norms=grad_norms, grad_norm=grad_norm,
                history=history, lr=lr if lr is not None else getattr(optimizer, "lr", None), deltas=deltas,
-               adam=type(optimizer).__name__ == "Adam")
+               adam=type(optimizer).__name__ == "Adam", optimizer=optimizer)
     findings = []
     for check in CHECKS:
         found = check(ctx)
@@ -210,3 +210,39 @@ def diagnose(subject, X, y, *, model=None, loss=None, history=None, gradients=No
             findings.append(found)
     summary = f"loss {L:.4g}; predicting the mean would give {baseline:.4g}"
     return Diagnosis(findings, summary)
+
+
+def read_log(path):
+    """A History from a training log written by ``handprop train --log`` (``.csv`` or ``.json``)."""
+    import csv
+    import json
+
+    history = History()
+    try:
+        with open(path, encoding="utf-8") as f:
+            if str(path).lower().endswith(".json"):
+                series = json.load(f)
+                if not (isinstance(series, dict) and all(isinstance(v, list) for v in series.values())):
+                    raise HandpropValueError(f"{path}: not a training log (a JSON object of lists, as --log writes)")
+                rows = [dict(zip(series, values)) for values in zip(*series.values())]
+            else:
+                rows = list(csv.DictReader(f))
+    except (UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
+        raise HandpropValueError(f"{path}: not a training log ({exc})") from None
+    for i, row in enumerate(rows):
+        try:
+            values = {k: float(v) for k, v in row.items() if k != "epoch" and v not in ("", None)}
+        except (TypeError, ValueError):
+            raise HandpropValueError(f"{path}: row {i + 1} holds a value that is not a number") from None
+        history.record(i, **values)
+    if not history.loss:
+        raise HandpropValueError(f"{path}: no 'loss' column: not a log written by handprop train --log")
+    return history
+
+
+def diagnose_log(history, lr=None):
+    """What the loss curve alone says (rising, flat, overfitting); a Diagnosis."""
+    from ._doctor_checks import curve_findings
+
+    loss = history.loss
+    return Diagnosis(curve_findings(history, lr), f"{len(loss)} epochs, loss {loss[0]:.4g} → {loss[-1]:.4g}")
