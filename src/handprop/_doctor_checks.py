@@ -1,8 +1,8 @@
 """The training doctor's checks (see ``handprop.doctor``): one function per finding.
 
-Each ``_check_*(ctx)`` reads the measurements ``diagnose`` collected in ``ctx`` (the model, its
-layer inputs on the data, probabilities ``P`` against targets ``T``, the loss curve, gradient norms)
-and returns a Finding, a list of them, or None. Each threshold sits next to its check, with why.
+Each ``_check_*(ctx)`` reads what ``diagnose`` measured (``ctx``: the model, its layer inputs, ``P``
+against ``T``, the loss curve, gradient norms) and returns a Finding, a list, or None; each threshold
+sits next to its check, with why.
 """
 
 import numpy as np
@@ -117,16 +117,12 @@ def _check_merged(ctx):
 
 
 def _apart_in_input(X, pairs):
-    """The pairs whose inputs are themselves apart (≥ 5% of the typical distance between inputs): two
-    inputs that are almost the same point (the centre of the spirals) are the data's ambiguity, not
-    the network's doing."""
-    if not pairs:
-        return pairs
+    """The pairs whose inputs are apart (≥ 5% of the typical distance): inputs that are almost one
+    point (the spirals' centre) are the data's ambiguity, not the network's doing."""
     X = X.astype(np.float64).reshape(len(X), -1)
     sq = (X * X).sum(1)
-    d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2 * X @ X.T, 0.0))
-    typical = np.median(d[np.triu_indices(len(X), 1)]) if len(X) > 2 else d.max()
-    return [(i, j) for i, j in pairs if d[i, j] >= 0.05 * typical]
+    d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2 * X @ X.T, 0.0)) if pairs else None
+    return [(i, j) for i, j in pairs if d[i, j] >= 0.05 * np.median(d[np.triu_indices(len(X), 1)])]
 
 
 def _merged_floor(ctx, pairs):
@@ -374,8 +370,7 @@ def _check_output_range(ctx):
 
 
 def _check_overfitting(ctx):
-    """Validation loss rising from its best epoch while the training loss keeps falling."""
-    h = ctx["history"]
+    h = ctx["history"]  # validation loss rising from its best epoch while the training loss falls
     if h is None or "val_loss" not in h or len(h["val_loss"]) < 5:
         return None
     v, t = np.asarray(h["val_loss"], dtype=np.float64), np.asarray(h.loss, dtype=np.float64)
@@ -395,8 +390,7 @@ def _check_overfitting(ctx):
         "or give it more data", [{"weight_decay": max(10 * wd, 0.01)}])
 
 
-def curve_findings(history, lr=None):
-    """The findings a loss curve alone can give (a training log, without the model)."""
+def curve_findings(history, lr=None):  # what a loss curve alone says (a training log, no model)
     ctx = {"history": history, "lr": lr, "bad_fit": True, "grad_norm": 1.0, "L": 0.0, "optimizer": None}
     return [f for f in (_check_lr_curve(ctx), _check_overfitting(ctx)) if f is not None]
 
