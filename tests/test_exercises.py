@@ -173,3 +173,30 @@ def test_exercises_are_installed_with_the_package():
     folder = Path(pkg.__file__).parent
     assert (folder / "__init__.py").exists() and (folder / "catalog.py").exists()
     assert not [p for p in folder.iterdir() if p.suffix not in (".py", "") and p.name != "__pycache__"]
+
+
+def test_readme_shows_the_exercise_session_as_it_runs(tmp_path, capsys, monkeypatch):
+    """The README's `handprop exercise` session, replayed: the same commands print the quoted lines."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = text.split("### Exercises:", 1)[1].split("###", 1)[0]
+    session = re.search(r"```\n(.*?)```", section, re.S).group(1)
+    assert "handprop doctor" in text.split("### The doctor on a saved model", 1)[1]
+    monkeypatch.chdir(tmp_path)
+    blocks = re.split(r"^\$ ", session, flags=re.M)[1:]
+    for block in blocks:
+        command, *expected = block.splitlines()
+        words, _, comment = command.partition("#")
+        if "after writing:" in comment or "after fixing it:" in comment:  # the learner's edit, as quoted
+            body = comment.split(":", 1)[1].strip()
+            src = (tmp_path / "sigmoid.py").read_text(encoding="utf-8")
+            src = re.sub(r"    # TODO.*\n    raise NotImplementedError\(.*\)\n|    return .*\n\Z",
+                         f"    {body}\n", src)
+            (tmp_path / "sigmoid.py").write_text(src, encoding="utf-8")
+        main(words.split()[1:])
+        out = capsys.readouterr().out
+        for line in expected:
+            if line != "...":
+                assert line in out, (command, line, out)

@@ -46,7 +46,7 @@ def write(name, directory="."):
     ex = get(name)
     if not os.path.isdir(directory):
         raise HandpropError(f"--dir {directory}: no such directory; create it first: mkdir -p {directory}")
-    path = os.path.join(directory, f"{ex.name}.py")
+    path = os.path.normpath(os.path.join(directory, f"{ex.name}.py"))
     if os.path.exists(path):
         raise HandpropError(f"{path} exists already (your work?); check it with: handprop exercise check {path}")
     text = template(ex, path)
