@@ -406,3 +406,46 @@ def test_a_wrong_user_layer_first_is_named():
     X = np.random.default_rng(1).normal(size=(4, 2))
     report = handprop.gradcheck(Sequential([WrongScale(2), Dense(2, 1, rng=0)]), "mse", X, X[:, :1])
     assert [i for i, _ in report.culprits] == [0] and "=> layer 0 WrongScale()" in str(report)
+
+
+# -- explain on a saved model: text labels, raw inputs, weights where used, the real optimizer ----------
+def _text_label_csv(path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(loc=50, scale=10, size=(60, 2))
+    labels = np.where(X[:, 0] > 50, "big", "small")
+    lines = ["width,height,size"] + [f"{a!r},{b!r},{c}" for (a, b), c in zip(X.tolist(), labels)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return X
+
+
+@pytest.mark.parametrize("optimizer,rule", [("adam", "m̂/(√v̂ + ε)  (Adam"), ("sgd", "(momentum")])
+def test_explain_a_saved_model_trained_on_text_labels(optimizer, rule, tmp_path, capsys):
+    X = _text_label_csv(tmp_path / "d.csv")
+    model_path = str(tmp_path / "m.npz")
+    assert main(["train", str(tmp_path / "d.csv"), "--layers", "3", "--epochs", "2", "--optimizer", optimizer,
+                 "--out", model_path, "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["explain", "--model", model_path, "--data", str(tmp_path / "d.csv"), "--rows", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "unseen label" not in out and rule in out
+    lr = "0.001" if optimizer == "adam" else "0.01"  # train's defaults, recorded in the file
+    assert f"(η = {lr})" in out
+    # the raw rows next to the scaled ones, and the scaling undone by hand
+    lines = out.splitlines()
+    i = lines.index(next(line for line in lines if line.startswith("X_raw = input as the data file holds it")))
+    assert f"{X[0, 0]:.4g}" in lines[i + 1]
+    m = handprop.load(model_path)
+    scaled = (X[:2] - m.info.x_scaler.mean_) / m.info.x_scaler.scale_
+    assert f"{scaled[0, 0]:.4g}" in out
+    # the weights shown where they are used, right before z1 = X·W1 + b1
+    j = next(k for k, line in enumerate(lines) if line.startswith("z1 = X·W1 + b1"))
+    w = next(k for k, line in enumerate(lines) if line.startswith("W1 = weights"))
+    b = next(k for k, line in enumerate(lines) if line.startswith("b1 = biases"))
+    assert w < b < j and f"{m.layers[0].W[0, 0] + 0.0:.4g}" in "\n".join(lines[w:b])
+    assert assert_no_minus_zero(out)
+
+
+def assert_no_minus_zero(text):
+    import re
+
+    return not re.search(r"(?<![\d.e])-0(?![.\d])", text)

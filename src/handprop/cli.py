@@ -231,8 +231,12 @@ def cmd_explain(args):
     from .explain import explain
 
     model, loss, optimizer, X, y = _load_model_and_data(args)
-    plain_sgd = optimizer is None or (args.optimizer == "sgd" and not args.momentum)
-    ex = explain(model, loss, X, y, lr=args.lr, optimizer=None if plain_sgd else optimizer)
+    if args.model:  # the optimizer the file records (SGD with --lr if it records none)
+        raw = args.raw_X if getattr(model.info, "x_scaler", None) is not None else None
+        ex = explain(model, loss, X, y, lr=args.lr, optimizer=optimizer, raw_X=raw)
+    else:
+        plain_sgd = args.optimizer == "sgd" and not args.momentum
+        ex = explain(model, loss, X, y, lr=args.lr, optimizer=None if plain_sgd else optimizer)
     render = {"text": ex.to_text, "markdown": ex.to_markdown, "html": ex.to_html}[args.format]
     page = render(full=args.full)
     if args.output:

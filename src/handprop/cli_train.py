@@ -270,7 +270,8 @@ def cmd_train(args):
         n_classes = len(encoder.classes_) if encoder else 0
         model, loss, opt = _build(s, X.shape[1], n_classes, y.shape[1] if y.ndim == 2 else 1)
         info = ModelInfo(loss=loss, task=s["task"], x_scaler=x_scaler, y_scaler=y_scaler,
-                         label_encoder=encoder, feature_names=feature_names, target_name=target_name)
+                         label_encoder=encoder, feature_names=feature_names, target_name=target_name,
+                         optimizer=getattr(opt, "inner", opt))
         model.info = info
     fit_y = (lambda v: v.astype(np.float64)) if s["loss"] == "bce" else (
         (lambda v: info.y_scaler.transform(v)) if info.y_scaler is not None else (lambda v: v))
