@@ -102,9 +102,21 @@ def _gradient_recorder(optimizer):
 
 def add_teaching_flags(p):
     """--plot and --no-doctor, for commands that train."""
-    p.add_argument("--plot", metavar="PATH", help="save a picture of the run: loss curve, decision "
-                   "boundary (2-D inputs) and the network (needs the 'plot' extra: matplotlib)")
+    p.add_argument("--plot", metavar="PATH", type=_plot_path, help="save a picture of the run: loss curve, "
+                   "decision boundary (2-D inputs) or predictions against targets (regression), and the network "
+                   "(needs the 'plot' extra: matplotlib)")
     p.add_argument("--no-doctor", action="store_true", help="do not diagnose a run that ends badly")
+
+
+def _plot_path(text):
+    """argparse type of --plot: matplotlib is checked when the command line is read, before training."""
+    from .plots import require_matplotlib
+
+    try:
+        require_matplotlib()
+    except HandpropError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def after_training(args, model, loss, X, y, history, recorder=None, retry=None, optimizer=None):
