@@ -510,3 +510,21 @@ def test_gradcheck_and_explain_pass_on_every_cli_trained_model(name, rows, cli_t
     assert main(["explain", "--model", model_path, "--data", data_path, "--rows", str(rows)]) == 0
     out = capsys.readouterr().out
     assert "WRONG" not in out and "-0 " not in out and "-0]" not in out, f"{name} --rows {rows}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "tanh", "sigmoid"])
+@pytest.mark.parametrize("name,loss", [("moons", "ce"), ("moons", "bce"), ("iris", "ce"), ("regression", "mse")])
+def test_every_activation_and_loss_the_cli_trains_passes(name, loss, activation, tmp_path, capsys):
+    from handprop.cli import main
+
+    data_path, model_path = str(tmp_path / "d.csv"), str(tmp_path / "m.npz")
+    write_bundled_csv(name, data_path)
+    assert main(["train", "--dataset", name, "--activation", activation, "--loss", loss, "--layers", "16,8",
+                 "--epochs", "3", "--out", model_path, "--quiet"]) == 0
+    for rows in (1, 2, 5, 50):
+        capsys.readouterr()
+        assert main(["gradcheck", "--model", model_path, "--data", data_path, "--rows", str(rows)]) == 0, \
+            capsys.readouterr().out[-2000:]
+        assert main(["explain", "--model", model_path, "--data", data_path, "--rows", str(rows)]) == 0
+        assert "WRONG" not in capsys.readouterr().out
