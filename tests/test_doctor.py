@@ -382,3 +382,12 @@ def test_a_healthy_run_on_each_bundled_dataset_is_quiet(name, tmp_path, capsys):
     assert main(["train", "--dataset", name, "--epochs", epochs, "--out", str(tmp_path / "m.npz")]) == 0
     out = capsys.readouterr().out
     assert "Training doctor" not in out, out
+
+
+def test_unscaled_inputs_come_first_and_the_fix_drops_no_scale(tmp_path, capsys):
+    out_path = str(tmp_path / "m.npz")
+    assert main(["train", "--dataset", "breast_cancer", "--no-scale", "--epochs", "5", "--out", out_path]) == 0
+    out = capsys.readouterr().out
+    findings = [line.split("]")[0] + "]" for line in out.splitlines() if line.startswith("[")]
+    assert findings[0] == "[unscaled_inputs]", findings
+    assert f"  handprop train --dataset breast_cancer --epochs 5 --out {out_path}\n" in out

@@ -199,8 +199,10 @@ def command_line(args, suggestion):
     flag for one of them, or when every one is set to that value already."""
     import shlex
 
-    flags = _flag_values(args, suggestion)
     argv = list(getattr(args, "argv", None) or [args.command])
+    if suggestion == {"standardize": True}:  # train scales unless told not to: drop --no-scale
+        return "handprop " + shlex.join([a for a in argv if a != "--no-scale"]) if "--no-scale" in argv else ""
+    flags = _flag_values(args, suggestion)
     if flags is None:
         return ""
     changed = False
