@@ -391,3 +391,15 @@ def test_unscaled_inputs_come_first_and_the_fix_drops_no_scale(tmp_path, capsys)
     findings = [line.split("]")[0] + "]" for line in out.splitlines() if line.startswith("[")]
     assert findings[0] == "[unscaled_inputs]", findings
     assert f"  handprop train --dataset breast_cancer --epochs 5 --out {out_path}\n" in out
+
+
+def test_overfitting_on_the_held_out_split(tmp_path, capsys):
+    """No --val: the held-out test part shows the gap (every training row right, half the test rows wrong)."""
+    argv = ["train", "--dataset", "moons", "--n", "80", "--noise", "0.45", "--layers", "128,128", "--epochs", "150",
+            "--weight-decay", "0", "--lr", "0.01", "--out", str(tmp_path / "m.npz")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "train accuracy: 1.0000" in out and "[overfitting]" in out
+    assert "accuracy 1 on the 64 training rows but 0.5 on the 16 held-out rows" in out
+    advice = _advice(out)
+    assert "handprop " + " ".join(argv).replace("--weight-decay 0 ", "--weight-decay 0.01 ") in advice

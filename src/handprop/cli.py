@@ -119,7 +119,7 @@ def _plot_path(text):
     return text
 
 
-def after_training(args, model, loss, X, y, history, recorder=None, retry=None, optimizer=None):
+def after_training(args, model, loss, X, y, history, recorder=None, retry=None, optimizer=None, held_out=None):
     """Print the training doctor's findings when the run ended badly; draw --plot. Returns 0.
 
     Each fix is printed as a command line: the command that ran, with the fix's flags. ``retry(settings)
@@ -130,7 +130,8 @@ def after_training(args, model, loss, X, y, history, recorder=None, retry=None, 
         from .doctor import diagnose
 
         diagnosis = diagnose(model, X, y, loss=loss, history=history, gradients=recorder,
-                             optimizer=optimizer if optimizer is not None else getattr(recorder, "inner", None))
+                             optimizer=optimizer if optimizer is not None else getattr(recorder, "inner", None),
+                             held_out=held_out)
         if not diagnosis.ok:
             print()
             print(diagnosis)
@@ -176,7 +177,8 @@ def _xor_solved_with(args, settings):
 
 _FLAGS = {"hidden": "--hidden", "init": "--init", "optimizer": "--optimizer", "lr": "--lr",
           "activation": "--activation"}
-_TRAIN_FLAGS = {"hidden": "--layers", "optimizer": "--optimizer", "lr": "--lr", "activation": "--activation"}
+_TRAIN_FLAGS = {"hidden": "--layers", "optimizer": "--optimizer", "lr": "--lr", "activation": "--activation",
+                "weight_decay": "--weight-decay"}
 
 
 def _flag_values(args, suggestion):

@@ -314,5 +314,7 @@ def cmd_train(args):
     from .cli import after_training
 
     args.no_doctor = args.no_doctor or args.quiet
-    after_training(args, model, loss, info.prepare(train[0]), fit_y(train[1]), history, optimizer=opt)
+    held = val if val is not None else test  # rows not trained on: the train/held-out gap
+    after_training(args, model, loss, info.prepare(train[0]), fit_y(train[1]), history, optimizer=opt,
+                   held_out=None if held is None else (info.prepare(held[0]), fit_y(held[1])))
     return 130 if history.stop_reason and history.stop_reason.startswith("interrupted") else 0

@@ -147,13 +147,15 @@ def _forward_all(model, X):
     return inputs, out
 
 
-def diagnose(subject, X, y, *, model=None, loss=None, history=None, gradients=None, lr=None, optimizer=None):
+def diagnose(subject, X, y, *, model=None, loss=None, history=None, gradients=None, lr=None, optimizer=None,
+             held_out=None):
     """Examine a trained model on ``(X, y)`` and say what went wrong; returns a Diagnosis.
 
     ``subject`` is the model, or the History that ``fit`` returned (then give ``model=``).
     ``history`` gives the loss curve, ``gradients`` a ``GradientRecorder`` (or an array of
     per-layer ‖∂L/∂W‖, steps × Dense layers) from training, ``lr`` the learning rate (read from the
-    recorder or ``optimizer`` when not given). The model's weights are not changed.
+    recorder or ``optimizer`` when not given), ``held_out`` rows not trained on, ``(X, y)`` as the
+    network sees them (for the train/held-out gap). The model's weights are not changed.
     """
     if isinstance(subject, History):
         history = subject
@@ -208,8 +210,40 @@ def diagnose(subject, X, y, *, model=None, loss=None, history=None, gradients=No
             findings.extend(found)
         elif found is not None:
             findings.append(found)
+    if held_out is not None and "overfitting" not in [f.code for f in findings]:
+        findings += [f for f in [_held_out_gap(ctx, *held_out)] if f is not None]
     summary = f"loss {L:.4g}; predicting the mean would give {baseline:.4g}"
     return Diagnosis(findings, summary)
+
+
+def _score(model, loss, X, y):
+    """("accuracy", share right) for classes, ("R²", 1 − SSE/SST) for numbers."""
+    out = np.asarray(model.predict(X), dtype=np.float64).reshape(len(X), -1)
+    if isinstance(loss, losses.CrossEntropy):
+        return "accuracy", float(np.mean(out.argmax(axis=1) == np.asarray(y).reshape(-1)))
+    y = np.asarray(y, dtype=np.float64).reshape(out.shape)
+    if isinstance(loss, losses.BCE):
+        return "accuracy", float(np.mean((out > (0.0 if loss.from_logits else 0.5)) == (y > 0.5)))
+    sst = float(np.sum((y - y.mean(axis=0)) ** 2)) or 1.0
+    return "R²", 1.0 - float(np.sum((out - y) ** 2)) / sst
+
+
+def _held_out_gap(ctx, X_held, y_held):
+    """Overfitting seen at the end: the training rows (almost) all fitted, held-out rows much worse.
+    The margin is 10 points, or 3 rows' worth on a small held-out part (one row of 30 is 3 points)."""
+    name, train = _score(ctx["model"], ctx["loss"], ctx["X"], ctx["y_show"])
+    _, held = _score(ctx["model"], ctx["loss"], np.asarray(X_held), y_held)
+    top, margin = (0.99, max(0.10, 3 / max(len(X_held), 1))) if name == "accuracy" else (0.9, 0.2)
+    if not (train >= top and held <= train - margin):
+        return None
+    wd = float(getattr(ctx.get("optimizer"), "weight_decay", 0.0) or 0.0)
+    return Finding(
+        "overfitting", "overfitting: the training rows are fitted, the held-out rows are not",
+        f"{name} {train:.3g} on the {len(ctx['X'])} training rows but {held:.3g} on the {len(X_held)} held-out rows",
+        "the network has memorised the training rows (their noise included) instead of what they share "
+        "with new rows",
+        "stronger weight decay, a smaller network, early stopping on a validation part (--val), or more data",
+        [{"weight_decay": max(10 * wd, 0.01)}])
 
 
 def read_log(path):
