@@ -403,3 +403,20 @@ def test_overfitting_on_the_held_out_split(tmp_path, capsys):
     assert "accuracy 1 on the 64 training rows but 0.5 on the 16 held-out rows" in out
     advice = _advice(out)
     assert "handprop " + " ".join(argv).replace("--weight-decay 0 ", "--weight-decay 0.01 ") in advice
+
+
+def test_no_finding_contradicts_the_settings(blog_000):
+    """Told that Adam ran, the doctor does not say "use Adam"; told every layer is He-initialised, it
+    does not say "use He initialisation"; in a ReLU network it does not say "use ReLU"."""
+    model, loss, X, y, history, _ = blog_000
+    said = diagnose(model, X, y, loss=loss, history=history, optimizer=SGD(lr=0.1))["merged_samples"]
+    assert "Adam" in said.fix and {"optimizer": "adam", "lr": 0.1} in said.suggest
+    with_adam = diagnose(model, X, y, loss=loss, history=history, optimizer=Adam(lr=0.1))["merged_samples"]
+    assert "Adam" not in with_adam.fix and all("optimizer" not in s for s in with_adam.suggest)
+    rng = np.random.default_rng(0)
+    dead = Sequential([Dense(2, 8, weight=rng.normal(size=(2, 8)), bias=np.full(8, -50.0)), ReLU(),
+                       Dense(8, 1, rng=1)])
+    for layer in dead.layers[::2]:
+        layer.init = "he_uniform"
+    found = diagnose(dead, rng.normal(size=(20, 2)), rng.normal(size=(20, 1)), loss="mse")["dead_relu"]
+    assert "He initialisation" not in found.fix and {"init": "he_uniform"} not in found.suggest

@@ -35,8 +35,8 @@ def _hidden_activation_layers(model):
     return [(i, layer) for i, layer in enumerate(model.layers) if i < last_dense and not isinstance(layer, Dense)]
 
 
-def _fmt_row(x):
-    return "[" + ", ".join(f"{v + 0.0:.4g}" for v in np.asarray(x).reshape(-1)) + "]"  # + 0.0: no "-0"
+def _fmt_row(x):  # + 0.0: no "-0"
+    return "[" + ", ".join(f"{v + 0.0:.4g}" for v in np.asarray(x).reshape(-1)) + "]"
 
 
 def _bad_fit(L, baseline, pred, y, loss_is_ce):
@@ -109,9 +109,11 @@ def _check_merged(ctx):
           "some start out separating these inputs)"
     suggest = [{"hidden": 2 * h}]
     if saturating:  # both tried on blog 000 (tests): they keep the units out of the flat ends
-        fix += (", or smaller initial weights that keep units out of saturation (init='glorot_uniform'), "
-                "or Adam (lr 0.1), whose per-weight step size does not shrink with the gradient")
-        suggest += [{"init": "glorot_uniform"}, {"optimizer": "adam", "lr": 0.1}]
+        fix += ", or smaller initial weights that keep units out of saturation (init='glorot_uniform')"
+        suggest += [{"init": "glorot_uniform"}]
+    if saturating and not ctx.get("adam"):  # never "use Adam" to a run that uses Adam
+        fix, suggest = fix + ", or Adam (lr 0.1), whose per-weight step size does not shrink with the gradient", \
+            suggest + [{"optimizer": "adam", "lr": 0.1}]
     return Finding("merged_samples", "inputs with different targets look the same to the output layer",
                    evidence, why, fix, suggest)
 
@@ -189,10 +191,19 @@ def _check_dead_relu(ctx):
                 f"{len(ctx['X'])} samples (their z ≤ 0 everywhere)",
                 "ReLU's derivative is 0 for z ≤ 0, so a unit that is off for every sample gets no "
                 "gradient and can never turn back on: that part of the layer is gone",
-                "lower the learning rate (a large step pushed their biases down), use He initialisation "
-                "(init='he_uniform'), or LeakyReLU (activation='leaky_relu'), which keeps a small slope",
-                [{"activation": "leaky_relu"}, {"init": "he_uniform"}])
+                "lower the learning rate (a large step pushed their biases down), "
+                + ("" if _all_he(ctx["model"]) else "use He initialisation (init='he_uniform'), ")
+                + "or LeakyReLU (activation='leaky_relu'), which keeps a small slope",
+                [{"activation": "leaky_relu"}] + ([] if _all_he(ctx["model"]) else [{"init": "he_uniform"}]))
     return None
+
+
+def _all_he(model):
+    return all(str(getattr(layer, "init", "")).startswith("he") for layer in model.layers if isinstance(layer, Dense))
+
+
+def _relu_net(model):
+    return any(isinstance(layer, ReLU) for layer in model.layers)
 
 
 def _check_gradients(ctx):
@@ -219,8 +230,8 @@ def _check_gradients(ctx):
             "vanishing_gradients", "vanishing gradients", evidence,
             "each layer multiplies the backward signal by its Wᵀ and its activation's derivative "
             "(≤ 0.25 for sigmoid); through many layers the product shrinks, so the first layers barely move",
-            "use ReLU or tanh hidden units with He/Glorot initialisation, or fewer layers",
-            [{"activation": "relu", "init": "he_uniform"}]))
+            "fewer layers" if _relu_net(ctx["model"]) else "use ReLU or tanh hidden units with He/Glorot "
+            "initialisation, or fewer layers", [] if _relu_net(ctx["model"]) else [{"activation": "relu", "init": "he_uniform"}]))
     growth = norms[finite][-1] / np.maximum(norms[finite][0], 1e-300) if finite.sum() > 1 else np.ones(1)
     if (deep and (med > 1e3 or d_ratio > 1e3)) or not finite.all() or float(np.max(growth)) > 1e4:
         out.append(Finding(
@@ -236,7 +247,7 @@ def _check_gradients(ctx):
 
 def _check_lr(ctx):
     """The loss curve first (rising, oscillating, flat); then a step far larger than the weights."""
-    found, lr = _check_lr_curve(ctx), ctx["lr"]
+    found, lr = lr_curve_finding(ctx), ctx["lr"]
     if found is not None and found.code == "lr_too_high":
         return found
     step = _step_size(ctx)
@@ -250,7 +261,7 @@ def _check_lr(ctx):
     return found
 
 
-def _check_lr_curve(ctx):
+def lr_curve_finding(ctx):
     hist = np.asarray(ctx["history"].loss if ctx["history"] is not None else [], dtype=np.float64)
     lr = ctx["lr"]
     lr_text = f"lr = {lr:g}" if lr is not None else "the learning rate"
@@ -369,32 +380,6 @@ def _check_output_range(ctx):
         "rescale the targets into the output's range", [{"output": None}])
 
 
-def _check_overfitting(ctx):
-    h = ctx["history"]  # validation loss rising from its best epoch while the training loss falls
-    if h is None or "val_loss" not in h or len(h["val_loss"]) < 5:
-        return None
-    v, t = np.asarray(h["val_loss"], dtype=np.float64), np.asarray(h.loss, dtype=np.float64)
-    if not (np.all(np.isfinite(v)) and np.all(np.isfinite(t))) or len(t) != len(v):
-        return None
-    best = int(np.argmin(v))
-    # 10% above its best, two or more epochs after it, while training still improved: memorising
-    if not (v[-1] > 1.1 * v[best] and best <= len(v) - 3 and t[-1] < t[best]):
-        return None
-    wd = float(getattr(ctx.get("optimizer"), "weight_decay", 0.0) or 0.0)
-    return Finding(
-        "overfitting", "overfitting: the validation loss rises while the training loss falls",
-        f"validation loss was lowest at epoch {best} ({v[best]:.4g}) and rose to {v[-1]:.4g} by epoch "
-        f"{len(v) - 1}, while the training loss fell from {t[best]:.4g} to {t[-1]:.4g}",
-        "the network is fitting the training rows' noise rather than what they share with new rows",
-        "stop at the best epoch (early stopping: --val with --patience), use stronger weight decay, "
-        "or give it more data", [{"weight_decay": max(10 * wd, 0.01)}])
-
-
-def curve_findings(history, lr=None):  # what a loss curve alone says (a training log, no model)
-    ctx = {"history": history, "lr": lr, "bad_fit": True, "grad_norm": 1.0, "L": 0.0, "optimizer": None}
-    return [f for f in (_check_lr_curve(ctx), _check_overfitting(ctx)) if f is not None]
-
-
 # Ranked by cause: what the data and settings do wrong comes before the symptoms it produces.
 CHECKS = (_check_output_range, _check_inputs, _check_lr, _check_symmetry, _check_merged, _check_saturated,
-          _check_dead_relu, _check_gradients, _check_overfitting)
+          _check_dead_relu, _check_gradients)  # then doctor.py's overfitting checks

@@ -28,7 +28,7 @@ Every check is silent on a healthy run; the checks and their thresholds, each wi
 import numpy as np
 
 from . import losses
-from ._doctor_checks import CHECKS, Finding, _bad_fit  # noqa: F401  (Finding is part of this API)
+from ._doctor_checks import CHECKS, Finding, _bad_fit, lr_curve_finding  # noqa: F401  (Finding: this API)
 from .errors import HandpropValueError
 from .layers import Dense
 from .optimizers import Optimizer
@@ -210,10 +210,32 @@ def diagnose(subject, X, y, *, model=None, loss=None, history=None, gradients=No
             findings.extend(found)
         elif found is not None:
             findings.append(found)
+    findings += [f for f in [_check_overfitting(ctx)] if f is not None]
     if held_out is not None and "overfitting" not in [f.code for f in findings]:
         findings += [f for f in [_held_out_gap(ctx, *held_out)] if f is not None]
     summary = f"loss {L:.4g}; predicting the mean would give {baseline:.4g}"
     return Diagnosis(findings, summary)
+
+
+def _check_overfitting(ctx):
+    h = ctx["history"]  # validation loss rising from its best epoch while the training loss falls
+    if h is None or "val_loss" not in h or len(h["val_loss"]) < 5:
+        return None
+    v, t = np.asarray(h["val_loss"], dtype=np.float64), np.asarray(h.loss, dtype=np.float64)
+    if not (np.all(np.isfinite(v)) and np.all(np.isfinite(t))) or len(t) != len(v):
+        return None
+    best = int(np.argmin(v))
+    # 10% above its best, two or more epochs after it, while training still improved: memorising
+    if not (v[-1] > 1.1 * v[best] and best <= len(v) - 3 and t[-1] < t[best]):
+        return None
+    wd = float(getattr(ctx.get("optimizer"), "weight_decay", 0.0) or 0.0)
+    return Finding(
+        "overfitting", "overfitting: the validation loss rises while the training loss falls",
+        f"validation loss was lowest at epoch {best} ({v[best]:.4g}) and rose to {v[-1]:.4g} by epoch "
+        f"{len(v) - 1}, while the training loss fell from {t[best]:.4g} to {t[-1]:.4g}",
+        "the network is fitting the training rows' noise rather than what they share with new rows",
+        "stop at the best epoch (early stopping: --val with --patience), use stronger weight decay, "
+        "or give it more data", [{"weight_decay": max(10 * wd, 0.01)}])
 
 
 def _score(model, loss, X, y):
@@ -276,7 +298,7 @@ def read_log(path):
 
 def diagnose_log(history, lr=None):
     """What the loss curve alone says (rising, flat, overfitting); a Diagnosis."""
-    from ._doctor_checks import curve_findings
-
+    ctx = {"history": history, "lr": lr, "bad_fit": True, "grad_norm": 1.0, "L": 0.0, "optimizer": None}
+    found = [f for f in (lr_curve_finding(ctx), _check_overfitting(ctx)) if f is not None]
     loss = history.loss
-    return Diagnosis(curve_findings(history, lr), f"{len(loss)} epochs, loss {loss[0]:.4g} → {loss[-1]:.4g}")
+    return Diagnosis(found, f"{len(loss)} epochs, loss {loss[0]:.4g} → {loss[-1]:.4g}")
