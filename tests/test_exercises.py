@@ -200,3 +200,10 @@ def test_readme_shows_the_exercise_session_as_it_runs(tmp_path, capsys, monkeypa
         for line in expected:
             if line != "...":
                 assert line in out, (command, line, out)
+
+
+def test_arguments_are_passed_in_the_signatures_order_whatever_their_names(tmp_path, capsys):
+    path = write_solution(tmp_path / "mine.py", "dense_backward(inputs, weights, bias, d)",
+                          "return inputs.T @ d, d.sum(axis=0), d @ weights.T")
+    assert main(["exercise", "check", path]) == 0
+    assert "PASSED" in capsys.readouterr().out

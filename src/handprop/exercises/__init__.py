@@ -100,7 +100,7 @@ def check(path):
         inputs = ex.inputs(np.random.default_rng([trial, 11]))
         want = ex.reference(**inputs)
         try:
-            got = func(**{k: np.copy(v) if isinstance(v, np.ndarray) else v for k, v in inputs.items()})
+            got = func(*[np.copy(v) if isinstance(v, np.ndarray) else v for v in inputs.values()])  # in order
         except NotImplementedError:
             return CheckResult(ex, [f"{ex.function} is not written yet (it raises NotImplementedError)"], path)
         except Exception as exc:
