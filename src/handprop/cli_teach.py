@@ -117,5 +117,15 @@ def add_doctor_command(sub):
     p.add_argument("--data", help="the model's data (.csv or .npz), as for `handprop evaluate`")
     p.add_argument("--target", help="target column (CSV) or array (.npz) of --data")
     p.add_argument("--log", help="the --log file of the model's training: adds the loss curve")
-    p.add_argument("--rows", type=int, help="use only the first N rows of --data")
+    p.add_argument("--rows", type=_rows, help="use only the first N rows of --data")
     p.set_defaults(func=cmd_doctor, loss="mse")
+
+
+def _rows(text):
+    """argparse type of --rows: a whole number ≥ 1."""
+    import argparse
+
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
