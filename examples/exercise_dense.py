@@ -16,6 +16,9 @@ with your value next to the right one. Fix a line, run again, until it prints PA
 Hints (blog 001): write out z for one sample and one output, ``z_j = Σ_i x_i W_ij + b_j``, and
 differentiate by hand. The layer is square (3 × 3) on purpose, so a missing transpose still has
 the right shape: only the numbers can tell you.
+
+The same exercise without the repository: ``handprop exercise start dense`` writes dense.py, and
+``handprop exercise check dense.py`` names the mistake (transposed, sign flipped, missing 1/n...).
 """
 
 import numpy as np

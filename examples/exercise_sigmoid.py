@@ -10,6 +10,9 @@ Blog 000: σ(x) = 1 / (1 + e^(−x)) and σ'(x) = σ(x)·(1 − σ(x)).
 
 Layers with weights work the same way: ``forward(x, W)`` and ``backward(grad, x, W)`` returning
 ``(dx, {"W": dW})``, checked with ``check_functions(forward, backward, x, {"W": W})``.
+
+The same exercise without the repository: ``handprop exercise start sigmoid`` writes sigmoid.py, and
+``handprop exercise check sigmoid.py`` names the mistake (transposed, sign flipped, missing 1/n...).
 """
 
 import numpy as np

@@ -121,8 +121,8 @@ def test_xor_cli_prints_the_doctor_only_when_it_ends_badly(capsys):
     assert main(["xor"]) == 0
     out = capsys.readouterr().out
     assert "Training doctor: 2 finding(s)" in out and "[merged_samples]" in out
-    assert ("try, added to this command (each retrained here, and it solves the task):  "
-            "--hidden 4  |  --init glorot_uniform  |  --optimizer adam --lr 0.1") in out
+    assert ("try (each retrained here, and it solves the task):\n  handprop xor --hidden 4\n"
+            "  handprop xor --init glorot_uniform\n  handprop xor --optimizer adam --lr 0.1\n") in out
     assert main(["xor", "--hidden", "4", "--log-every", "100000"]) == 0
     assert "Training doctor" not in capsys.readouterr().out
     assert main(["xor", "--no-doctor", "--log-every", "100000"]) == 0
@@ -269,3 +269,154 @@ def test_recorder_hands_state_to_the_wrapped_optimizer():
     assert rec.state_dict().keys() == inner.state_dict().keys()
     rec.lr = 0.05
     assert inner.lr == 0.05 and rec.t == inner.t == 3
+
+
+# -- advice that runs: every printed suggestion is a command line of the command that ran ---------------
+RUNS = [
+    ["xor", "--log-every", "100000"],
+    ["train", "--dataset", "moons", "--lr", "100", "--epochs", "3", "--n", "200"],
+    ["train", "--dataset", "moons", "--layers", "4", "--activation", "sigmoid", "--optimizer", "sgd", "--lr", "1e-6",
+     "--epochs", "25", "--n", "200"],
+    ["train", "--dataset", "circles", "--optimizer", "sgd", "--lr", "50", "--epochs", "3", "--n", "200"],
+]
+
+
+def _advice(out):
+    lines = out.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith(("try", "none of these fixes"))]
+    return [line.strip() for i in starts for line in lines[i + 1:] if line.startswith("  handprop ")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("argv", RUNS, ids=[" ".join(r[:3]) for r in RUNS])
+def test_every_suggestion_runs_as_printed(argv, tmp_path, capsys, monkeypatch):
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    assert main(argv + (["--out", "m.npz"] if argv[0] == "train" else [])) in (0, 1)
+    out = capsys.readouterr().out
+    advice = _advice(out)
+    assert advice, out
+    for line in advice:
+        words = shlex.split(line)
+        assert words[0] == "handprop" and words[1] == argv[0]
+        rc = main(words[1:])
+        err = capsys.readouterr().err
+        # the command line is accepted as printed (a run may still diverge: that is the run's result)
+        assert rc in (0, 1) or "training diverged" in err, (line, err)
+        assert "unrecognized arguments" not in err and "invalid choice" not in err, (line, err)
+
+
+def test_advice_never_repeats_the_settings_and_lr_zero_is_refused(capsys):
+    import argparse
+
+    from handprop.cli import command_line
+
+    args = argparse.Namespace(command="train", argv=["train", "--dataset", "moons", "--optimizer", "adam"],
+                              layers=None, optimizer="adam", lr=None, activation=None)
+    assert command_line(args, {"optimizer": "adam"}) == ""                # Adam runs already
+    assert command_line(args, {"init": "he_uniform"}) == ""               # train has no --init
+    assert command_line(args, {"hidden": 128}) == "handprop train --dataset moons --optimizer adam --layers 128,128"
+    assert main(["xor", "--lr", "0"]) == 2 and "--lr must be positive" in capsys.readouterr().err
+    assert main(["train", "--dataset", "moons", "--lr", "0"]) == 2
+    assert "--lr must be positive" in capsys.readouterr().err
+
+
+def test_lr_100_says_lower_the_learning_rate_first(tmp_path, capsys):
+    assert main(["train", "--dataset", "moons", "--lr", "100", "--epochs", "3", "--n", "200",
+                 "--out", str(tmp_path / "m.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "[lr_too_high]" in out
+    assert _advice(out)[0].endswith(f"--lr 1 --epochs 3 --n 200 --out {tmp_path / 'm.npz'}")
+
+
+# -- handprop doctor MODEL_OR_LOG, outside training ----------------------------------------------------
+def _write_log(path, loss, val_loss=None):
+    import json
+
+    series = {"loss": list(loss)} | ({"val_loss": list(val_loss)} if val_loss is not None else {})
+    path.write_text(json.dumps(series), encoding="utf-8")
+    return str(path)
+
+
+def test_doctor_on_a_log_finds_overfitting(tmp_path, capsys):
+    train = [1.0 / (e + 1) for e in range(20)]
+    val = [0.9 - 0.1 * e for e in range(6)] + [0.4 + 0.05 * e for e in range(14)]  # best at epoch 5, then up
+    assert main(["doctor", _write_log(tmp_path / "log.json", train, val)]) == 1
+    out = capsys.readouterr().out
+    assert "[overfitting]" in out and "lowest at epoch 5 (0.4)" in out
+
+
+def test_doctor_on_a_log_finds_a_rising_loss_and_stays_quiet_on_a_good_one(tmp_path, capsys):
+    rising = [0.5 * 1.2 ** e for e in range(10)]
+    assert main(["doctor", _write_log(tmp_path / "up.json", rising)]) == 1
+    assert "[lr_too_high]" in capsys.readouterr().out
+    falling = [1.0 / (e + 1) for e in range(20)]
+    assert main(["doctor", _write_log(tmp_path / "ok.json", falling, [x * 1.1 for x in falling])]) == 0
+    assert "nothing wrong found" in capsys.readouterr().out
+
+
+def test_doctor_on_a_saved_model_with_its_data(tmp_path, capsys, monkeypatch):
+    import csv
+
+    monkeypatch.chdir(tmp_path)
+    X, y = handprop.data.make_dataset("moons", n=200, seed=0)
+    with open("moons.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["x0", "x1", "y"])
+        w.writerows([[a, b, int(c)] for (a, b), c in zip(X, y)])
+    assert main(["train", "moons.csv", "--epochs", "40", "--log", "log.csv", "--out", "m.npz", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["doctor", "m.npz", "--data", "moons.csv", "--log", "log.csv"]) == 0
+    assert "Training doctor: nothing wrong found" in capsys.readouterr().out
+    assert main(["doctor", "m.npz"]) == 2
+    assert "add --data" in capsys.readouterr().err
+    assert main(["doctor", "moons.txt"]) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["xor", "moons", "circles", "blobs", "iris", "wine", "breast_cancer", "digits",
+                                  "regression", "spirals"])
+def test_a_healthy_run_on_each_bundled_dataset_is_quiet(name, tmp_path, capsys):
+    epochs = "100" if name == "spirals" else "30"  # spirals needs its 100 default epochs to fit
+    assert main(["train", "--dataset", name, "--epochs", epochs, "--out", str(tmp_path / "m.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "Training doctor" not in out, out
+
+
+def test_unscaled_inputs_come_first_and_the_fix_drops_no_scale(tmp_path, capsys):
+    out_path = str(tmp_path / "m.npz")
+    assert main(["train", "--dataset", "breast_cancer", "--no-scale", "--epochs", "5", "--out", out_path]) == 0
+    out = capsys.readouterr().out
+    findings = [line.split("]")[0] + "]" for line in out.splitlines() if line.startswith("[")]
+    assert findings[0] == "[unscaled_inputs]", findings
+    assert f"  handprop train --dataset breast_cancer --epochs 5 --out {out_path}\n" in out
+
+
+def test_overfitting_on_the_held_out_split(tmp_path, capsys):
+    """No --val: the held-out test part shows the gap (every training row right, half the test rows wrong)."""
+    argv = ["train", "--dataset", "moons", "--n", "80", "--noise", "0.45", "--layers", "128,128", "--epochs", "150",
+            "--weight-decay", "0", "--lr", "0.01", "--out", str(tmp_path / "m.npz")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "train accuracy: 1.0000" in out and "[overfitting]" in out
+    assert "accuracy 1 on the 64 training rows but 0.5 on the 16 held-out rows" in out
+    advice = _advice(out)
+    assert "handprop " + " ".join(argv).replace("--weight-decay 0 ", "--weight-decay 0.01 ") in advice
+
+
+def test_no_finding_contradicts_the_settings(blog_000):
+    """Told that Adam ran, the doctor does not say "use Adam"; told every layer is He-initialised, it
+    does not say "use He initialisation"; in a ReLU network it does not say "use ReLU"."""
+    model, loss, X, y, history, _ = blog_000
+    said = diagnose(model, X, y, loss=loss, history=history, optimizer=SGD(lr=0.1))["merged_samples"]
+    assert "Adam" in said.fix and {"optimizer": "adam", "lr": 0.1} in said.suggest
+    with_adam = diagnose(model, X, y, loss=loss, history=history, optimizer=Adam(lr=0.1))["merged_samples"]
+    assert "Adam" not in with_adam.fix and all("optimizer" not in s for s in with_adam.suggest)
+    rng = np.random.default_rng(0)
+    dead = Sequential([Dense(2, 8, weight=rng.normal(size=(2, 8)), bias=np.full(8, -50.0)), ReLU(),
+                       Dense(8, 1, rng=1)])
+    for layer in dead.layers[::2]:
+        layer.init = "he_uniform"
+    found = diagnose(dead, rng.normal(size=(20, 2)), rng.normal(size=(20, 1)), loss="mse")["dead_relu"]
+    assert "He initialisation" not in found.fix and {"init": "he_uniform"} not in found.suggest

@@ -345,3 +345,186 @@ def test_bad_steps_and_tolerances(kwargs, match):
         gradcheck(handprop.mlp([3, 2], None, rng=0), MSE(), X, y, **kwargs)
     with pytest.raises(HandpropValueError, match=match):
         check_layer(Sigmoid(), X, **kwargs)
+
+
+# -- the pass rule: no false alarms on tiny gradients, settable --------------------------------------
+def test_rule_is_absolute_plus_relative_and_settable():
+    """An error of 3e-11 on a gradient of 7e-8 (rounding, as on a trained model) passes by default;
+    the same entry fails when atol is tightened below it, and a halved gradient fails either way."""
+    from handprop.gradcheck import Check, Rule
+
+    a, n = np.array([-6.88073e-08]), np.array([-6.88408e-08])
+    assert Check("w", 0, "W", a, n, 0.5, Rule()).passed
+    assert not Check("w", 0, "W", a, n, 0.5, Rule(atol=1e-12, rtol=1e-6)).passed
+    assert not Check("w", 0, "W", np.array([0.5]), np.array([1.0]), 0.5, Rule()).passed
+    # the absolute part grows with the size of the function checked (rounding grows with it)
+    assert Check("w", 0, "W", np.array([1e-3]), np.array([1e-3 + 5e-6]), 10.0, Rule()).passed
+    assert not Check("w", 0, "W", np.array([1e-3]), np.array([1e-3 + 5e-6]), 1.0, Rule()).passed
+
+
+def test_trained_model_with_tiny_gradients_passes_in_float32_and_float64():
+    """A model fitted until its gradients are ~1e-7: rounding noise is then as large as the gradient
+    itself, the old relative rule cried wolf, the absolute + relative rule does not."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(30, 4))
+    labels = (X[:, 0] + X[:, 1] > 0).astype(int)
+    model = handprop.mlp([4, 16, 8, 2], "relu", rng=6)
+    model.fit(X, labels, loss="ce", optimizer="adam", lr=0.05, epochs=300, seed=0)
+    for dtype in (np.float64, np.float32):
+        model.astype(dtype)
+        before = [p.value.copy() for p in model.parameters()]
+        for rows in (1, 2, 3, 5, 30):
+            report = gradcheck(model, CrossEntropy(), X[:rows], labels[:rows])
+            assert report.passed, str(report)
+        assert model.dtype == dtype  # checked on a float64 copy, the model is untouched
+        for p, b in zip(model.parameters(), before):
+            np.testing.assert_array_equal(p.value, b)
+
+
+# -- broken layers are named in every position, first included ---------------------------------------
+class DenseSignFlipDW(Dense):
+    def backward(self, delta, need_input_grad=True):
+        dx = super().backward(delta, need_input_grad)
+        self.dW = -self.dW
+        return dx
+
+
+class DenseHalvedDW(Dense):
+    def backward(self, delta, need_input_grad=True):
+        dx = super().backward(delta, need_input_grad)
+        self.dW = self.dW / 2
+        return dx
+
+
+class StudentDenseTransposedDW(Dense):
+    """Written the blogs' way, ``backward(self, grad)`` with no extra keyword, and wrong: dW transposed."""
+
+    def backward(self, grad):
+        self.dW = (self.x.T @ grad).T
+        self.db = grad.sum(axis=0)
+        return grad @ self.W.T
+
+
+DENSE_BUGS = {"sign flip": DenseSignFlipDW, "halved dW": DenseHalvedDW, "transposed dW": DenseTransposedDW,
+              "transposed dW, student's signature": StudentDenseTransposedDW}
+ACTIVATION_BUGS = {"sign flip": FlippedSigmoid, "missing factor": TanhMissingFactor}
+
+
+def _stack(broken_at, make_broken):
+    layers = []
+    for i in range(6):
+        if i % 2 == 0:
+            cls = make_broken if i == broken_at and issubclass(make_broken, Dense) else Dense
+            layers.append(cls(3, 3, rng=10 + i))
+        else:
+            layers.append(make_broken() if i == broken_at else Tanh())
+    return Sequential(layers)
+
+
+@pytest.mark.parametrize("position", [0, 2, 4])
+@pytest.mark.parametrize("bug", sorted(DENSE_BUGS))
+def test_broken_dense_is_named_in_every_position(bug, position):
+    X, y = data(n=4, d=3, k=3, seed=position)
+    report = gradcheck(_stack(position, DENSE_BUGS[bug]), MSE(), X, y)
+    assert not report.passed
+    assert [i for i, _ in report.culprits] == [position], str(report)
+    assert f"=> layer {position} {DENSE_BUGS[bug].__name__}" in str(report)
+
+
+@pytest.mark.parametrize("position", [1, 3, 5])
+@pytest.mark.parametrize("bug", sorted(ACTIVATION_BUGS))
+def test_broken_activation_is_named_in_every_position(bug, position):
+    X, y = data(n=4, d=3, k=3, seed=position)
+    report = gradcheck(_stack(position, ACTIVATION_BUGS[bug]), MSE(), X, y)
+    assert [i for i, _ in report.culprits] == [position], str(report)
+
+
+@pytest.mark.parametrize("n", [2, 5])
+def test_loss_missing_one_over_n_is_named(n):
+    class MSEMissingMean(MSE):
+        def backward(self):
+            pred, target = self._cached()
+            return 2 * (pred - target)
+
+    X, y = data(n=n)
+    report = gradcheck(handprop.mlp([3, 3, 2], "tanh", rng=1), MSEMissingMean(), X, y)
+    assert not report.passed and report.culprits == [] and report.loss_wrong
+    assert "the loss's own backward is wrong" in str(report)
+
+
+# -- every model the CLI trains from the bundled datasets: no false alarm ----------------------------
+BUNDLED = ["xor", "moons", "circles", "spirals", "blobs", "iris", "wine", "breast_cancer", "digits", "regression"]
+
+
+def write_bundled_csv(name, path):
+    """The dataset `handprop train --dataset NAME` trains on, as a CSV with its column names and, for
+    scikit-learn's sets, its text labels."""
+    import csv
+
+    from handprop.data import load_sklearn, make_dataset
+
+    if name in ("iris", "wine", "breast_cancer", "digits"):
+        ds = load_sklearn(name)
+        X, y, names, target = ds.X, np.asarray(ds.class_names)[ds.y], ds.feature_names, ds.target_name
+    else:
+        X, y = make_dataset(name, n=1000, seed=0)
+        y = np.asarray(y).reshape(len(y), -1)[:, 0]
+        names, target = [f"x{j}" for j in range(X.shape[1])], "y"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(list(names) + [target])
+        for row, label in zip(X, y.tolist()):
+            w.writerow([repr(float(v)) for v in row] + [label])
+
+
+@pytest.fixture(scope="module")
+def cli_trained(tmp_path_factory):
+    """``cli_trained(name) -> (model path, data path)``: trained once per dataset by `handprop train`."""
+    from handprop.cli import main
+
+    made = {}
+
+    def get(name):
+        if name not in made:
+            folder = tmp_path_factory.mktemp(name)
+            data_path, model_path = folder / f"{name}.csv", folder / f"{name}.npz"
+            write_bundled_csv(name, data_path)
+            assert main(["train", "--dataset", name, "--epochs", "2", "--out", str(model_path), "--quiet"]) == 0
+            made[name] = (str(model_path), str(data_path))
+        return made[name]
+
+    return get
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rows", [1, 2, 3, 5, 10, 50])
+@pytest.mark.parametrize("name", BUNDLED)
+def test_gradcheck_and_explain_pass_on_every_cli_trained_model(name, rows, cli_trained, capsys):
+    from handprop.cli import main
+
+    model_path, data_path = cli_trained(name)
+    capsys.readouterr()
+    rc = main(["gradcheck", "--model", model_path, "--data", data_path, "--rows", str(rows)])
+    out = capsys.readouterr().out
+    assert rc == 0 and out.startswith("gradcheck PASSED"), f"{name} --rows {rows}:\n{out[-3000:]}"
+    assert main(["explain", "--model", model_path, "--data", data_path, "--rows", str(rows)]) == 0
+    out = capsys.readouterr().out
+    assert "WRONG" not in out and "-0 " not in out and "-0]" not in out, f"{name} --rows {rows}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "tanh", "sigmoid"])
+@pytest.mark.parametrize("name,loss", [("moons", "ce"), ("moons", "bce"), ("iris", "ce"), ("regression", "mse")])
+def test_every_activation_and_loss_the_cli_trains_passes(name, loss, activation, tmp_path, capsys):
+    from handprop.cli import main
+
+    data_path, model_path = str(tmp_path / "d.csv"), str(tmp_path / "m.npz")
+    write_bundled_csv(name, data_path)
+    assert main(["train", "--dataset", name, "--activation", activation, "--loss", loss, "--layers", "16,8",
+                 "--epochs", "3", "--out", model_path, "--quiet"]) == 0
+    for rows in (1, 2, 5, 50):
+        capsys.readouterr()
+        assert main(["gradcheck", "--model", model_path, "--data", data_path, "--rows", str(rows)]) == 0, \
+            capsys.readouterr().out[-2000:]
+        assert main(["explain", "--model", model_path, "--data", data_path, "--rows", str(rows)]) == 0
+        assert "WRONG" not in capsys.readouterr().out

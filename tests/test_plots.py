@@ -96,3 +96,83 @@ def test_missing_matplotlib_names_the_extra(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(HandpropError, match=r'pip install "handprop\[plot\]"'):
         plots._plt()
+
+
+# -- pictures that teach --------------------------------------------------------------------------------
+def _texts(fig):
+    return [t.get_text() for ax in fig.axes for t in ax.texts]
+
+
+def test_network_diagram_names_inputs_and_shows_biases(trained):
+    model, _ = trained
+    fig = plots.network_diagram(model)
+    texts = _texts(fig)
+    assert "x₁" in texts and "x₂" in texts
+    for j, b in enumerate(model.layers[0].b):  # every hidden unit's bias, as the model holds it
+        assert f"b = {b + 0.0:.2f}" in texts
+    assert f"b = {model.layers[2].b[0] + 0.0:.2f}" in texts
+    plt.close(fig)
+    fig = plots.network_diagram(model, input_names=["width", "height"])
+    assert {"width", "height"} <= set(_texts(fig))
+    plt.close(fig)
+
+
+def _overlap(a, b):
+    return not (a.x1 <= b.x0 or b.x1 <= a.x0 or a.y1 <= b.y0 or b.y1 <= a.y0)
+
+
+@pytest.mark.parametrize("sizes", [[64, 128, 64, 10], [2, 128, 128, 2], [30, 256, 3]])
+def test_big_layers_captions_never_overlap(sizes):
+    model = mlp(sizes, "relu", rng=0)
+    fig, ax = plt.subplots(figsize=(5, 4))  # the diagram's panel in training_figure
+    plots.network_diagram(model, ax=ax)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    captions = [t for t in ax.texts if t.get_text().startswith(("input", "layer"))]
+    assert len(captions) == len(sizes) and any("units" in t.get_text() for t in captions)
+    boxes = [t.get_window_extent(renderer) for t in captions]
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            assert not _overlap(boxes[i], boxes[j]), (captions[i].get_text(), captions[j].get_text())
+    plt.close(fig)
+
+
+def test_a_regression_run_plots_predictions_against_targets(tmp_path):
+    rng = np.random.default_rng(0)
+    Xr = rng.uniform(-2, 2, size=(50, 1))
+    yr = np.sin(Xr) + 0.1 * rng.normal(size=(50, 1))
+    model = mlp([1, 8, 1], "tanh", rng=1)
+    history = model.fit(Xr, yr, loss=MSE(), optimizer=SGD(lr=0.1), epochs=50)
+    fig = plots.training_figure(model, history, Xr, yr, loss=MSE())
+    titles = [ax.get_title() for ax in fig.axes]
+    assert "Predictions against targets" in titles
+    ax = fig.axes[titles.index("Predictions against targets")]
+    points = ax.collections[0].get_offsets()
+    np.testing.assert_allclose(points[:, 0], yr.ravel())              # x: the targets
+    np.testing.assert_allclose(points[:, 1], model.predict(Xr).ravel())  # y: the predictions
+    plt.close(fig)
+    out = tmp_path / "reg.png"
+    assert main(["train", "--dataset", "regression", "--epochs", "3", "--n", "100", "--quiet",
+                 "--out", str(tmp_path / "m.npz"), "--plot", str(out)]) == 0
+    check_image(out, min_w=900, min_h=250)
+
+
+def test_plot_without_matplotlib_is_refused_before_training(tmp_path, capsys, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    model_path = tmp_path / "m.npz"
+    assert main(["train", "--dataset", "moons", "--epochs", "50", "--out", str(model_path),
+                 "--plot", str(tmp_path / "p.png")]) == 2
+    captured = capsys.readouterr()
+    assert 'pip install "handprop[plot]"' in captured.err
+    assert "data:" not in captured.out and not model_path.exists()  # nothing trained, nothing written
+    assert main(["xor", "--plot", str(tmp_path / "p.png")]) == 2
+    assert "Epoch 0" not in capsys.readouterr().out

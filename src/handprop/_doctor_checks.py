@@ -1,8 +1,8 @@
 """The training doctor's checks (see ``handprop.doctor``): one function per finding.
 
-Each ``_check_*(ctx)`` reads the measurements ``diagnose`` collected in ``ctx`` (the model, its
-layer inputs on the data, probabilities ``P`` against targets ``T``, the loss curve, gradient norms)
-and returns a Finding, a list of them, or None. Each threshold sits next to its check, with why.
+Each ``_check_*(ctx)`` reads what ``diagnose`` measured (``ctx``: the model, its layer inputs, ``P``
+against ``T``, the loss curve, gradient norms) and returns a Finding, a list, or None; each threshold
+sits next to its check, with why.
 """
 
 import numpy as np
@@ -35,8 +35,8 @@ def _hidden_activation_layers(model):
     return [(i, layer) for i, layer in enumerate(model.layers) if i < last_dense and not isinstance(layer, Dense)]
 
 
-def _fmt_row(x):
-    return "[" + ", ".join(f"{v + 0.0:.4g}" for v in np.asarray(x).reshape(-1)) + "]"  # + 0.0: no "-0"
+def _fmt_row(x):  # + 0.0: no "-0"
+    return "[" + ", ".join(f"{v + 0.0:.4g}" for v in np.asarray(x).reshape(-1)) + "]"
 
 
 def _bad_fit(L, baseline, pred, y, loss_is_ce):
@@ -77,7 +77,7 @@ def _check_merged(ctx):
     # 5% of the typical distance between samples: close enough that the output weights would have to
     # be ~20× larger than elsewhere to separate the pair
     close = (dist[iu] < 0.05 * typical) & (ydist[iu] >= 0.5 * yrange) & (miss[iu[0]] | miss[iu[1]])
-    pairs = [(int(i), int(j)) for i, j, c in zip(iu[0], iu[1], close) if c]
+    pairs = _apart_in_input(ctx["X"][rows], [(int(i), int(j)) for i, j, c in zip(iu[0], iu[1], close) if c])
     if not pairs:
         return None
     i, j = pairs[0]
@@ -109,11 +109,22 @@ def _check_merged(ctx):
           "some start out separating these inputs)"
     suggest = [{"hidden": 2 * h}]
     if saturating:  # both tried on blog 000 (tests): they keep the units out of the flat ends
-        fix += (", or smaller initial weights that keep units out of saturation (init='glorot_uniform'), "
-                "or Adam (lr 0.1), whose per-weight step size does not shrink with the gradient")
-        suggest += [{"init": "glorot_uniform"}, {"optimizer": "adam", "lr": 0.1}]
+        fix += ", or smaller initial weights that keep units out of saturation (init='glorot_uniform')"
+        suggest += [{"init": "glorot_uniform"}]
+    if saturating and not ctx.get("adam"):  # never "use Adam" to a run that uses Adam
+        fix, suggest = fix + ", or Adam (lr 0.1), whose per-weight step size does not shrink with the gradient", \
+            suggest + [{"optimizer": "adam", "lr": 0.1}]
     return Finding("merged_samples", "inputs with different targets look the same to the output layer",
                    evidence, why, fix, suggest)
+
+
+def _apart_in_input(X, pairs):
+    """The pairs whose inputs are apart (≥ 5% of the typical distance): inputs that are almost one
+    point (the spirals' centre) are the data's ambiguity, not the network's doing."""
+    X = X.astype(np.float64).reshape(len(X), -1)
+    sq = (X * X).sum(1)
+    d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2 * X @ X.T, 0.0)) if pairs else None
+    return [(i, j) for i, j in pairs if d[i, j] >= 0.05 * np.median(d[np.triu_indices(len(X), 1)])]
 
 
 def _merged_floor(ctx, pairs):
@@ -180,10 +191,19 @@ def _check_dead_relu(ctx):
                 f"{len(ctx['X'])} samples (their z ≤ 0 everywhere)",
                 "ReLU's derivative is 0 for z ≤ 0, so a unit that is off for every sample gets no "
                 "gradient and can never turn back on: that part of the layer is gone",
-                "lower the learning rate (a large step pushed their biases down), use He initialisation "
-                "(init='he_uniform'), or LeakyReLU (activation='leaky_relu'), which keeps a small slope",
-                [{"activation": "leaky_relu"}, {"init": "he_uniform"}])
+                "lower the learning rate (a large step pushed their biases down), "
+                + ("" if _all_he(ctx["model"]) else "use He initialisation (init='he_uniform'), ")
+                + "or LeakyReLU (activation='leaky_relu'), which keeps a small slope",
+                [{"activation": "leaky_relu"}] + ([] if _all_he(ctx["model"]) else [{"init": "he_uniform"}]))
     return None
+
+
+def _all_he(model):
+    return all(str(getattr(layer, "init", "")).startswith("he") for layer in model.layers if isinstance(layer, Dense))
+
+
+def _relu_net(model):
+    return any(isinstance(layer, ReLU) for layer in model.layers)
 
 
 def _check_gradients(ctx):
@@ -210,8 +230,8 @@ def _check_gradients(ctx):
             "vanishing_gradients", "vanishing gradients", evidence,
             "each layer multiplies the backward signal by its Wᵀ and its activation's derivative "
             "(≤ 0.25 for sigmoid); through many layers the product shrinks, so the first layers barely move",
-            "use ReLU or tanh hidden units with He/Glorot initialisation, or fewer layers",
-            [{"activation": "relu", "init": "he_uniform"}]))
+            "fewer layers" if _relu_net(ctx["model"]) else "use ReLU or tanh hidden units with He/Glorot "
+            "initialisation, or fewer layers", [] if _relu_net(ctx["model"]) else [{"activation": "relu", "init": "he_uniform"}]))
     growth = norms[finite][-1] / np.maximum(norms[finite][0], 1e-300) if finite.sum() > 1 else np.ones(1)
     if (deep and (med > 1e3 or d_ratio > 1e3)) or not finite.all() or float(np.max(growth)) > 1e4:
         out.append(Finding(
@@ -226,6 +246,22 @@ def _check_gradients(ctx):
 
 
 def _check_lr(ctx):
+    """The loss curve first (rising, oscillating, flat); then a step far larger than the weights."""
+    found, lr = lr_curve_finding(ctx), ctx["lr"]
+    if found is not None and found.code == "lr_too_high":
+        return found
+    step = _step_size(ctx)
+    if lr is not None and ctx["bad_fit"] and step > 1:
+        return Finding(
+            "lr_too_high", "learning rate too high: one step moves the weights more than their own size",
+            f"with lr = {lr:g}, one step changes the weights by about "
+            f"{step / (5 if ctx['adam'] else 1):.3g}× their RMS size",
+            "a step that large throws the weights far past any minimum; ReLU units pushed below 0 stay dead",
+            f"divide the learning rate by 100 (lr = {lr / 100:g})", [{"lr": lr / 100}])
+    return found
+
+
+def lr_curve_finding(ctx):
     hist = np.asarray(ctx["history"].loss if ctx["history"] is not None else [], dtype=np.float64)
     lr = ctx["lr"]
     lr_text = f"lr = {lr:g}" if lr is not None else "the learning rate"
@@ -253,9 +289,22 @@ def _check_lr(ctx):
                 f"1%), although ‖∂L/∂θ‖ = {g:.3g} is not small, with {lr_text}",
                 "each step changes the loss by about lr·‖∂L/∂θ‖², which is tiny here: the network is "
                 "moving, just too slowly to see",
-                f"multiply the learning rate by 10{f' (lr = {lr * 10:g})' if lr else ''}, or use Adam",
+                f"multiply the learning rate by 10{f' (lr = {lr * 10:g})' if lr else ''}"
+                + ("" if ctx.get("adam") else ", or use Adam"),
                 [{"lr": lr * 10}] if lr else [])
     return None
+
+
+def _step_size(ctx):
+    """A step's size relative to the weights: Adam moves each weight by about lr, SGD by lr·|g|."""
+    lr, dense = ctx["lr"], [layer for layer in ctx["model"].layers if isinstance(layer, Dense)]
+    if lr is None or not dense:
+        return 0.0
+    w = np.sqrt(np.mean(np.concatenate([np.square(layer.W, dtype=np.float64).ravel() for layer in dense])))
+    if ctx["adam"]:  # ×5: Adam's steps are about lr each, and a poor fit already stands behind the check
+        return float(5 * lr / max(w, 1e-12))
+    g = np.sqrt(np.mean(np.concatenate([np.square(layer.dW, dtype=np.float64).ravel() for layer in dense])))
+    return float(lr * g / max(w, 1e-12))
 
 
 def _check_inputs(ctx):
@@ -331,5 +380,6 @@ def _check_output_range(ctx):
         "rescale the targets into the output's range", [{"output": None}])
 
 
-CHECKS = (_check_output_range, _check_symmetry, _check_merged, _check_saturated, _check_dead_relu,
-          _check_gradients, _check_lr, _check_inputs)
+# Ranked by cause: what the data and settings do wrong comes before the symptoms it produces.
+CHECKS = (_check_output_range, _check_inputs, _check_lr, _check_symmetry, _check_merged, _check_saturated,
+          _check_dead_relu, _check_gradients)  # then doctor.py's overfitting checks

@@ -45,6 +45,8 @@ def build_xor(args):
     from .model import Sequential
     from .optimizers import SGD, Adam
 
+    if args.lr == 0:  # lr 0 never moves a weight: refuse it rather than diagnose it (negative: SGD refuses)
+        raise HandpropError(f"--lr must be positive, got {args.lr:g} (the blog's is 0.1)")
     rng = np.random.RandomState(args.seed)  # same draws as the blog's np.random.seed(42)
     n_out = 2 if args.loss == "ce" else 1
     layers = [Dense(2, args.hidden, init=args.init, rng=rng), activation(args.activation),
@@ -100,36 +102,40 @@ def _gradient_recorder(optimizer):
 
 def add_teaching_flags(p):
     """--plot and --no-doctor, for commands that train."""
-    p.add_argument("--plot", metavar="PATH", help="save a picture of the run: loss curve, decision "
-                   "boundary (2-D inputs) and the network (needs the 'plot' extra: matplotlib)")
+    p.add_argument("--plot", metavar="PATH", type=_plot_path, help="save a picture of the run: loss curve, "
+                   "decision boundary (2-D inputs) or predictions against targets (regression), and the network "
+                   "(needs the 'plot' extra: matplotlib)")
     p.add_argument("--no-doctor", action="store_true", help="do not diagnose a run that ends badly")
 
 
-def after_training(args, model, loss, X, y, history, recorder=None, retry=None):
+def _plot_path(text):
+    """argparse type of --plot: matplotlib is checked when the command line is read, before training."""
+    from .plots import require_matplotlib
+
+    try:
+        require_matplotlib()
+    except HandpropError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def after_training(args, model, loss, X, y, history, recorder=None, retry=None, optimizer=None, held_out=None):
     """Print the training doctor's findings when the run ended badly; draw --plot. Returns 0.
 
-    ``retry(settings) -> bool``, when given, retrains with the doctor's suggested settings
-    (``{"hidden": 4}``) and says whether that solves the task; only fixes that do are recommended.
+    Each fix is printed as a command line: the command that ran, with the fix's flags. ``retry(settings)
+    -> bool``, when given, retrains with a fix's settings and says whether that solves the task; only
+    fixes that do are recommended.
     """
     if not getattr(args, "no_doctor", False):
         from .doctor import diagnose
 
-        diagnosis = diagnose(model, X, y, loss=loss, history=history, gradients=recorder)
+        diagnosis = diagnose(model, X, y, loss=loss, history=history, gradients=recorder,
+                             optimizer=optimizer if optimizer is not None else getattr(recorder, "inner", None),
+                             held_out=held_out)
         if not diagnosis.ok:
             print()
             print(diagnosis)
-            suggestions = [s for f in diagnosis for s in f.suggest if _as_flags(s)]
-            suggestions = list({_as_flags(s): s for s in suggestions}.values())
-            if retry is not None and suggestions:  # XOR is small: try each fix before recommending it
-                works = [s for s in suggestions if retry(s)]
-                if works:
-                    print("try, added to this command (each retrained here, and it solves the task):  "
-                          + "  |  ".join(_as_flags(s) for s in works))
-                else:
-                    print("none of these fixes, retrained here, solves the task: "
-                          + "  |  ".join(_as_flags(s) for s in suggestions))
-            elif suggestions:
-                print("try, added to this command:  " + "  |  ".join(_as_flags(s) for s in suggestions))
+            print_advice(args, [s for f in diagnosis for s in f.suggest], retry)
     if getattr(args, "plot", None):
         from .plots import training_figure
 
@@ -139,6 +145,26 @@ def after_training(args, model, loss, X, y, history, recorder=None, retry=None):
             raise HandpropError(f"--plot {args.plot}: cannot write the picture ({exc.strerror or exc})") from None
         print(f"\nsaved {args.plot}")
     return 0
+
+
+def print_advice(args, suggestions, retry=None):
+    """The doctor's fixes as command lines of the command that ran; fixes this command cannot take
+    as flags, and fixes that change nothing, are left out."""
+    lines = {}
+    for s in suggestions:
+        line = command_line(args, s)
+        if line and line not in lines:
+            lines[line] = s
+    if not lines:
+        return
+    if retry is not None:  # XOR is small: try each fix before recommending it
+        works = [line for line, s in lines.items() if retry(s)]
+        head = ("try (each retrained here, and it solves the task):" if works else
+                "none of these fixes, retrained here, solves the task:")
+        shown = works or list(lines)
+    else:
+        head, shown = "try:", list(lines)
+    print("\n".join([head] + [f"  {line}" for line in shown]))
 
 
 def _xor_solved_with(args, settings):
@@ -151,57 +177,82 @@ def _xor_solved_with(args, settings):
 
 _FLAGS = {"hidden": "--hidden", "init": "--init", "optimizer": "--optimizer", "lr": "--lr",
           "activation": "--activation"}
+_TRAIN_FLAGS = {"hidden": "--layers", "optimizer": "--optimizer", "lr": "--lr", "activation": "--activation",
+                "weight_decay": "--weight-decay"}
 
 
-def _as_flags(suggestion):
-    """``{"hidden": 4}`` as ``--hidden 4``; '' if some setting has no flag of this command."""
-    if not all(k in _FLAGS for k in suggestion):
+def _flag_values(args, suggestion):
+    """``[(flag, text)]`` for ``suggestion`` in the command that ran, or None if it cannot take one."""
+    train = args.command == "train"
+    names = _TRAIN_FLAGS if train else _FLAGS
+    if args.command not in ("train", "xor") or not all(k in names for k in suggestion):
+        return None
+    out = []
+    for k, v in suggestion.items():
+        if train and k == "hidden":  # --layers: the last hidden layer widened
+            sizes = str(args.layers or "128,64").split(",")
+            v = ",".join(sizes[:-1] + [str(v)])
+        out.append((names[k], f"{v:g}" if isinstance(v, float) else str(v)))
+    return out
+
+
+def command_line(args, suggestion):
+    """The command that ran (``args.argv``) with ``suggestion``'s flags set; '' when this command has no
+    flag for one of them, or when every one is set to that value already."""
+    import shlex
+
+    argv = list(getattr(args, "argv", None) or [args.command])
+    if suggestion == {"standardize": True}:  # train scales unless told not to: drop --no-scale
+        return "handprop " + shlex.join([a for a in argv if a != "--no-scale"]) if "--no-scale" in argv else ""
+    flags = _flag_values(args, suggestion)
+    if flags is None:
         return ""
-    return " ".join(f"{_FLAGS[k]} {v:g}" if isinstance(v, float) else f"{_FLAGS[k]} {v}"
-                    for k, v in suggestion.items())
+    changed = False
+    for flag, value in flags:
+        hits = [i for i, a in enumerate(argv[:-1]) if a == flag]
+        current = argv[hits[-1] + 1] if hits else _current(args, flag)
+        changed |= current != value
+        if hits:
+            argv[hits[-1] + 1] = value
+        else:
+            argv += [flag, value]
+    return "handprop " + shlex.join(argv) if changed else ""
+
+
+def _current(args, flag):
+    value = getattr(args, flag[2:].replace("-", "_"), None)
+    return f"{value:g}" if isinstance(value, float) else (None if value is None else str(value))
 
 
 def _load_model_and_data(args):
-    """A saved model (``--model``, read by handprop.io) and a data file (``--data``), or XOR."""
+    """A saved model (``--model``, read by handprop.io) and a data file (``--data``), or XOR.
+
+    Returns ``(model, loss, optimizer, X, y)`` with ``X`` and ``y`` as the network sees them
+    (standardised, labels as class indices); ``args.raw_X`` keeps the rows as the file holds them.
+    """
     if args.data and not args.model:
         raise HandpropError("--data needs --model (a model saved by `handprop train`)")
     if not args.model:
         model, loss, optimizer, X, y = build_xor(args)
         if args.epochs:  # train first, then explain the next step
             model.fit(X, y, loss=loss, optimizer=optimizer, epochs=args.epochs, log_every=args.log_every)
+        args.raw_X = None
         return model, loss, optimizer, X, y
-    try:
-        from .io import load  # the saved-model format lives with the real-data work
-    except ImportError:
-        raise HandpropError("--model needs handprop.io (saved models), which this installation lacks") from None
-    from .data import load_data
-    from .losses import get as get_loss
+    from .cli_teach import load_saved
 
-    model = load(args.model)
-    if not args.data:
-        raise HandpropError("--model needs --data: a .csv or .npz file with the inputs and targets")
-    data = load_data(args.data, target=args.target)
-    if data.y is None:
-        raise HandpropError(f"{args.data}: no targets found; name the target column with --target")
-    X, y = np.asarray(data.X), np.asarray(data.y)
-    if args.rows:
-        X, y = X[:args.rows], y[:args.rows]
-    info = getattr(model, "info", None)  # what training saved: loss and preprocessing
-    if info is not None and hasattr(info, "prepare"):
-        X = info.prepare(X)
-    if getattr(info, "label_encoder", None) is not None:
-        y = info.label_encoder.transform(y)
-    elif getattr(info, "y_scaler", None) is not None:
-        y = info.y_scaler.transform(y.reshape(len(y), -1))
-    return model, get_loss(getattr(info, "loss", None) or args.loss), None, X, y
+    return load_saved(args)
 
 
 def cmd_explain(args):
     from .explain import explain
 
     model, loss, optimizer, X, y = _load_model_and_data(args)
-    plain_sgd = optimizer is None or (args.optimizer == "sgd" and not args.momentum)
-    ex = explain(model, loss, X, y, lr=args.lr, optimizer=None if plain_sgd else optimizer)
+    if args.model:  # the optimizer the file records (SGD with --lr if it records none)
+        raw = args.raw_X if getattr(model.info, "x_scaler", None) is not None else None
+        ex = explain(model, loss, X, y, lr=args.lr, optimizer=optimizer, raw_X=raw)
+    else:
+        plain_sgd = args.optimizer == "sgd" and not args.momentum
+        ex = explain(model, loss, X, y, lr=args.lr, optimizer=None if plain_sgd else optimizer)
     render = {"text": ex.to_text, "markdown": ex.to_markdown, "html": ex.to_html}[args.format]
     page = render(full=args.full)
     if args.output:
@@ -220,7 +271,7 @@ def cmd_gradcheck(args):
     from .gradcheck import gradcheck
 
     model, loss, _, X, y = _load_model_and_data(args)
-    report = gradcheck(model, loss, X, y, h=args.h, tol=args.tol)
+    report = gradcheck(model, loss, X, y, h=args.h, atol=args.atol, rtol=args.rtol, tol=args.tol)
     print(report)
     return 0 if report.passed else 1
 
@@ -244,9 +295,18 @@ def add_teaching_commands(sub):
             p.add_argument("--full", action="store_true", help="print big arrays in full")
             p.add_argument("-o", "--output", metavar="PATH", help="write to a file instead of the terminal")
         else:
-            p.add_argument("--h", type=float, default=1e-6, help="finite-difference step (default 1e-6)")
-            p.add_argument("--tol", type=float, default=1e-5, help="largest relative error that passes")
+            p.add_argument("--h", type=float, default=1e-6,
+                           help="finite-difference step, times max(1, |θ|) for each entry (default 1e-6)")
+            p.add_argument("--atol", type=float, default=1e-6, help="absolute part of the pass rule "
+                           "|a − n| ≤ atol·max(1, |f|) + rtol·|n| (default 1e-6)")
+            p.add_argument("--rtol", type=float, default=1e-4, help="relative part of that rule (default 1e-4)")
+            p.add_argument("--tol", type=float, help="set --atol and --rtol both to this")
         p.set_defaults(func=func)
+    from .cli_teach import add_doctor_command
+    from .exercises.command import add_exercise_command
+
+    add_exercise_command(sub)
+    add_doctor_command(sub)
 
 
 def _positive(text):
@@ -295,6 +355,7 @@ def main(argv=None):
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command line, for advice that repeats it
     try:
         return args.func(args)
     except HandpropError as exc:

@@ -139,6 +139,8 @@ def _resolve(given, task):
     for flag in ("val", "test"):
         if not 0 <= s[flag] < 1:
             raise HandpropValueError(f"--{flag} must be a fraction of the rows in [0, 1), got {s[flag]}")
+    if s["lr"] == 0:  # lr 0 never moves a weight: refuse it rather than diagnose it
+        raise HandpropValueError(f"--lr must be positive, got {s['lr']:g}; the default is 0.001 for adam, 0.01 for sgd")
     for flag in ("epochs", "batch_size", "checkpoint_every"):  # checked here even if unused
         if s[flag] < 1:
             raise HandpropValueError(f"--{flag.replace('_', '-')} must be a positive integer, got {s[flag]}")
@@ -275,7 +277,8 @@ def cmd_train(args):
         n_classes = len(encoder.classes_) if encoder else 0
         model, loss, opt = _build(s, X.shape[1], n_classes, y.shape[1] if y.ndim == 2 else 1)
         info = ModelInfo(loss=loss, task=s["task"], x_scaler=x_scaler, y_scaler=y_scaler,
-                         label_encoder=encoder, feature_names=feature_names, target_name=target_name)
+                         label_encoder=encoder, feature_names=feature_names, target_name=target_name,
+                         optimizer=getattr(opt, "inner", opt))
         model.info = info
     fit_y = (lambda v: v.astype(np.float64)) if s["loss"] == "bce" else (
         (lambda v: info.y_scaler.transform(v)) if info.y_scaler is not None else (lambda v: v))
@@ -318,5 +321,7 @@ def cmd_train(args):
     from .cli import after_training
 
     args.no_doctor = args.no_doctor or args.quiet
-    after_training(args, model, loss, info.prepare(train[0]), fit_y(train[1]), history)
+    held = val if val is not None else test  # rows not trained on: the train/held-out gap
+    after_training(args, model, loss, info.prepare(train[0]), fit_y(train[1]), history, optimizer=opt,
+                   held_out=None if held is None else (info.prepare(held[0]), fit_y(held[1])))
     return 130 if history.stop_reason and history.stop_reason.startswith("interrupted") else 0

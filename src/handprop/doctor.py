@@ -28,7 +28,7 @@ Every check is silent on a healthy run; the checks and their thresholds, each wi
 import numpy as np
 
 from . import losses
-from ._doctor_checks import CHECKS, Finding, _bad_fit  # noqa: F401  (Finding is part of this API)
+from ._doctor_checks import CHECKS, Finding, _bad_fit, lr_curve_finding  # noqa: F401  (Finding: this API)
 from .errors import HandpropValueError
 from .layers import Dense
 from .optimizers import Optimizer
@@ -147,13 +147,15 @@ def _forward_all(model, X):
     return inputs, out
 
 
-def diagnose(subject, X, y, *, model=None, loss=None, history=None, gradients=None, lr=None):
+def diagnose(subject, X, y, *, model=None, loss=None, history=None, gradients=None, lr=None, optimizer=None,
+             held_out=None):
     """Examine a trained model on ``(X, y)`` and say what went wrong; returns a Diagnosis.
 
     ``subject`` is the model, or the History that ``fit`` returned (then give ``model=``).
     ``history`` gives the loss curve, ``gradients`` a ``GradientRecorder`` (or an array of
     per-layer ‖∂L/∂W‖, steps × Dense layers) from training, ``lr`` the learning rate (read from the
-    recorder when not given). The model's weights are not changed.
+    recorder or ``optimizer`` when not given), ``held_out`` rows not trained on, ``(X, y)`` as the
+    network sees them (for the train/held-out gap). The model's weights are not changed.
     """
     if isinstance(subject, History):
         history = subject
@@ -199,7 +201,8 @@ def diagnose(subject, X, y, *, model=None, loss=None, history=None, gradients=No
         grad_norms = np.array([[np.linalg.norm(layer.dW) for layer in model.layers if isinstance(layer, Dense)]])
     ctx = dict(model=model, X=X, X_raw=X_raw, y2=y2, pred2=pred2, P=P, T=T, y_show=y if loss_is_ce else y2, inputs=inputs + [pred], loss=loss, L=L,
                bad_fit=bad_fit, loss_is_ce=loss_is_ce, grad_norms=grad_norms, grad_norm=grad_norm,
-               history=history, lr=lr, deltas=deltas)
+               history=history, lr=lr if lr is not None else getattr(optimizer, "lr", None), deltas=deltas,
+               adam=type(optimizer).__name__ == "Adam", optimizer=optimizer)
     findings = []
     for check in CHECKS:
         found = check(ctx)
@@ -207,5 +210,95 @@ def diagnose(subject, X, y, *, model=None, loss=None, history=None, gradients=No
             findings.extend(found)
         elif found is not None:
             findings.append(found)
+    findings += [f for f in [_check_overfitting(ctx)] if f is not None]
+    if held_out is not None and "overfitting" not in [f.code for f in findings]:
+        findings += [f for f in [_held_out_gap(ctx, *held_out)] if f is not None]
     summary = f"loss {L:.4g}; predicting the mean would give {baseline:.4g}"
     return Diagnosis(findings, summary)
+
+
+def _check_overfitting(ctx):
+    h = ctx["history"]  # validation loss rising from its best epoch while the training loss falls
+    if h is None or "val_loss" not in h or len(h["val_loss"]) < 5:
+        return None
+    v, t = np.asarray(h["val_loss"], dtype=np.float64), np.asarray(h.loss, dtype=np.float64)
+    if not (np.all(np.isfinite(v)) and np.all(np.isfinite(t))) or len(t) != len(v):
+        return None
+    best = int(np.argmin(v))
+    # 10% above its best, two or more epochs after it, while training still improved: memorising
+    if not (v[-1] > 1.1 * v[best] and best <= len(v) - 3 and t[-1] < t[best]):
+        return None
+    wd = float(getattr(ctx.get("optimizer"), "weight_decay", 0.0) or 0.0)
+    return Finding(
+        "overfitting", "overfitting: the validation loss rises while the training loss falls",
+        f"validation loss was lowest at epoch {best} ({v[best]:.4g}) and rose to {v[-1]:.4g} by epoch "
+        f"{len(v) - 1}, while the training loss fell from {t[best]:.4g} to {t[-1]:.4g}",
+        "the network is fitting the training rows' noise rather than what they share with new rows",
+        "stop at the best epoch (early stopping: --val with --patience), use stronger weight decay, "
+        "or give it more data", [{"weight_decay": max(10 * wd, 0.01)}])
+
+
+def _score(model, loss, X, y):
+    """("accuracy", share right) for classes, ("R²", 1 − SSE/SST) for numbers."""
+    out = np.asarray(model.predict(X), dtype=np.float64).reshape(len(X), -1)
+    if isinstance(loss, losses.CrossEntropy):
+        return "accuracy", float(np.mean(out.argmax(axis=1) == np.asarray(y).reshape(-1)))
+    y = np.asarray(y, dtype=np.float64).reshape(out.shape)
+    if isinstance(loss, losses.BCE):
+        return "accuracy", float(np.mean((out > (0.0 if loss.from_logits else 0.5)) == (y > 0.5)))
+    sst = float(np.sum((y - y.mean(axis=0)) ** 2)) or 1.0
+    return "R²", 1.0 - float(np.sum((out - y) ** 2)) / sst
+
+
+def _held_out_gap(ctx, X_held, y_held):
+    """Overfitting seen at the end: the training rows (almost) all fitted, held-out rows much worse.
+    The margin is 10 points, or 3 rows' worth on a small held-out part (one row of 30 is 3 points)."""
+    name, train = _score(ctx["model"], ctx["loss"], ctx["X"], ctx["y_show"])
+    _, held = _score(ctx["model"], ctx["loss"], np.asarray(X_held), y_held)
+    top, margin = (0.99, max(0.10, 3 / max(len(X_held), 1))) if name == "accuracy" else (0.9, 0.2)
+    if not (train >= top and held <= train - margin):
+        return None
+    wd = float(getattr(ctx.get("optimizer"), "weight_decay", 0.0) or 0.0)
+    return Finding(
+        "overfitting", "overfitting: the training rows are fitted, the held-out rows are not",
+        f"{name} {train:.3g} on the {len(ctx['X'])} training rows but {held:.3g} on the {len(X_held)} held-out rows",
+        "the network has memorised the training rows (their noise included) instead of what they share "
+        "with new rows",
+        "stronger weight decay, a smaller network, early stopping on a validation part (--val), or more data",
+        [{"weight_decay": max(10 * wd, 0.01)}])
+
+
+def read_log(path):
+    """A History from a training log written by ``handprop train --log`` (``.csv`` or ``.json``)."""
+    import csv
+    import json
+
+    history = History()
+    try:
+        with open(path, encoding="utf-8") as f:
+            if str(path).lower().endswith(".json"):
+                series = json.load(f)
+                if not (isinstance(series, dict) and all(isinstance(v, list) for v in series.values())):
+                    raise HandpropValueError(f"{path}: not a training log (a JSON object of lists, as --log writes)")
+                rows = [dict(zip(series, values)) for values in zip(*series.values())]
+            else:
+                rows = list(csv.DictReader(f))
+    except (UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
+        raise HandpropValueError(f"{path}: not a training log ({exc})") from None
+    for i, row in enumerate(rows):
+        try:
+            values = {k: float(v) for k, v in row.items() if k != "epoch" and v not in ("", None)}
+        except (TypeError, ValueError):
+            raise HandpropValueError(f"{path}: row {i + 1} holds a value that is not a number") from None
+        history.record(i, **values)
+    if not history.loss:
+        raise HandpropValueError(f"{path}: no 'loss' column: not a log written by handprop train --log")
+    return history
+
+
+def diagnose_log(history, lr=None):
+    """What the loss curve alone says (rising, flat, overfitting); a Diagnosis."""
+    ctx = {"history": history, "lr": lr, "bad_fit": True, "grad_norm": 1.0, "L": 0.0, "optimizer": None}
+    found = [f for f in (lr_curve_finding(ctx), _check_overfitting(ctx)) if f is not None]
+    loss = history.loss
+    return Diagnosis(found, f"{len(loss)} epochs, loss {loss[0]:.4g} → {loss[-1]:.4g}")

@@ -130,20 +130,34 @@ def _sgd_copy_step(optimizer, arrays, grads):
 
 
 def _update_rule(optimizer, w, g):
-    if optimizer is None or (type(optimizer).__name__ == "SGD" and not optimizer.momentum
-                             and not optimizer.weight_decay):
-        return f"{w.text} − η·{g.text}", f"{w.tex} - \\eta\\, {g.tex}"
-    if type(optimizer).__name__ == "SGD" and not optimizer.weight_decay and not optimizer.nesterov:
+    kind = type(optimizer).__name__
+    wd = getattr(optimizer, "weight_decay", 0) or 0
+    gt, gtex = (f"({g.text} + {wd:g}·{w.text})", f"({g.tex} + {wd:g}\\, {w.tex})") if wd else (g.text, g.tex)
+    if optimizer is None or (kind == "SGD" and not optimizer.momentum):
+        return f"{w.text} − η·{gt}", f"{w.tex} - \\eta\\, {gtex}"
+    if kind == "SGD" and not optimizer.nesterov:
         mu = f"{optimizer.momentum:g}"
-        return (f"{w.text} − η·v,  v ← {mu}·v + {g.text}  (momentum; v starts at the first {g.text})",
-                f"{w.tex} - \\eta\\, v, \\quad v \\leftarrow {mu}\\, v + {g.tex}")
-    if type(optimizer).__name__ == "Adam":
-        return (f"{w.text} − η·m̂/(√v̂ + ε)  (Adam: m, v running means of {g.text}, {g.text}²)",
+        return (f"{w.text} − η·v,  v ← {mu}·v + {gt}  (momentum; v starts at the first {gt})",
+                f"{w.tex} - \\eta\\, v, \\quad v \\leftarrow {mu}\\, v + {gtex}")
+    if kind == "Adam":
+        return (f"{w.text} − η·m̂/(√v̂ + ε)  (Adam: m, v running means of {gt}, {gt}²; a fresh Adam's first step)",
                 f"{w.tex} - \\eta\\, \\hat m / (\\sqrt{{\\hat v}} + \\epsilon)")
     return f"{optimizer!r} step on {w.text}", f"\\mathrm{{step}}({w.tex})"
 
 
-def explain(model, loss, X, y, lr=0.1, optimizer=None, check="auto", apply=False):
+def _own_parameters(layer, l, steps):
+    """The parameters of a layer handprop does not know (``param_names``), their gradients shown."""
+    out = []
+    for name in getattr(layer, "param_names", ()):
+        sym = Sym(f"{name}{l}" if l else name, f"{name}_{{{l}}}" if l else name)
+        grad = np.array(getattr(layer, "d" + name), dtype=np.float64)
+        steps.append(Step("backward", d(L_SYM, sym).text, d(L_SYM, sym), f"{type(layer).__name__}.d{name}",
+                          f"\\mathrm{{{type(layer).__name__}.d{name}}}", grad))
+        out.append((layer, name, sym, grad))
+    return out
+
+
+def explain(model, loss, X, y, lr=0.1, optimizer=None, check="auto", apply=False, raw_X=None):
     """Trace one training step of ``model`` on ``(X, y)``; returns an Explanation.
 
     Parameters
@@ -157,6 +171,8 @@ def explain(model, loss, X, y, lr=0.1, optimizer=None, check="auto", apply=False
         Compare every gradient with finite differences ("auto": when the model is small enough).
     apply : bool
         Write the updated weights into the model (default: leave the model as it was).
+    raw_X : array, optional
+        The rows as the data file holds them, shown next to ``X`` when ``X`` is their scaled form.
     """
     loss = get_loss(loss)
     if check not in (True, False, "auto"):
@@ -170,6 +186,10 @@ def explain(model, loss, X, y, lr=0.1, optimizer=None, check="auto", apply=False
     X, y = prepare_data(model, X, y)
     steps = [Step("forward", "X", Sym("X", "X"), "input", "\\text{input}", X),
              Step("forward", "y", Y_SYM, "targets", "\\text{targets}", y)]
+    if raw_X is not None:
+        steps.insert(0, Step("forward", "X_raw", Sym("X_raw", "X_{\\text{raw}}"), "input as the data file holds it "
+                             "(X = (X_raw − mean) / std, with the training rows' mean and std)",
+                             "\\text{input as in the file}", raw_X))
     # forward: name every intermediate as the blogs do (z_l after Dense l, a_l after its activation)
     names, cur, value, l, k = [], Sym("X", "X"), X, 0, 0
     for layer in model.layers:
@@ -178,6 +198,8 @@ def explain(model, loss, X, y, lr=0.1, optimizer=None, check="auto", apply=False
             l += 1
             out, W, b = Sym.of("z", l), Sym.of("W", l), Sym.of("b", l)
             text, tex = f"{cur.text}·{W.text} + {b.text}", f"{cur.tex} {W.tex} + {b.tex}"
+            steps += [Step("forward", W.text, W, "weights", "\\text{weights}", layer.W),  # where they are used
+                      Step("forward", b.text, b, "biases", "\\text{biases}", layer.b)]
         else:
             out = Sym.of("a", l)
             if l == 0 or any(o.text == out.text for _, _, o, _ in names):
@@ -210,7 +232,7 @@ def explain(model, loss, X, y, lr=0.1, optimizer=None, check="auto", apply=False
             if g_sym.text != delta.text:  # the loss handed us ∂L/∂z directly (logits)
                 steps.append(Step("backward", delta.text, delta, g_sym.text, g_sym.tex, grad))
             first = layer is model.layers[0]
-            grad_in = layer.backward(grad, need_input_grad=not first)
+            grad_in = layer.backward(grad)  # the layer contract; a user's backward(self, grad) too
             W, b = Sym.of("W", l), Sym.of("b", l)
             dW, db = d(L_SYM, W), d(L_SYM, b)
             steps.append(Step("backward", dW.text, dW, f"{inp.text}ᵀ·{delta.text}",
@@ -244,6 +266,7 @@ def explain(model, loss, X, y, lr=0.1, optimizer=None, check="auto", apply=False
         else:  # Identity, or a layer handprop does not know: show what its backward returned
             steps.append(Step("backward", target.text, target, f"{type(layer).__name__}.backward({g_sym.text})",
                               f"\\mathrm{{{type(layer).__name__}.backward}}({g_sym.tex})", grad_in))
+            grads = _own_parameters(layer, l, steps) + grads
         g_sym, grad, from_dense = target, grad_in, None
     # update
     arrays = [getattr(layer, name) for layer, name, _, _ in grads]
@@ -324,10 +347,10 @@ class Explanation:
 def _array_text(a, full):
     """Four significant digits (gradients can be 1e-4 where weights are 1), aligned in columns."""
     if a.ndim == 0:
-        return f"{float(a):.6g}"
-    width = max((len(f"{v:.4g}") for v in a.reshape(-1)), default=1)
+        return f"{float(a) + 0.0:.6g}"  # + 0.0: -0.0 prints as 0, never "-0"
+    width = max((len(f"{v + 0.0:.4g}") for v in a.reshape(-1)), default=1)
     return np.array2string(a, threshold=10 ** 9 if full else 40, edgeitems=3, max_line_width=100,
-                           formatter={"float_kind": lambda v: f"{v:.4g}".rjust(width)})
+                           formatter={"float_kind": lambda v: f"{v + 0.0:.4g}".rjust(width)})
 
 
 def _shape(a):
@@ -362,7 +385,7 @@ def _indent(text, n):
 
 
 def _tex_number(v):
-    text = f"{v:.4g}"
+    text = f"{v + 0.0:.4g}"
     if "e" in text:
         mant, exp = text.split("e")
         text = f"{mant} \\times 10^{{{int(exp)}}}"

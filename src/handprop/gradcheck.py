@@ -1,24 +1,32 @@
 """Finite-difference gradient checks: is a hand-written backward the derivative of its forward?
 
-Central differences, float64::
+Central differences, on float64 copies (whatever the model's dtype), with a step sized to each entry::
 
-    df/dx_i ≈ (f(x + h e_i) − f(x − h e_i)) / 2h
+    df/dθ_i ≈ (f(θ + h_i e_i) − f(θ − h_i e_i)) / 2h_i,      h_i = h · max(1, |θ_i|)
 
-compared with the analytic gradient by the relative error ``|a − n| / max(|a| + |n|, tiny)``
-(on whole arrays, so that entries that are ~0 do not dominate). Below 1e-7 is right.
+An entry passes when, as in PyTorch's ``gradcheck``::
+
+    |a − n| ≤ atol · s + rtol · |n|          (a: backprop, n: numeric; defaults atol 1e-6, rtol 1e-4)
+
+where ``s = max(1, size of f)`` (|L| for the loss, Σ|terms| for a layer's check): rounding makes
+f(θ ± h) wrong by about 1e-16·s, so the numeric gradient is wrong by about 1e-10·s, and gradients
+that small (a trained model's are often 1e-7) are judged by the absolute part instead of against
+themselves. The report also prints the relative error ``|a − n| / (|a| + |n|)`` of the worst entry.
 
 Three levels, from the whole network down to a function you wrote yourself:
 
 * ``gradcheck(model, loss, X, y)`` perturbs every parameter (and the input X) of the model and
-  compares with backprop, then checks every layer on its own with a *random* upstream gradient, so
-  that a wrong backward is pinned on the layer that has it (an error in layer k's backward spoils the
-  gradients of every layer before it, but only layer k fails on its own);
+  compares with backprop, then checks every layer, and the loss, on its own with a *random* upstream
+  gradient, so that a wrong backward is pinned on the layer that has it (an error in layer k's
+  backward spoils the gradients of every layer before it, but only layer k fails on its own);
 * ``check_layer(layer, x)`` checks one Layer (exercise mode: write ``backward``, run this);
 * ``check_functions(forward, backward, x, params)`` does the same for two plain functions.
 
 Why a random upstream gradient: with an all-ones upstream gradient, a softmax backward with a flipped
 sign passes (its rows sum to zero either way); with a random one it fails loudly.
 """
+
+import copy
 
 import numpy as np
 
@@ -27,12 +35,12 @@ from .activations import LeakyReLU, ReLU
 from .errors import HandpropValueError
 from .layers import Layer
 
+ATOL, RTOL, H = 1e-6, 1e-4, 1e-6
+
 
 def numerical_gradient(f, x, h=1e-6):
-    """Gradient of the scalar function ``f()`` with respect to the array ``x``, perturbed in place.
-
-    ``f`` takes no argument: it reads ``x`` (a model weight, an input) wherever it lives.
-    """
+    """Gradient of the scalar function ``f()`` with respect to the array ``x``, perturbed in place
+    by exactly ``h`` (``f`` takes no argument: it reads ``x`` wherever it lives)."""
     grad = np.zeros_like(x, dtype=np.float64)
     flat, g = x.reshape(-1), grad.reshape(-1)
     if not np.shares_memory(flat, x):
@@ -42,9 +50,8 @@ def numerical_gradient(f, x, h=1e-6):
         flat[i] = old + h
         f_plus = f()
         flat[i] = old - h
-        f_minus = f()
+        g[i] = (f_plus - f()) / (2 * h)
         flat[i] = old
-        g[i] = (f_plus - f_minus) / (2 * h)
     return grad
 
 
@@ -58,28 +65,36 @@ def relative_error(analytic, numeric):
     return float(np.linalg.norm(analytic - numeric) / max(scale, 1e-300))
 
 
-def entry_errors(analytic, numeric, scale):
-    """Per-entry relative error ``|a − n| / max(|a| + |n|, 1e-3·scale)``.
+class Rule:
+    """The step and the pass rule: ``h``, ``atol``, ``rtol`` (see the module's docstring)."""
 
-    ``scale`` is the size of the function being differentiated (|L|, or Σ|terms|). Rounding makes
-    the numeric gradient wrong by about 1e-10·scale, so entries far below that size are judged
-    against 1e-3·scale instead of against themselves: noise stays ~1e-7, a real bug stays ~1.
-    """
-    a = np.asarray(analytic, dtype=np.float64)
-    n = np.asarray(numeric, dtype=np.float64)
-    floor = max(1e-3 * abs(float(scale)), 1e-12)
-    return np.abs(a - n) / np.maximum(np.abs(a) + np.abs(n), floor)
+    def __init__(self, h=H, atol=ATOL, rtol=RTOL, tol=None):
+        if tol is not None:  # one number for both parts (the earlier single tolerance)
+            _check_number("tol", tol)
+            atol = rtol = tol
+        for name, value in (("h", h), ("atol", atol), ("rtol", rtol)):
+            _check_number(name, value)
+        self.h, self.atol, self.rtol = float(h), float(atol), float(rtol)
+
+    def allowed(self, numeric, scale):
+        return self.atol * max(1.0, abs(float(scale))) + self.rtol * np.abs(numeric)
+
+    def __str__(self):
+        return (f"central differences, h = {self.h:g}·max(1, |θ|), float64; an entry passes when "
+                f"|a − n| ≤ {self.atol:g}·max(1, |f|) + {self.rtol:g}·|n|")
+
+
+def _check_number(name, value):
+    if not (isinstance(value, (int, float, np.floating)) and not isinstance(value, bool) and 0 < float(value) < 1):
+        raise HandpropValueError(f"gradcheck: {name} must be a number between 0 and 1, got {value!r}")
 
 
 class Check:
-    """One array compared: backprop's gradient against central differences.
+    """One array compared: ``where`` (``"layer 2 Dense(2, 1)"``), ``layer_index``, ``name`` (``"W"``,
+    ``"input"``), ``analytic``, ``numeric``, ``errors`` (relative, per entry), ``max_error``, ``worst``,
+    ``passed``, ``wrong`` (entries failing the rule), ``skipped`` (steps across a ReLU kink)."""
 
-    Attributes: ``where`` (``"layer 2 Dense(2, 1)"``), ``layer_index``, ``name`` (``"W"``, ``"b"``,
-    ``"input"``), ``analytic``, ``numeric``, ``errors`` (per entry), ``max_error``, ``worst`` (index
-    of the worst entry), ``passed``, and ``wrong`` (indices of the entries above the tolerance).
-    """
-
-    def __init__(self, where, layer_index, name, analytic, numeric, scale, tol, kinked=None):
+    def __init__(self, where, layer_index, name, analytic, numeric, scale, rule, kinked=None):
         self.where, self.layer_index, self.name = where, layer_index, name
         self.analytic = np.array(analytic, dtype=np.float64)
         self.numeric = np.array(numeric, dtype=np.float64)
@@ -87,22 +102,23 @@ class Check:
             raise HandpropValueError(
                 f"{where}: backward gave d{name} of shape {self.analytic.shape}, "
                 f"but {name} has shape {self.numeric.shape}")
-        self.errors = entry_errors(self.analytic, self.numeric, scale)
+        a, n = self.analytic, self.numeric
+        diff = np.abs(a - n)
+        self.errors = diff / np.maximum(np.abs(a) + np.abs(n), 1e-300)
+        self.errors[diff == 0] = 0.0
         # Entries whose ±h step crosses a ReLU kink: the difference quotient straddles two slopes there
         # and checks nothing, so they are set aside (and counted) rather than failed.
         kinked = np.zeros(self.errors.shape, bool) if kinked is None else np.asarray(kinked, bool)
         self.skipped = [tuple(int(i) for i in idx) for idx in np.argwhere(kinked)]
+        ok = (diff <= rule.allowed(n, scale)) | kinked
         self.errors = np.where(kinked, 0.0, self.errors)
-        self.tol = tol
-        if self.errors.size and np.all(np.isfinite(self.errors)):
-            flat = int(np.argmax(self.errors))
-            self.max_error = float(self.errors.reshape(-1)[flat])
-        else:
-            flat = int(np.argmax(~np.isfinite(self.errors))) if self.errors.size else 0
-            self.max_error = float("inf") if self.errors.size else 0.0
-        self.worst = tuple(int(i) for i in np.unravel_index(flat, self.errors.shape)) if self.errors.size else ()
-        self.passed = bool(self.max_error <= tol)
-        self.wrong = [tuple(int(i) for i in idx) for idx in np.argwhere(~(self.errors <= tol))]
+        self.errors[~np.isfinite(diff)] = np.inf
+        self.rule = rule
+        rank = np.where(ok, 0.0, 1.0) + np.nan_to_num(self.errors, nan=np.inf)  # failing entries first
+        self.worst = tuple(int(i) for i in np.unravel_index(np.argmax(rank), rank.shape)) if rank.size else ()
+        self.max_error = float(self.errors[self.worst]) if rank.size else 0.0
+        self.passed = bool(ok.all())
+        self.wrong = [tuple(int(i) for i in idx) for idx in np.argwhere(~ok)]
 
     def lines(self, max_entries=8):
         status = "ok  " if self.passed else "FAIL"
@@ -113,35 +129,33 @@ class Check:
             out.append(f"       {len(self.wrong)} of {self.errors.size} entries wrong:")
             sym = "dx" if self.name == "input" else f"d{self.name}"
             for idx in shown:
-                out.append(f"         {sym}{list(idx)}: backprop {self.analytic[idx]: .6g}, "
-                           f"numeric {self.numeric[idx]: .6g}")
+                out.append(f"         {sym}{list(idx)}: backprop {self.analytic[idx] + 0.0: .6g}, "
+                           f"numeric {self.numeric[idx] + 0.0: .6g}")
             if len(self.wrong) > len(shown):
                 out.append(f"         ... and {len(self.wrong) - len(shown)} more")
         return out
 
 
 class GradcheckReport:
-    """What ``gradcheck``/``check_layer`` found. ``passed`` is a bool; ``str(report)`` reads well.
+    """What ``gradcheck``/``check_layer`` found: ``passed``, ``checks`` (end to end), ``layer_checks``
+    (each layer, then the loss, alone), ``culprits`` (``(index, layer)`` whose own backward is wrong),
+    ``loss_wrong``; ``str(report)`` reads well."""
 
-    ``checks`` holds the end-to-end checks (loss against every parameter and the input) and
-    ``layer_checks`` each layer checked alone with a random upstream gradient. ``culprits`` lists
-    the ``(index, layer)`` whose own backward is wrong.
-    """
-
-    def __init__(self, checks, layer_checks, layers, tol, h, title, notes=()):
+    def __init__(self, checks, layer_checks, layers, rule, title, notes=()):
         self.checks, self.layer_checks = list(checks), list(layer_checks)
-        self.layers, self.tol, self.h, self.title = layers, tol, h, title
+        self.layers, self.rule, self.title = layers, rule, title
+        self.h, self.atol, self.rtol = rule.h, rule.atol, rule.rtol
         self.notes = list(notes)
         self.passed = all(c.passed for c in self.checks + self.layer_checks)
         bad = sorted({c.layer_index for c in self.layer_checks if not c.passed})
-        self.culprits = [(i, layers[i]) for i in bad]
+        self.culprits = [(i, layers[i]) for i in bad if i < len(layers)]
+        self.loss_wrong = any(i >= len(layers) for i in bad)
 
     @property
     def failures(self):
         return [c for c in self.checks + self.layer_checks if not c.passed]
 
-    def max_errors(self):
-        """``{(where, name): max relative error}`` for every end-to-end and per-layer check."""
+    def max_errors(self):  # {(where, name): max relative error}
         return {(c.where, c.name): c.max_error for c in self.checks + self.layer_checks}
 
     def __bool__(self):
@@ -149,21 +163,21 @@ class GradcheckReport:
 
     def __str__(self):
         verdict = "PASSED" if self.passed else "FAILED"
-        out = [f"gradcheck {verdict}: {self.title}",
-               f"  (central differences, h = {self.h:g}, float64; an entry is wrong when "
-               f"|a − n| / (|a| + |n|) > {self.tol:g})"]
+        out = [f"gradcheck {verdict}: {self.title}", f"  ({self.rule})"]
         if self.checks:
             out.append("end to end: dL/dθ from backprop vs. finite differences of the loss")
             for c in self.checks:
                 out.extend(c.lines(max_entries=4))
         if self.layer_checks:
-            out.append("layer by layer: each layer alone, random upstream gradient")
+            out.append("layer by layer: each layer (and the loss) alone, random upstream gradient")
             for c in self.layer_checks:
                 out.extend(c.lines())
         for i, layer in self.culprits:
             out.append(f"=> layer {i} {layer_name(layer)} has a wrong backward; errors in the layers before it "
                        "are inherited from it")
-        if not self.passed and self.checks and not self.culprits:
+        if self.loss_wrong:
+            out.append("=> the loss's own backward is wrong: check the loss's backward (dL/d(output))")
+        elif not self.passed and self.checks and not self.culprits:
             out.append("=> every layer passes alone: check the loss's backward and how the layers fit together")
         out.extend(f"note: {note}" for note in self.notes)
         return "\n".join(out)
@@ -188,22 +202,25 @@ def _kink_layers(layers):
 
 
 def _numeric(f, x, h, kink_layers):
-    """Central differences like ``numerical_gradient``, plus which entries' ±h steps flip a ReLU
-    between its two sides (its ``mask``/``slope`` after the + and the − forward differ)."""
+    """Central differences with the step ``h·max(1, |x_i|)``, plus which entries' ±h steps flip a
+    ReLU between its two sides (its ``mask``/``slope`` after the + and the − forward differ)."""
     def side():
         return [np.array(getattr(layer, "mask", getattr(layer, "slope", None))) for layer in kink_layers]
 
     grad = np.zeros_like(x, dtype=np.float64)
     kinked = np.zeros(x.shape, dtype=bool)
     flat, g, k = x.reshape(-1), grad.reshape(-1), kinked.reshape(-1)
+    if not np.shares_memory(flat, x):
+        raise HandpropValueError("gradcheck needs contiguous parameter arrays it can perturb in place")
     for i in range(flat.size):
         old = flat[i]
-        flat[i] = old + h
+        step = h * max(1.0, abs(float(old)))
+        flat[i] = old + step
         f_plus, s_plus = f(), side()
-        flat[i] = old - h
+        flat[i] = old - step
         f_minus, s_minus = f(), side()
         flat[i] = old
-        g[i] = (f_plus - f_minus) / (2 * h)
+        g[i] = (f_plus - f_minus) / ((old + step) - (old - step))
         k[i] = any(not np.array_equal(a, b) for a, b in zip(s_plus, s_minus))
     return grad, kinked
 
@@ -214,13 +231,13 @@ def _upstream_rng(seed):
     return np.random.default_rng([int(seed), 0x68616E64])
 
 
-def _local_checks(i, layer, x, rng, h, tol):
+def _local_checks(i, layer, x, rng, rule):
     """Check ``layer`` alone on input ``x``: f = Σ R ⊙ layer(x) with a random R."""
     x = np.array(x, dtype=np.float64)
     out = layer.forward(x)
     R = rng.standard_normal(np.shape(out))
-    scale = float(np.sum(np.abs(R * out))) + 1e-12
-    grad_in = layer.backward(R.copy())
+    scale = float(np.sum(np.abs(R * out)))
+    grad_in = layer.backward(R.copy())  # the contract: a user's backward(self, grad) too
     analytic = {name: np.array(getattr(layer, "d" + name), dtype=np.float64) for name in layer.param_names}
 
     def f():
@@ -231,12 +248,21 @@ def _local_checks(i, layer, x, rng, h, tol):
     if grad_in is None:
         raise HandpropValueError(f"{where}: backward returned None; it must return dL/dinput")
     kinks = _kink_layers([layer])
-    numeric, kinked = _numeric(f, x, h, kinks)
-    checks.append(Check(where, i, "input", grad_in, numeric, scale, tol, kinked))
+    numeric, kinked = _numeric(f, x, rule.h, kinks)
+    checks.append(Check(where, i, "input", grad_in, numeric, scale, rule, kinked))
     for name in layer.param_names:
-        numeric, kinked = _numeric(f, getattr(layer, name), h, kinks)
-        checks.append(Check(where, i, name, analytic[name], numeric, scale, tol, kinked))
+        numeric, kinked = _numeric(f, getattr(layer, name), rule.h, kinks)
+        checks.append(Check(where, i, name, analytic[name], numeric, scale, rule, kinked))
     return checks
+
+
+def _loss_check(index, loss, pred, y, rule):
+    """The loss alone: dL/d(output) from its backward against finite differences of L."""
+    pred = np.array(pred, dtype=np.float64)
+    value = loss.forward(pred, y)
+    analytic = np.array(loss.backward(), dtype=np.float64)
+    numeric, _ = _numeric(lambda: loss.forward(pred, y), pred, rule.h, [])
+    return Check(f"loss {loss!r}", index, "output", analytic, numeric, value, rule)
 
 
 def _kink_notes(checks):
@@ -247,66 +273,70 @@ def _kink_notes(checks):
             "jumps (backprop uses 0 at z = 0, as PyTorch); finite differences cannot check them"]
 
 
-def gradcheck(model, loss, X, y, h=1e-6, tol=1e-5, seed=0, check_input=True, layers=True):
+def _end_to_end(model, loss, X, y, rule, check_input):
+    """Every parameter (and X) against finite differences of the loss; returns (checks, inputs, pred).
+
+    A parameter of layer k changes only layers k, k+1, ...: the forward restarts from layer k."""
+    inputs, out = [], X
+    for layer in model.layers:
+        inputs.append(out)
+        out = layer.forward(out)
+    pred = out
+    value = loss.forward(out, y)
+    grad_X = model.backward(loss.backward(), need_input_grad=check_input)
+    analytic = [(i, layer, name, np.array(getattr(layer, "d" + name), dtype=np.float64))
+                for i, layer in enumerate(model.layers) for name in layer.param_names]
+
+    def from_layer(k, x0):
+        def f():
+            out = x0
+            for layer in model.layers[k:]:
+                out = layer.forward(out)
+            return loss.forward(out, y)
+        return f
+
+    kinks = _kink_layers(model.layers)
+    checks = []
+    for i, layer, name, a in analytic:
+        numeric, kinked = _numeric(from_layer(i, inputs[i]), getattr(layer, name), rule.h, kinks)
+        checks.append(Check(_where(i, layer), i, name, a, numeric, value, rule, kinked))
+    if check_input and grad_X is not None:
+        numeric, kinked = _numeric(from_layer(0, X), X, rule.h, kinks)
+        checks.append(Check("input X", -1, "X", grad_X, numeric, value, rule, kinked))
+    return checks, inputs, pred
+
+
+def gradcheck(model, loss, X, y, h=H, atol=ATOL, rtol=RTOL, seed=0, check_input=True, layers=True, tol=None):
     """Compare backprop with central differences for every parameter of ``model`` and for ``X``.
 
-    ``loss`` is a Loss instance or name. The model is run in float64 (cast and cast back if it is
-    float32). Each parameter array is perturbed in place, entry by entry, and put back exactly.
+    ``loss`` is a Loss instance or name. The check runs on a float64 copy of the model: the model
+    itself is not touched. ``atol``/``rtol`` set the pass rule (see the module's docstring); ``tol``
+    sets both at once.
 
     Returns a GradcheckReport: ``.passed``, per layer and parameter the max relative error and
     the worst entry, and ``.culprits``, the layers whose own backward fails. Its ``str`` prints it.
     """
     loss = losses.get(loss)
-    _check_steps(h, tol)
-    dtype = model.dtype
-    if dtype != np.float64:
-        model.astype(np.float64)
-    try:
-        X = np.array(model.check_input(X), dtype=np.float64)
-        y = np.asarray(y)
-        if y.dtype.kind in "fb":
-            y = y.astype(np.float64)
-        inputs, out = [], X
-        for layer in model.layers:
-            inputs.append(out)
-            out = layer.forward(out)
-        value = loss.forward(out, y)
-        grad_X = model.backward(loss.backward(), need_input_grad=True)
-        analytic = [(i, layer, name, np.array(getattr(layer, "d" + name), dtype=np.float64))
-                    for i, layer in enumerate(model.layers) for name in layer.param_names]
-
-        def f():
-            return loss.forward(model.forward(X), y)
-
-        scale = abs(value) + 1e-12
-        kinks = _kink_layers(model.layers)
-        checks = []
-        for i, layer, name, a in analytic:
-            numeric, kinked = _numeric(f, getattr(layer, name), h, kinks)
-            checks.append(Check(_where(i, layer), i, name, a, numeric, scale, tol, kinked))
-        if check_input and grad_X is not None:
-            numeric, kinked = _numeric(f, X, h, kinks)
-            checks.append(Check("input X", -1, "X", grad_X, numeric, scale, tol, kinked))
+    rule = Rule(h, atol, rtol, tol)
+    work = copy.deepcopy(model).astype(np.float64)
+    loss = copy.deepcopy(loss)
+    X = np.array(work.check_input(X), dtype=np.float64)
+    y = np.asarray(y)
+    if y.dtype.kind in "fb":
+        y = y.astype(np.float64)
+    checks, inputs, pred = _end_to_end(work, loss, X, y, rule, check_input)
+    layer_checks = []
+    if layers:
         rng = _upstream_rng(seed)
-        layer_checks = []
-        if layers:
-            for i, (layer, x) in enumerate(zip(model.layers, inputs)):
-                layer_checks.extend(_local_checks(i, layer, x, rng, h, tol))
-        notes = _kink_notes(checks + layer_checks)
-    finally:
-        if dtype != np.float64:
-            model.astype(dtype)
-    return GradcheckReport(checks, layer_checks, list(model.layers), tol, h,
+        for i, (layer, x) in enumerate(zip(work.layers, inputs)):
+            layer_checks.extend(_local_checks(i, layer, x, rng, rule))
+        layer_checks.append(_loss_check(len(work.layers), loss, pred, y, rule))
+    notes = _kink_notes(checks + layer_checks)
+    return GradcheckReport(checks, layer_checks, list(model.layers), rule,
                            f"{type(loss).__name__} on {len(X)} samples, {len(model.layers)} layers", notes)
 
 
-def _check_steps(h, tol):
-    for name, value in (("h", h), ("tol", tol)):
-        if not (isinstance(value, (int, float, np.floating)) and 0 < float(value) < 1):
-            raise HandpropValueError(f"gradcheck: {name} must be a number between 0 and 1, got {value!r}")
-
-
-def check_layer(layer, x, h=1e-6, tol=1e-5, seed=0):
+def check_layer(layer, x, h=H, atol=ATOL, rtol=RTOL, seed=0, tol=None):
     """Check one layer's backward (input and parameter gradients) on input ``x``.
 
     Exercise mode: subclass a layer, write its ``backward``, run ``print(check_layer(layer, x))``;
@@ -314,21 +344,18 @@ def check_layer(layer, x, h=1e-6, tol=1e-5, seed=0):
     """
     if not isinstance(layer, Layer):
         raise HandpropValueError(f"check_layer: layer must be a Layer, got {type(layer).__name__}")
-    _check_steps(h, tol)
+    rule = Rule(h, atol, rtol, tol)
     x = np.array(x, dtype=np.float64)
     if x.ndim != 2:
         raise HandpropValueError(f"check_layer: x must be 2-D (samples, features), got shape {x.shape}")
-    checks = _local_checks(0, layer, x, _upstream_rng(seed), h, tol)
-    return GradcheckReport([], checks, [layer], tol, h, f"{layer!r} alone on x of shape {x.shape}",
+    checks = _local_checks(0, layer, x, _upstream_rng(seed), rule)
+    return GradcheckReport([], checks, [layer], rule, f"{layer!r} alone on x of shape {x.shape}",
                            _kink_notes(checks))
 
 
 class FunctionLayer(Layer):
-    """A layer made of two plain functions, for checking a backward written as a function.
-
-    ``forward(x, **params) -> y`` and ``backward(grad, x, **params) -> dx`` or
-    ``(dx, {name: dparam})``; ``params`` maps names to arrays (perturbed in place by the check).
-    """
+    """A layer of two plain functions: ``forward(x, **params) -> y``, ``backward(grad, x, **params) -> dx``
+    or ``(dx, {name: dparam})``; ``params`` maps names to arrays (perturbed in place by the check)."""
 
     def __init__(self, forward, backward, params=None, name=None):
         self._f, self._b = forward, backward
@@ -366,6 +393,6 @@ class FunctionLayer(Layer):
         return f"FunctionLayer({self.name})"
 
 
-def check_functions(forward, backward, x, params=None, h=1e-6, tol=1e-5, seed=0):
+def check_functions(forward, backward, x, params=None, h=H, atol=ATOL, rtol=RTOL, seed=0, tol=None):
     """``check_layer`` for a forward/backward pair written as functions (see FunctionLayer)."""
-    return check_layer(FunctionLayer(forward, backward, params), x, h=h, tol=tol, seed=seed)
+    return check_layer(FunctionLayer(forward, backward, params), x, h=h, atol=atol, rtol=rtol, seed=seed, tol=tol)

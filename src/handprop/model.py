@@ -4,6 +4,8 @@
 layer applying its chain-rule factor (``delta``) and storing its parameter gradients.
 """
 
+import inspect
+
 import numpy as np
 
 from . import activations
@@ -11,6 +13,22 @@ from .initializers import as_rng
 from ._safety import check_finite
 from .errors import HandpropValueError, ShapeError
 from .layers import Dense, Layer
+
+
+_TAKES_NEED_INPUT_GRAD = {}
+
+
+def backward_takes_need_input_grad(layer):
+    """Whether ``layer.backward`` accepts ``need_input_grad=`` (handprop's layers do; a layer written
+    as ``def backward(self, grad)`` does not, and is called with the gradient alone)."""
+    cls = type(layer)
+    if cls not in _TAKES_NEED_INPUT_GRAD:
+        try:
+            params = inspect.signature(layer.backward).parameters.values()
+        except (TypeError, ValueError):
+            params = ()
+        _TAKES_NEED_INPUT_GRAD[cls] = any(p.name == "need_input_grad" or p.kind is p.VAR_KEYWORD for p in params)
+    return _TAKES_NEED_INPUT_GRAD[cls]
 
 
 class Sequential:
@@ -114,7 +132,11 @@ class Sequential:
         for layer in reversed(self.layers[1:]):
             grad = layer.backward(grad)
         if self.layers:
-            grad = self.layers[0].backward(grad, need_input_grad=need_input_grad)
+            first = self.layers[0]
+            if backward_takes_need_input_grad(first):
+                return first.backward(grad, need_input_grad=need_input_grad)
+            grad = first.backward(grad)  # a user's layer: backward(self, grad), the blogs' contract
+            return grad if need_input_grad else None
         return grad
 
     def predict(self, X, batch_size=None):

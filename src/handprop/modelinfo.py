@@ -26,7 +26,7 @@ class ModelInfo:
     """
 
     def __init__(self, loss=None, task=None, x_scaler=None, y_scaler=None, label_encoder=None,
-                 feature_names=None, target_name=None, handprop_version=None):
+                 feature_names=None, target_name=None, handprop_version=None, optimizer=None):
         self.loss = None if loss is None else losses.get(loss)
         if task is None and self.loss is not None:  # the loss says what the outputs are
             task = "classification" if isinstance(self.loss, (losses.CrossEntropy, losses.BCE)) else "regression"
@@ -37,6 +37,7 @@ class ModelInfo:
         self.feature_names = None if feature_names is None else [str(f) for f in feature_names]
         self.target_name = target_name
         self.handprop_version = handprop_version or __version__
+        self.optimizer = _optimizer_record(optimizer)  # {"class", "config"} of the training optimizer, or None
 
     @property
     def class_names(self):
@@ -47,8 +48,9 @@ class ModelInfo:
     def to_config(self):
         pre = {k: v.to_config() for k, v in (("x", self.x_scaler), ("y", self.y_scaler),
                                              ("labels", self.label_encoder)) if v is not None}
-        return {"task": self.task, "preprocessing": pre, "feature_names": self.feature_names,
-                "target_name": self.target_name}
+        cfg = {"task": self.task, "preprocessing": pre, "feature_names": self.feature_names,
+               "target_name": self.target_name}
+        return cfg if self.optimizer is None else {**cfg, "optimizer": self.optimizer}
 
     @classmethod
     def from_config(cls, d, loss=None, version=None):
@@ -61,7 +63,7 @@ class ModelInfo:
                 objs[key] = _preprocessor(pre[key], f"info.preprocessing.{key}")
         return cls(loss=loss, task=d.get("task"), x_scaler=objs.get("x"), y_scaler=objs.get("y"),
                    label_encoder=objs.get("labels"), feature_names=d.get("feature_names"),
-                   target_name=d.get("target_name"), handprop_version=version)
+                   target_name=d.get("target_name"), handprop_version=version, optimizer=d.get("optimizer"))
 
     def prepare(self, X):
         """Raw features as the network saw them in training (standardised if it was)."""
@@ -90,6 +92,20 @@ class ModelInfo:
             idx = output_to_labels(out, from_logits=bool(from_logits))
             return self.label_encoder.inverse_transform(idx) if self.label_encoder is not None else idx
         return self.y_scaler.inverse_transform(out) if self.y_scaler is not None else out
+
+
+def _optimizer_record(opt):
+    """``{"class": "Adam", "config": {"lr": ...}}`` from an optimizer or such a dict (checked), or None."""
+    if opt is None or isinstance(opt, dict):
+        ok = opt is None or (opt.get("class") in ("SGD", "Adam") and isinstance(opt.get("config"), dict) and all(
+            isinstance(v, (int, float, bool, list)) for v in opt["config"].values()))
+        if not ok:
+            raise HandpropValueError(f"info.optimizer must be {{'class': 'SGD' or 'Adam', 'config': {{...}}}}, "
+                                     f"got {str(opt)[:80]}")
+        return opt
+    keys = ("lr", "momentum", "nesterov", "weight_decay", "betas", "eps")
+    return _optimizer_record({"class": type(opt).__name__, "config": {
+        k: list(v) if isinstance(v, tuple) else v for k in keys if isinstance(v := getattr(opt, k, None), (int, float, tuple))}})
 
 
 def _preprocessor(d, where):

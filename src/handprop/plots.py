@@ -3,7 +3,9 @@
 * ``loss_curve(history)``: training (and validation) loss per epoch, log scale;
 * ``decision_boundary(model, X, y)``: for 2-D inputs, the model's output over the plane with the
   data points on top (blog 000's four XOR points: which side of 0.5 each lands on);
-* ``network_diagram(model)``: units as circles, weights as lines, width ∝ |w|, colour = sign;
+* ``network_diagram(model)``: units as circles, weights as lines, width ∝ |w|, colour = sign, inputs
+  named, biases printed;
+* ``prediction_plot(model, X, y)``: regression, predictions against targets;
 * ``training_figure(model, history, X, y, path)``: the three side by side (``handprop xor --plot``).
 
 Each function draws into ``ax`` when given, else into a new figure; with ``path`` the figure is saved
@@ -114,14 +116,18 @@ def decision_boundary(model, X, y, ax=None, path=None, loss=None, resolution=200
     return _finish(fig, path)
 
 
-def network_diagram(model, ax=None, path=None, max_units=12):
-    """Units as circles, one column per layer; each weight a line, width ∝ |w|, red > 0, blue < 0."""
+def network_diagram(model, ax=None, path=None, max_units=12, input_names=None):
+    """Units as circles, one column per layer; each weight a line, width ∝ |w|, red > 0, blue < 0.
+
+    Inputs are labelled ``x₁, x₂, ...`` (or ``input_names``, the model's feature names when it has
+    them); each unit's bias is printed beside it (``b = 0.12``).
+    """
     dense = [layer for layer in model.layers if isinstance(layer, Dense)]
     if not dense:
         raise HandpropValueError("network_diagram: the model has no Dense layer to draw")
     sizes = [dense[0].n_in] + [layer.n_out for layer in dense]
     shown = [min(n, max_units) for n in sizes]
-    fig, ax = _axes(ax, (1.6 * len(sizes) + 1, 3.5))
+    fig, ax = _axes(ax, (1.9 * len(sizes) + 1, 3.5))
     wmax = max(float(np.abs(layer.W).max()) for layer in dense) or 1.0
 
     def pos(col, i):
@@ -137,24 +143,72 @@ def network_diagram(model, ax=None, path=None, max_units=12):
                 ax.plot([x0, x1], [y0, y1], color=_POS if w > 0 else _NEG,
                         linewidth=0.3 + 4.0 * abs(w) / wmax, alpha=0.8, zorder=1)
                 if label_weights:  # at a quarter of the way, so labels of lines from one unit do not collide
-                    ax.text(x0 + 0.25 * (x1 - x0), y0 + 0.25 * (y1 - y0), f"{w:.2f}", fontsize=7,
+                    ax.text(x0 + 0.25 * (x1 - x0), y0 + 0.25 * (y1 - y0), f"{w + 0.0:.2f}", fontsize=7,
                             ha="center", va="center", zorder=4,
                             bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8})
-    names = ["input"] + [f"layer {k + 1}" for k in range(len(dense))]
-    acts = _activation_names(model)
+    _draw_units(ax, model, dense, sizes, shown, pos, input_names)
+    ax.set_xlim(-0.75, len(sizes) - 0.25)
+    ax.set_ylim(-1.0, 0.65)
+    ax.axis("off")
+    ax.set_title(f"Network (width ∝ |w| ≤ {wmax:.3g}; red > 0, blue < 0)", fontsize=9)
+    return _finish(fig, path)
+
+
+def _draw_units(ax, model, dense, sizes, shown, pos, input_names):
+    """The circles, the inputs' names on the left, each unit's bias, and one caption per column."""
+    names = input_names or getattr(getattr(model, "info", None), "feature_names", None) \
+        or [f"x{str(k + 1).translate(_SUBSCRIPT)}" for k in range(sizes[0])]
+    small = 7 if max(shown) <= 6 else 5
     for col, n in enumerate(shown):
         for i in range(n):
             x, yy = pos(col, i)
             ax.scatter([x], [yy], s=300, color="white", edgecolors="k", zorder=2)
-        label = names[col] + (f"\n{acts[col - 1]}" if col and acts[col - 1] else "")
+            if col == 0:
+                ax.text(x - 0.12, yy, str(names[i]), ha="right", va="center", fontsize=small, zorder=4)
+            else:
+                ax.text(x, yy - 0.06, f"b = {dense[col - 1].b[i] + 0.0:.2f}", ha="center", va="top",
+                        fontsize=small - 1, zorder=4, color="#444")
+    captions = ["input"] + [f"layer {k + 1}" for k in range(len(dense))]
+    acts = _activation_names(model)
+    for col, n in enumerate(shown):
+        label = captions[col] + (f"\n{acts[col - 1]}" if col and acts[col - 1] else "")
         if sizes[col] > n:
-            label += f"\n({sizes[col]} units, {n} shown)"
-        ax.text(col, -0.62, label, ha="center", va="top", fontsize=8)
-    ax.set_xlim(-0.5, len(sizes) - 0.5)
-    ax.set_ylim(-0.9, 0.65)
-    ax.axis("off")
-    ax.set_title(f"Network (width ∝ |w| ≤ {wmax:.3g}; red > 0, blue < 0)", fontsize=9)
+            label += f"\n{sizes[col]} units\n({n} shown)"  # one short line each: no overlap with the next column
+        ax.text(col, -0.72, label, ha="center", va="top", fontsize=7)
+
+
+_SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def prediction_plot(model, X, y, ax=None, path=None):
+    """Regression: each sample's prediction against its target, with the line prediction = target."""
+    pred = np.asarray(model.predict(np.asarray(X)), dtype=np.float64).reshape(len(X), -1)
+    target = np.asarray(y, dtype=np.float64).reshape(len(X), -1)
+    if pred.shape != target.shape:
+        raise HandpropValueError(f"prediction_plot: y has shape {target.shape}, the model gives {pred.shape}")
+    fig, ax = _axes(ax, (4.5, 4))
+    ax.scatter(target.ravel(), pred.ravel(), s=12, alpha=0.6, edgecolors="none")
+    lo, hi = float(min(target.min(), pred.min())), float(max(target.max(), pred.max()))
+    ax.plot([lo, hi], [lo, hi], "k--", linewidth=1, label="prediction = target")
+    ax.set_xlabel("target")
+    ax.set_ylabel("prediction")
+    ax.set_title("Predictions against targets")
+    ax.legend()
     return _finish(fig, path)
+
+
+def is_regression(y, loss):
+    """Targets that are numbers to fit (MSE-like loss, not only 0/1), not classes."""
+    y = np.asarray(y)
+    if loss is not None and type(loss).__name__ not in ("MSE", "HalfSSE"):
+        return False
+    return y.dtype.kind == "f" and not np.all((y == 0) | (y == 1))
+
+
+def require_matplotlib():
+    """Raise the HandpropError that names the ``plot`` extra when matplotlib is missing (call it before
+    training, not after)."""
+    _plt()
 
 
 def _activation_names(model):
@@ -173,10 +227,13 @@ def _activation_names(model):
 def training_figure(model, history, X, y, path=None, loss=None):
     """Loss curve, decision boundary (when X has 2 features) and network diagram in one figure."""
     X = np.asarray(X)
-    panels = 3 if X.ndim == 2 and X.shape[1] == 2 else 2
+    regression = is_regression(y, loss)
+    panels = 3 if regression or (X.ndim == 2 and X.shape[1] == 2) else 2
     fig, axes = _plt().subplots(1, panels, figsize=(5 * panels, 4))
     loss_curve(history, ax=axes[0])
-    if panels == 3:
+    if regression:
+        prediction_plot(model, X, y, ax=axes[1])
+    elif panels == 3:
         decision_boundary(model, X, y, ax=axes[1], loss=loss)
     network_diagram(model, ax=axes[-1])
     fig.tight_layout()

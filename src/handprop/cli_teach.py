@@ -1,0 +1,131 @@
+"""The teaching commands' shared parts: a saved model with its data, and ``handprop doctor``.
+
+``load_saved(args)`` reads ``--model`` and ``--data`` as the network saw them in training (columns
+by name, text labels, the saved scaling); ``handprop doctor MODEL_OR_LOG`` diagnoses a saved model
+on its data, or a training log alone.
+"""
+
+import os
+
+import numpy as np
+
+from .errors import HandpropError
+
+
+def load_saved(args):
+    """``(model, loss, optimizer, X, y)`` for ``args.model`` and ``args.data``; ``args.raw_X`` keeps the
+    rows as the file holds them (optimizer: the one the file records, else None)."""
+    from .io import load
+    from .losses import get as get_loss
+
+    model = load(args.model)
+    if not args.data:
+        raise HandpropError(f"--model needs --data: the .csv or .npz file of inputs and targets to run "
+                            f"{args.model} on")
+    info = model.info
+    X, y = read_rows(args.data, args.target, info, model.n_inputs)
+    if args.rows:
+        X, y = X[:args.rows], y[:args.rows]
+    args.raw_X = X
+    X = info.prepare(X)
+    if info.label_encoder is not None:
+        if info.label_encoder.classes_.dtype.kind == "U" and y.dtype.kind in "iu":
+            y = y.astype(str)  # the file's text "3" is the class "3" (digits' classes are text)
+        try:
+            y = info.label_encoder.transform(y)
+        except HandpropError as exc:
+            raise HandpropError(f"{args.data}: {exc}: the target column must hold the labels the model "
+                                "was trained on") from None
+        if getattr(info.loss, "from_logits", False) and model.n_outputs == 1:  # BCE: 0/1 as floats
+            y = y.astype(np.float64).reshape(-1, 1)
+    elif info.y_scaler is not None:
+        y = info.y_scaler.transform(np.asarray(y, dtype=np.float64).reshape(len(y), -1))
+    loss = info.loss if info.loss is not None else get_loss(args.loss)
+    return model, loss, saved_optimizer(info), X, y
+
+
+def read_rows(path, target, info, n_inputs):
+    """Raw ``(X, y)`` of ``path``: the model's target column and its features in the model's order;
+    text labels as text."""
+    from .data import load_data
+
+    text_file = os.path.splitext(str(path))[1].lower() in (".csv", ".tsv", ".txt")
+    name = target or (info.target_name if text_file else None)
+    data = load_data(path, target=name)
+    if data.y is None:
+        raise HandpropError(f"{path}: no targets found; name the target column with --target")
+    X, names = np.asarray(data.X), info.feature_names
+    if text_file and names and list(data.feature_names) != list(names):
+        missing = [n for n in names if n not in data.feature_names]
+        if missing:
+            raise HandpropError(f"{path}: no column(s) {', '.join(map(repr, missing[:8]))} that the model was "
+                                f"trained on; the file has: {', '.join(data.feature_names[:12])}")
+        pos = {n: j for j, n in enumerate(data.feature_names)}
+        X = X[:, [pos[n] for n in names]]
+    if n_inputs is not None and X.shape[1] != n_inputs:
+        raise HandpropError(f"{path}: {X.shape[1]} feature columns, but the model takes {n_inputs}")
+    y = np.asarray(data.y)
+    if data.class_names is not None:
+        y = np.asarray(data.class_names)[y]
+    return X, y
+
+
+def saved_optimizer(info):
+    """The optimizer the model was trained with, as the file records it (None if it does not)."""
+    from .optimizers import SGD, Adam
+
+    saved = getattr(info, "optimizer", None)
+    if not saved:
+        return None
+    cls = {"SGD": SGD, "Adam": Adam}.get(saved.get("class"))
+    return None if cls is None else cls(**saved.get("config", {}))
+
+
+
+
+def cmd_doctor(args):
+    """``handprop doctor MODEL_OR_LOG``: exit 0 when nothing is wrong, 1 with findings."""
+    from .doctor import diagnose, diagnose_log, read_log
+
+    path = args.path
+    if path.lower().endswith((".csv", ".json")) and not args.data:
+        if args.log:
+            raise HandpropError(f"{path} is a training log already; --log is for a model (.npz)")
+        diagnosis = diagnose_log(read_log(path))
+    elif path.lower().endswith(".npz"):
+        if not args.data:
+            raise HandpropError(f"{path}: a model needs its data: add --data, the .csv or .npz file it "
+                                "was trained on (and --log, the --log file of its training, for the loss curve)")
+        args.model, args.command = path, "doctor"
+        model, loss, optimizer, X, y = load_saved(args)
+        history = read_log(args.log) if args.log else None
+        diagnosis = diagnose(model, X, y, loss=loss, history=history, optimizer=optimizer)
+    else:
+        raise HandpropError(f"{path}: give a model saved by `handprop train` (.npz) or a training log "
+                            "written by `handprop train --log` (.csv or .json)")
+    print(diagnosis)
+    return 0 if diagnosis.ok else 1
+
+
+def add_doctor_command(sub):
+    """``handprop doctor MODEL_OR_LOG [--data D] [--log LOG] [--target T] [--rows N]``."""
+    p = sub.add_parser("doctor", help="diagnose a saved model on its data, or a training log",
+                       description="The training doctor outside training: on a model saved by `handprop "
+                       "train` with its data (and, with --log, its loss curve), or on a training log alone. "
+                       "Exit 0: nothing wrong found; 1: findings.")
+    p.add_argument("path", metavar="MODEL_OR_LOG", help="a saved model (.npz) or a --log file (.csv, .json)")
+    p.add_argument("--data", help="the model's data (.csv or .npz), as for `handprop evaluate`")
+    p.add_argument("--target", help="target column (CSV) or array (.npz) of --data")
+    p.add_argument("--log", help="the --log file of the model's training: adds the loss curve")
+    p.add_argument("--rows", type=_rows, help="use only the first N rows of --data")
+    p.set_defaults(func=cmd_doctor, loss="mse")
+
+
+def _rows(text):
+    """argparse type of --rows: a whole number ≥ 1."""
+    import argparse
+
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
