@@ -217,9 +217,9 @@ def cmd_predict(args):
 
 
 def cmd_summary(args):
-    from .io import _load
+    from .io import describe
 
-    config, _, model = _load(args.model)
+    config, model = describe(args.model)
     info = model.info
     print(f"{args.model}: handprop model (format {config['format_version']}, "
           f"written by handprop {config.get('handprop_version')})")
