@@ -44,16 +44,16 @@ def add_commands(sub):
                                               "(default 0.2 with --dataset, 0 for files)")
     p.add_argument("--patience", type=int, help="early stopping patience in epochs, with --val (default 20; 0: off)")
     p.add_argument("--no-scale", dest="scale", action="store_const", const=False, help="do not standardise")
-    p.add_argument("--seed", type=int, help="seed of the splits, initial weights and shuffling (default 0)")
+    from .cli import add_teaching_flags, seed_arg  # shared with `handprop xor`
+
+    p.add_argument("--seed", type=seed_arg, help="seed of the splits, initial weights and shuffling (default 0)")
     p.add_argument("--out", default="model.npz", help="where to save the model (default model.npz)")
     p.add_argument("--checkpoint", help="save a resumable checkpoint here after every epoch")
     p.add_argument("--checkpoint-every", type=int, help="epochs between checkpoints (default 1)")
     p.add_argument("--log", help="write the history per epoch to this .csv or .json file")
     p.add_argument("--resume", help="continue the run saved in this checkpoint (same data and settings)")
     p.add_argument("--quiet", action="store_true", help="print only the final scores")
-    from .cli import add_teaching_flags  # --plot, --no-doctor: shared with `handprop xor`
-
-    add_teaching_flags(p)
+    add_teaching_flags(p)  # --plot, --no-doctor
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="score a saved model on labelled data")

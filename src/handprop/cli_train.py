@@ -22,6 +22,16 @@ SKLEARN_SETS = ("digits", "iris", "breast_cancer", "wine")
 MAX_CLASSES = 50
 # Settings a resumed run may change without leaving the run it continues.
 RESUME_FREE = {"epochs", "checkpoint", "checkpoint_every", "log"}
+# Output paths: only ever from the command line of the run that writes them, never from a file.
+OUTPUT_SETTINGS = ("checkpoint", "log")
+# What a checkpoint's settings must hold, and of which type (a tuple of choices for text settings).
+_NUMBER = (int, float)
+SETTINGS = {"dataset": (str, type(None)), "data": (str, type(None)), "target": (str, type(None)),
+            "seed": int, "n": int, "noise": _NUMBER + (type(None),), "task": ("classification", "regression"),
+            "loss": ("ce", "bce", "mse"), "layers": str, "activation": ("relu", "leaky_relu", "tanh", "sigmoid"),
+            "optimizer": ("adam", "sgd"), "lr": _NUMBER, "momentum": _NUMBER, "weight_decay": _NUMBER,
+            "epochs": int, "batch_size": int, "val": _NUMBER, "test": _NUMBER, "patience": int,
+            "scale": bool, "checkpoint_every": int}
 
 
 # ----------------------------------------------------------------------------------- data
@@ -147,6 +157,7 @@ def _resolve(given, task):
 
 
 def _layers(text):
+    """The hidden sizes of ``--layers`` (``"64,32"``); their memory is checked by ``_build``."""
     if str(text).lower() in ("", "none"):
         return []
     try:
@@ -158,8 +169,38 @@ def _layers(text):
     return sizes
 
 
+def _check_settings(where, saved):
+    """A checkpoint's settings, every key present with a value of its type: they come from a file."""
+    from .errors import FileFormatError
+
+    if not isinstance(saved, dict):
+        raise FileFormatError(f"{where}: the checkpoint's settings are not an object")
+    missing = sorted(set(SETTINGS) - set(saved))
+    if missing:
+        raise FileFormatError(f"{where}: the checkpoint's settings lack {', '.join(missing)}; it cannot be "
+                              "resumed with handprop train")
+    for key, kind in SETTINGS.items():
+        value = saved[key]
+        if isinstance(kind, tuple) and isinstance(kind[0], str):
+            ok = value in kind
+        else:  # True is an int to Python, not to a setting
+            ok = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+        if not ok:
+            raise FileFormatError(f"{where}: the checkpoint's setting {key} is {value!r:.80}, not a valid value")
+    try:
+        _resolve(dict(saved), saved["task"])  # the ranges typed flags are held to
+        _layers(saved["layers"])
+        if not 0 <= saved["seed"] < 2**32 or saved["n"] < 1:
+            raise HandpropValueError(f"seed {saved['seed']} or n {saved['n']} is out of range")
+    except HandpropValueError as exc:
+        raise FileFormatError(f"{where}: the checkpoint's settings: {exc}") from None
+
+
 def _check_resume(args, saved):
-    """The checkpoint's settings, refusing typed flags that would change the run."""
+    """The checkpoint's settings, refusing typed flags that would change the run. Output paths come
+    from this command line alone: checkpoints go to --checkpoint, else back to the --resume file;
+    the history to --log, else nowhere."""
+    _check_settings(args.resume, saved)
     given = _given(args)
     for key, value in given.items():
         if key in RESUME_FREE or value == saved.get(key):
@@ -167,12 +208,62 @@ def _check_resume(args, saved):
         raise HandpropValueError(
             f"--resume: {key} is {value!r} here but {saved.get(key)!r} in the checkpoint; a resumed run "
             "keeps the checkpoint's data and settings (only --epochs, --checkpoint and --log may change)")
-    s = dict(saved)
+    s = {k: v for k, v in saved.items() if k in SETTINGS}
     s.update({k: v for k, v in given.items() if k in RESUME_FREE})
+    s["checkpoint"] = given.get("checkpoint", os.path.abspath(args.resume))
+    s["log"] = given.get("log")
     return s
 
 
-def _build(s, n_features, n_classes, y_dim):
+def _same_file(a, b):
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _check_outputs(args, s):
+    """Refuse, before any data is read, outputs that would overwrite an input or each other."""
+    from ._files import check_writable
+
+    outputs = [("--out", args.out), ("--checkpoint", s.get("checkpoint")), ("--log", s.get("log")),
+               ("--plot", getattr(args, "plot", None))]
+    outputs = [(flag, path) for flag, path in outputs if path]
+    inputs = [("DATA", s.get("data")), ("--resume", args.resume)]
+    for i, (flag, path) in enumerate(outputs):
+        for other, source in inputs:
+            if source and _same_file(path, source) and (flag, other) != ("--checkpoint", "--resume"):
+                raise HandpropValueError(f"{flag} {path} is the {other} file this run reads; writing it "
+                                         f"would destroy it: give {flag} another path")
+        for other, second in outputs[i + 1:]:
+            if _same_file(path, second):
+                raise HandpropValueError(f"{flag} and {other} are the same file {path}; one would overwrite "
+                                         f"the other: give {other} another path")
+    for _, path in outputs:
+        check_writable(path)
+
+
+def _check_source_size(s):
+    """A generated data set's rows (``--n``), before they are made: at least 16 bytes each."""
+    from .limits import check_memory
+
+    if s["dataset"] is not None and s["dataset"] not in SKLEARN_SETS:
+        check_memory(f"--n {s['n']} rows", 16 * s["n"], "give a smaller --n")
+
+
+def _check_size(s, sizes, rows):
+    from .limits import check_training
+
+    batch = min(s["batch_size"], rows)
+    check_training(sizes, rows, batch, s["epochs"], optimizer_slots=2 if s["optimizer"] == "adam" else 1,
+                   fix="use fewer or smaller --layers, or fewer --epochs")
+
+
+def _build(s, n_features, n_classes, y_dim, rows=1):
+    """Model, loss and optimizer from the settings; refuses sizes whose memory (or, for absurd
+    counts, time) cannot be had before any weight is allocated."""
     from . import losses
     from .model import mlp
     from .optimizers import SGD, Adam
@@ -189,6 +280,7 @@ def _build(s, n_features, n_classes, y_dim):
             raise HandpropValueError(f"--loss {s['loss']} is for classes; a numeric target is trained with mse")
         n_out, loss = y_dim, losses.MSE()
     sizes = [n_features] + _layers(s["layers"]) + [n_out]
+    _check_size(s, sizes, rows)
     model = mlp(sizes, s["activation"], output=None, rng=np.random.default_rng([s["seed"], 1]))
     if s["optimizer"] == "adam":
         opt = Adam(lr=s["lr"], weight_decay=s["weight_decay"])
@@ -224,25 +316,47 @@ def _describe(s, n_rows, n_features, why, info, model, loss, opt):
 
 
 # ----------------------------------------------------------------------------------- command
-def cmd_train(args):
-    from . import callbacks as cb
-    from .cli_data import _scores
-    from .data import LabelEncoder, StandardScaler
-    from .io import ModelInfo, load_checkpoint, save
-    from .training import fit
+def _start(args):
+    """``(checkpoint or None, settings or None)``: a resumed run's, or None before the data is seen."""
+    from .io import load_checkpoint
 
-    ckpt = None
     if args.resume:
         ckpt = load_checkpoint(args.resume)
         if not ckpt.settings:
             raise HandpropValueError(f"{args.resume}: this checkpoint was not written by handprop train; "
                                      "resume it from Python with fit(resume=...)")
-        s = _check_resume(args, ckpt.settings)
-    else:
-        if (args.data is None) == (args.dataset is None):
-            raise HandpropValueError("train needs DATA (a file) or --dataset NAME, exactly one of them")
-        s = None
-    X, y, class_names, feature_names, target_name = _load_source(s or _source(_given(args)))
+        return ckpt, _check_resume(args, ckpt.settings)
+    if (args.data is None) == (args.dataset is None):
+        raise HandpropValueError("train needs DATA (a file) or --dataset NAME, exactly one of them")
+    return None, None
+
+
+def _callbacks(s, val, info):
+    """Early stopping (with validation), checkpoints and the log, all where this command line says."""
+    from . import callbacks as cb
+
+    callbacks = []
+    if val is not None and s["patience"]:
+        callbacks.append(cb.EarlyStopping("val_loss", patience=s["patience"]))
+    if s.get("checkpoint"):
+        stored = {k: v for k, v in s.items() if k not in OUTPUT_SETTINGS}  # a file never names outputs
+        callbacks.append(cb.ModelCheckpoint(s["checkpoint"], every=s["checkpoint_every"], info=info, settings=stored))
+    if s.get("log"):
+        callbacks.append(cb.JSONLogger(s["log"]) if s["log"].endswith(".json") else cb.CSVLogger(s["log"]))
+    return callbacks
+
+
+def cmd_train(args):
+    from .cli_data import _scores
+    from .data import LabelEncoder, StandardScaler
+    from .io import ModelInfo, save
+    from .training import fit
+
+    ckpt, s = _start(args)
+    source = s or _source(_given(args))
+    _check_outputs(args, s or _given(args))
+    _check_source_size(source)
+    X, y, class_names, feature_names, target_name = _load_source(source)
     task, why = _detect_task(y, class_names)
     if s is None:
         s = _resolve(_given(args), task)
@@ -262,11 +376,12 @@ def cmd_train(args):
     train, val, test = _split(X, y, s, stratify=classification)
     if ckpt is not None:
         model, loss, opt, info = ckpt.model, ckpt.loss, ckpt.optimizer, ckpt.model.info
+        _check_size(s, [model.n_inputs] + [lay.n_out for lay in model.layers if hasattr(lay, "n_out")], len(train[0]))
     else:
         x_scaler = StandardScaler().fit(train[0]) if s["scale"] else None
         y_scaler = StandardScaler().fit(train[1]) if s["scale"] and not classification else None
         n_classes = len(encoder.classes_) if encoder else 0
-        model, loss, opt = _build(s, X.shape[1], n_classes, y.shape[1] if y.ndim == 2 else 1)
+        model, loss, opt = _build(s, X.shape[1], n_classes, y.shape[1] if y.ndim == 2 else 1, rows=len(train[0]))
         info = ModelInfo(loss=loss, task=s["task"], x_scaler=x_scaler, y_scaler=y_scaler,
                          label_encoder=encoder, feature_names=feature_names, target_name=target_name)
         model.info = info
@@ -276,27 +391,15 @@ def cmd_train(args):
         print(_describe(s, len(X), X.shape[1], why, info, model, loss, opt))
         if ckpt is not None:
             print(f"resuming {args.resume}: {ckpt.epochs_done} of {s['epochs']} epochs done")
-    from ._files import check_writable
-
-    for path in (args.out, s.get("checkpoint"), s.get("log")):
-        if path:
-            check_writable(path)
     # A batch as large as the data is full-batch training; say so only if the user asked for it.
     batch_size = s["batch_size"] if s["batch_size"] < len(train[0]) else None
     if batch_size is None and args.batch_size is not None and args.batch_size > len(train[0]):
         print(f"warning: --batch-size {args.batch_size} is larger than the {len(train[0])} training rows: "
               "every epoch is one full batch", file=sys.stderr)
-    callbacks = []
-    if val is not None and s["patience"]:
-        callbacks.append(cb.EarlyStopping("val_loss", patience=s["patience"]))
-    if s.get("checkpoint"):
-        callbacks.append(cb.ModelCheckpoint(s["checkpoint"], every=s["checkpoint_every"], info=info, settings=s))
-    if s.get("log"):
-        callbacks.append(cb.JSONLogger(s["log"]) if s["log"].endswith(".json") else cb.CSVLogger(s["log"]))
     history = fit(model, info.prepare(train[0]), fit_y(train[1]), loss=loss, optimizer=opt, epochs=s["epochs"],
                   batch_size=batch_size, seed=[s["seed"], 2],
                   validation_data=None if val is None else (info.prepare(val[0]), fit_y(val[1])),
-                  metrics=["accuracy"] if classification else ["r2"], callbacks=callbacks,
+                  metrics=["accuracy"] if classification else ["r2"], callbacks=_callbacks(s, val, info),
                   progress=not args.quiet, resume=None if ckpt is None else ckpt.resume)
     if history.stop_reason and not args.quiet:
         print(f"stopped: {history.stop_reason}")
