@@ -12,6 +12,7 @@ import numpy as np
 
 from . import activations, layers, losses, optimizers
 from .errors import HandpropValueError
+from .limits import HISTORY_BYTES_PER_EPOCH, check_memory
 from .model import Sequential
 from .modelinfo import ModelInfo
 from .training import History, ResumeState
@@ -264,6 +265,12 @@ def build_resume(ck):
     epochs = ck.get("epochs")
     expect(epochs is None or (isinstance(epochs, int) and not isinstance(epochs, bool) and epochs >= 1),
            f"checkpoint.epochs: bad value {epochs!r}")
+    if epochs is not None:  # resuming it would keep a history of that many epochs
+        try:
+            check_memory(f"checkpoint.epochs: a run of {epochs} epochs", epochs * HISTORY_BYTES_PER_EPOCH,
+                         "the file was altered or damaged")
+        except HandpropValueError as exc:
+            raise Invalid(str(exc)) from None
     history = ck.get("history") or {}
     expect(isinstance(history, dict), "checkpoint.history must be an object")
     history = History.from_dict(history).to_dict()  # checks that it converts; plain lists
