@@ -43,6 +43,31 @@ _BROKEN = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, struct.error, O
            RecursionError, OSError)
 
 
+def _check_directory_size(where):
+    """Refuse a zip whose directory claims more than ``MAX_MEMBERS`` entries (or more bytes than
+    they could need) before zipfile reads it: zipfile makes an object for every entry it lists."""
+    with open(where, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - 22 - 65535))  # the end record, then at most a 64 KiB comment
+        tail = f.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < 22:
+        return  # not a zip: zipfile says so
+    entries, cd_size = struct.unpack("<HL", tail[at + 10:at + 16])
+    locator = tail.rfind(b"PK\x06\x07", 0, at)
+    if locator >= 0 and at - locator == 20:  # ZIP64: the counts are in a record further back
+        f_offset = struct.unpack("<Q", tail[locator + 8:locator + 16])[0]
+        with open(where, "rb") as f:
+            f.seek(f_offset)
+            record = f.read(48)
+        if len(record) == 48 and record[:4] == b"PK\x06\x06":
+            entries, cd_size = struct.unpack("<QQ", record[32:48])
+    if entries > MAX_MEMBERS or cd_size > MAX_MEMBERS * (46 + 1024):
+        raise FileFormatError(f"{where}: its zip directory lists {entries} entries in {cd_size} bytes; a "
+                              f"handprop file has far fewer (at most {MAX_MEMBERS} are read)")
+
+
 class Header:
     """What a member's ``.npy`` header declares: ``shape``, ``dtype``, ``fortran``, ``nbytes``."""
 
@@ -58,6 +83,7 @@ class NpzArchive:
     def __init__(self, where):
         self.where = where
         try:
+            _check_directory_size(where)
             self._zf = zipfile.ZipFile(where)
         except _BROKEN as exc:
             raise self._broken(exc) from None

@@ -247,6 +247,8 @@ def _load(path):
         try:
             arrays = _read_arrays(where, archive, config)
             model, ck = _interpret(config, arrays)
+        except FileFormatError:
+            raise
         except mc.Invalid as exc:
             raise FileFormatError(f"{where}: {str(exc)[:500]}") from None
         except _CONFIG_ERRORS as exc:
