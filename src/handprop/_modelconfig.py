@@ -180,6 +180,52 @@ def _check_history(ck):
                f"got {str(v)[:60]}")
 
 
+def _param_shapes(config):
+    """The shapes of ``model.parameters()``, in order, from a config ``expected_members`` passed."""
+    shapes = []
+    for i, lc in enumerate(config["layers"]):
+        cls = LAYERS[lc["class"]]
+        if cls is layers.Dense:
+            dense = _dense_shapes(i, lc.get("config") or {})
+            shapes += [dense[p] for p in cls.param_names]
+    return shapes
+
+
+def _ref(v):
+    return v["__array__"] if isinstance(v, dict) and set(v) == {"__array__"} else None
+
+
+def check_checkpoint_shapes(config, shape_of):
+    """A checkpoint's arrays against the model (``shape_of[key]``: a declared or actual shape):
+    optimizer state and early stopping's best weights shaped as the parameters, history series
+    1-D and no longer than the epochs done. Run before any of them is inflated."""
+    ck = config.get("checkpoint")
+    if not isinstance(ck, dict):
+        return
+    params = _param_shapes(config)
+    state = (ck.get("optimizer") or {}).get("state") if isinstance(ck.get("optimizer"), dict) else None
+    lists = [(f"checkpoint.optimizer.state.{k}", v) for k, v in (state.items() if isinstance(state, dict) else ())]
+    cbs = ck.get("callbacks")
+    lists += [(f"checkpoint.callbacks.{name}.best_weights", d.get("best_weights"))
+              for name, d in (cbs.items() if isinstance(cbs, dict) else ()) if isinstance(d, dict)]
+    for where, values in lists:
+        keys = [_ref(v) for v in values] if isinstance(values, list) else []
+        if any(k is not None for k in keys):
+            expect(len(keys) == len(params), f"{where} has {len(keys)} arrays, the model {len(params)} parameters")
+            for i, key in enumerate(keys):
+                expect(key is None or tuple(shape_of[key]) == params[i],
+                       f"{where}[{i}] has shape {tuple(shape_of[key]) if key else None}, its parameter {params[i]}")
+    history, done = ck.get("history"), ck.get("epochs_done")
+    expect(isinstance(done, int) and not isinstance(done, bool) and done >= 0,
+           f"checkpoint.epochs_done: bad value {done!r}")
+    for name, v in (history.items() if isinstance(history, dict) and _ref(history) is None else ()):
+        key = _ref(v)
+        if key is not None:
+            n = tuple(shape_of[key])
+            expect(len(n) == 1 and n[0] <= done,
+                   f"checkpoint.history[{name!r}] has shape {n}, not one value per epoch done ({done!r})")
+
+
 def check_declared(key, shape, dtype, expected, layer_cfgs):
     """A member's declared ``shape`` and ``dtype`` against what the config says it must be."""
     want = expected[key]

@@ -219,12 +219,14 @@ def _read_arrays(where, archive, config):
                               f"{fmt_bytes(free)} of memory available on this machine")
     for h in headers:
         mc.check_declared(h.key, h.shape, h.dtype, expected, config["layers"])
+    mc.check_checkpoint_shapes(config, {h.key: h.shape for h in headers})
     return {h.key: archive.read(h.key, h) for h in headers}
 
 
 def _interpret(config, arrays):
     """``(model, checkpoint parts or None)`` from a config and its arrays: every check of ``load``."""
     mc.expected_members(config, list(arrays))
+    mc.check_checkpoint_shapes(config, {key: arr.shape for key, arr in arrays.items()})
     model = mc.build_model(config, arrays)
     if config.get("checkpoint") is None:
         return model, None
