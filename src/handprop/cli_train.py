@@ -8,7 +8,10 @@ targets) standardised with statistics of the training rows. ``--val`` adds valid
 stopping; ``--dataset`` holds out 20% as a test part.
 
 The resolved settings are one dict, saved in checkpoints: ``--resume`` rebuilds the same data,
-split and callbacks from it, so the resumed run continues bit for bit.
+split and callbacks from it, so the resumed run continues bit for bit. Output paths are never
+saved nor read back: a resumed run writes checkpoints to its ``--checkpoint`` (else back to the
+``--resume`` file) and its history to its ``--log`` (else nowhere). ``cli_checks`` refuses outputs
+that are inputs, and sizes this machine cannot hold, before any data is read.
 """
 
 import os
@@ -16,6 +19,7 @@ import sys
 
 import numpy as np
 
+from .cli_checks import check_network_size, check_outputs, check_source_size
 from .errors import DataError, HandpropValueError
 
 SKLEARN_SETS = ("digits", "iris", "breast_cancer", "wine")
@@ -215,52 +219,6 @@ def _check_resume(args, saved):
     return s
 
 
-def _same_file(a, b):
-    if os.path.realpath(a) == os.path.realpath(b):
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def _check_outputs(args, s):
-    """Refuse, before any data is read, outputs that would overwrite an input or each other."""
-    from ._files import check_writable
-
-    outputs = [("--out", args.out), ("--checkpoint", s.get("checkpoint")), ("--log", s.get("log")),
-               ("--plot", getattr(args, "plot", None))]
-    outputs = [(flag, path) for flag, path in outputs if path]
-    inputs = [("DATA", s.get("data")), ("--resume", args.resume)]
-    for i, (flag, path) in enumerate(outputs):
-        for other, source in inputs:
-            if source and _same_file(path, source) and (flag, other) != ("--checkpoint", "--resume"):
-                raise HandpropValueError(f"{flag} {path} is the {other} file this run reads; writing it "
-                                         f"would destroy it: give {flag} another path")
-        for other, second in outputs[i + 1:]:
-            if _same_file(path, second):
-                raise HandpropValueError(f"{flag} and {other} are the same file {path}; one would overwrite "
-                                         f"the other: give {other} another path")
-    for _, path in outputs:
-        check_writable(path)
-
-
-def _check_source_size(s):
-    """A generated data set's rows (``--n``), before they are made: at least 16 bytes each."""
-    from .limits import check_memory
-
-    if s["dataset"] is not None and s["dataset"] not in SKLEARN_SETS:
-        check_memory(f"--n {s['n']} rows", 16 * s["n"], "give a smaller --n")
-
-
-def _check_size(s, sizes, rows):
-    from .limits import check_training
-
-    batch = min(s["batch_size"], rows)
-    check_training(sizes, rows, batch, s["epochs"], optimizer_slots=2 if s["optimizer"] == "adam" else 1,
-                   fix="use fewer or smaller --layers, or fewer --epochs")
-
-
 def _build(s, n_features, n_classes, y_dim, rows=1):
     """Model, loss and optimizer from the settings; refuses sizes whose memory (or, for absurd
     counts, time) cannot be had before any weight is allocated."""
@@ -280,7 +238,7 @@ def _build(s, n_features, n_classes, y_dim, rows=1):
             raise HandpropValueError(f"--loss {s['loss']} is for classes; a numeric target is trained with mse")
         n_out, loss = y_dim, losses.MSE()
     sizes = [n_features] + _layers(s["layers"]) + [n_out]
-    _check_size(s, sizes, rows)
+    check_network_size(s, sizes, rows)
     model = mlp(sizes, s["activation"], output=None, rng=np.random.default_rng([s["seed"], 1]))
     if s["optimizer"] == "adam":
         opt = Adam(lr=s["lr"], weight_decay=s["weight_decay"])
@@ -354,8 +312,8 @@ def cmd_train(args):
 
     ckpt, s = _start(args)
     source = s or _source(_given(args))
-    _check_outputs(args, s or _given(args))
-    _check_source_size(source)
+    check_outputs(args, s or _given(args))
+    check_source_size(source, generated=source["dataset"] not in (None,) + SKLEARN_SETS)
     X, y, class_names, feature_names, target_name = _load_source(source)
     task, why = _detect_task(y, class_names)
     if s is None:
@@ -376,7 +334,7 @@ def cmd_train(args):
     train, val, test = _split(X, y, s, stratify=classification)
     if ckpt is not None:
         model, loss, opt, info = ckpt.model, ckpt.loss, ckpt.optimizer, ckpt.model.info
-        _check_size(s, [model.n_inputs] + [lay.n_out for lay in model.layers if hasattr(lay, "n_out")], len(train[0]))
+        check_network_size(s, [model.n_inputs] + [lay.n_out for lay in model.layers if hasattr(lay, "n_out")], len(train[0]))
     else:
         x_scaler = StandardScaler().fit(train[0]) if s["scale"] else None
         y_scaler = StandardScaler().fit(train[1]) if s["scale"] and not classification else None
