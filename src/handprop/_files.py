@@ -30,7 +30,9 @@ def _cannot_write(path, exc):
     """A FileWriteError naming ``path`` (not our temporary file) and what to do about it."""
     directory = os.path.dirname(os.path.abspath(path)) or "."
     if os.path.isdir(path):
-        why = f"it is a directory; give a file name, e.g. {os.path.join(path, os.path.basename(path) or 'out')}.npz"
+        name = os.path.basename(os.path.normpath(path))
+        example = os.path.join(path, (name if name not in ("", ".", "..", os.sep) else "model") + ".npz")
+        why = f"it is a directory; give a file name, e.g. {example}"
     elif not os.path.isdir(directory):
         why = (f"the directory {directory} does not exist" if not os.path.exists(directory)
                else f"{directory} is not a directory")

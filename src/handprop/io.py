@@ -85,6 +85,15 @@ def _write(path, config, arrays):
     atomic_write(path, lambda f: np.savez(f, **entries))
 
 
+def _refusing(path, build):
+    """``build()``, its refusals said to be of ``path``'s write (which has not begun)."""
+    try:
+        return build()
+    except HandpropValueError as exc:
+        raise HandpropValueError(f"refusing to save {path}: {exc}; the existing file, if any, is left "
+                                 "as it was") from None
+
+
 def _model_config(model, info, loss, arrays):
     return mc.model_config(model, info, loss, arrays, __version__, (FORMAT, FORMAT_VERSION))
 
@@ -108,7 +117,7 @@ def save(model, path, info=None, **info_fields):
     if not isinstance(model, Sequential):
         raise HandpropValueError(f"save: model must be a Sequential, got {type(model).__name__}")
     arrays = {}
-    config = _model_config(model, info, None, arrays)
+    config = _refusing(path, lambda: _model_config(model, info, None, arrays))
     _write(path, config, arrays)
     return path
 
@@ -124,7 +133,7 @@ def save_checkpoint(path, state, info=None, settings=None):
     if info is None:
         info = getattr(state.model, "info", None)
     arrays = {}
-    config = _model_config(state.model, info, state.loss, arrays)
+    config = _refusing(path, lambda: _model_config(state.model, info, state.loss, arrays))
     opt = getattr(state.optimizer, "inner", state.optimizer)  # a wrapper (GradientRecorder): what it wraps
     if mc.OPTIMIZERS.get(type(opt).__name__) is not type(opt):
         raise HandpropValueError(f"cannot save the optimizer {type(opt).__name__} in a checkpoint: only "

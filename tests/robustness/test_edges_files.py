@@ -83,10 +83,12 @@ def test_item6_non_finite_scaler_statistics_never_replace_a_good_model(tmp_path)
     good = tmp_path / "m.npz"
     before = saved_model(good)
     model = hp.mlp([2, 3, 2], "tanh", rng=0)
-    with pytest.raises(HandpropValueError, match=r"refusing to save .*m.npz: the file could not be loaded back: "
-                                                 r"info.preprocessing.x: StandardScaler config: mean must be "
-                                                 r"finite and scale > 0; the existing file, if any, is left as it was"):
-        hio.save(model, good, loss="ce", x_scaler=_overflowed_scaler())
+    with pytest.raises(HandpropValueError) as info:
+        hio.save(model, good, loss="ce", x_scaler=_overflowed_scaler(), feature_names=["a", "b"])
+    assert str(info.value) == (
+        f"refusing to save {good}: x_scaler: column 1 ('b') has mean 1e+200 and scale inf (1 of 2 columns "
+        "are so); a model file needs finite statistics and a scale > 0, and values near 1e200 overflow the "
+        "standard deviation; the existing file, if any, is left as it was")
     assert good.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["m.npz"]  # nothing opened: no temporary file either
 
@@ -96,11 +98,24 @@ def test_item6_a_checkpoint_that_could_not_be_loaded_is_not_written(tmp_path):
     before = saved_model(ck, checkpoint=True)
     info = hp.io.ModelInfo(loss="ce", x_scaler=_overflowed_scaler())
     X, y = _xor()
-    with pytest.raises(HandpropValueError, match="refusing to save .*ck.npz: the file could not be loaded back"):
+    with pytest.raises(HandpropValueError, match=r"refusing to save .*ck.npz: x_scaler: column 1 has mean "
+                                                 r"1e\+200 and scale inf"):
         hp.fit(hp.mlp([2, 3, 2], "tanh", rng=0), X, y, loss="ce", epochs=2,
                callbacks=[hp.callbacks.ModelCheckpoint(ck, info=info)])
     assert ck.read_bytes() == before
     assert hio.load_checkpoint(ck).epochs_done == 2  # the good checkpoint still resumes
+
+
+def test_item6_whatever_load_would_refuse_is_refused_before_writing(tmp_path):
+    # The last check before a write is load's own, run on the config and arrays in memory: here a
+    # loss/last-layer pair (BCE on probabilities after no Sigmoid) that load refuses.
+    good = tmp_path / "m.npz"
+    before = saved_model(good)
+    with pytest.raises(HandpropValueError, match=r"refusing to save .*m.npz: the file could not be loaded back: "
+                                                 r"saved with the loss BCE\(\), which does not fit its last layer: "
+                                                 r"BCE\(\) expects probabilities.*left as it was"):
+        hio.save(hp.mlp([2, 1], rng=0), good, loss="bce")
+    assert good.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["m.npz"]
 
 
 def test_item6_nan_weights_never_replace_a_good_model(tmp_path):
