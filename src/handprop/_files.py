@@ -10,8 +10,9 @@ Two more rules, because a rename replaces whatever was there:
 * A file whose permission bits do not let the user write it in place (``chmod a-w``, mode 444) is
   not replaced: the rename would silently defeat the protection. The bits decide, as they do for
   any user other than root: the owner's bit if the file is the user's, the group's if the user is
-  in its group, else the others' bit. Root is held to the same bits (it could write anything, but a
-  read-only file is a statement that it should not be rewritten).
+  in its group, else the others' bit. Root, whom the system lets write anything, is held to the
+  bits too: a file with no write bit at all (a statement that it should not be rewritten) is not
+  replaced; one that somebody may write is.
 * The temporary file is named ``.<name>.<pid>.<random>.tmp``. A process killed mid-write leaves it
   behind; the next write to the same path removes those left by processes that no longer run (a
   live writer's file is left alone).
@@ -36,9 +37,12 @@ def _cannot_write(path, exc):
     elif not os.path.isdir(directory):
         why = (f"the directory {directory} does not exist" if not os.path.exists(directory)
                else f"{directory} is not a directory")
-    elif isinstance(exc, _ReadOnly):
+    elif isinstance(exc, _ReadOnly) and exc.mine:
         why = (f"it is read-only (mode {exc.mode:04o}), and handprop does not replace a file you could not "
                f"write in place; make it writable first (chmod u+w {_quote(path)}) or write elsewhere")
+    elif isinstance(exc, _ReadOnly):
+        why = (f"it is read-only to you (mode {exc.mode:04o}) and belongs to another user; handprop does not "
+               "replace a file you could not write in place: write elsewhere")
     elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         why = f"no permission to write in {directory}"
     elif exc.errno == errno.ENOSPC:
@@ -49,9 +53,9 @@ def _cannot_write(path, exc):
 
 
 class _ReadOnly(PermissionError):
-    def __init__(self, mode):
+    def __init__(self, mode, mine):
         super().__init__(errno.EACCES, "read-only file")
-        self.mode = mode
+        self.mode, self.mine = mode, mine  # mine: the user may chmod it (owner, or root)
 
 
 def _quote(path):
@@ -81,6 +85,8 @@ def writable_in_place(path):
         return True
     if not hasattr(os, "geteuid"):  # Windows: the read-only attribute
         return bool(st.st_mode & stat.S_IWRITE)
+    if os.geteuid() == 0:
+        return bool(st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
     if st.st_uid == os.geteuid():
         bit = stat.S_IWUSR
     elif st.st_gid == os.getegid() or st.st_gid in os.getgroups():
@@ -92,7 +98,9 @@ def writable_in_place(path):
 
 def _refuse_read_only(path):
     if os.path.isfile(path) and not writable_in_place(path):
-        raise _cannot_write(path, _ReadOnly(stat.S_IMODE(os.stat(path).st_mode)))
+        st = os.stat(path)
+        mine = not hasattr(os, "geteuid") or os.geteuid() in (0, st.st_uid)
+        raise _cannot_write(path, _ReadOnly(stat.S_IMODE(st.st_mode), mine))
 
 
 def _alive(pid):

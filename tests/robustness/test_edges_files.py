@@ -227,11 +227,14 @@ def test_item11_train_refuses_a_read_only_out_before_training(tmp_path, capsys):
     assert out.read_bytes() == b"keep me"
 
 
-def test_item11_writable_in_place_follows_the_class_bits(tmp_path):
+def test_item11_writable_in_place_follows_the_mode_bits(tmp_path):
+    # Our own file: the owner's bit decides, for root as for anyone (root, who may write anything,
+    # is held to "some write bit is set"; with the owner's bit set or no bit at all, both agree).
     path = tmp_path / "f"
     path.write_bytes(b"")
-    for mode, expected in ((0o644, True), (0o200, True), (0o444, False), (0o464, False), (0o046, False)):
-        path.chmod(mode)  # the file is ours: the owner's bit decides, whatever the group's or others'
+    for mode, expected in ((0o644, True), (0o600, True), (0o200, True), (0o444, False), (0o555, False),
+                           (0o400, False), (0o000, False)):
+        path.chmod(mode)
         assert writable_in_place(path) is expected, oct(mode)
     assert writable_in_place(tmp_path / "absent")
 
@@ -353,3 +356,46 @@ def test_item16_load_and_save_need_a_file_name(bad, tmp_path):
         with pytest.raises(TypeError, match="write the bytes to a file and pass its name"):
             hp.load(bad)
     assert os.listdir(tmp_path) == []
+
+
+_OTHER_USER_SAVES = """
+import os, sys
+import handprop, handprop.data
+from handprop import io as hio
+# Every module a save uses is imported as root (the interpreter's files may not be readable by
+# nobody), by a save of the same model next to this script's other input.
+model = handprop.mlp([2, 2], rng=0)
+hio.save(model, sys.argv[2])
+os.setgroups([])
+os.setgid(65534)
+os.setuid(65534)
+try:
+    hio.save(model, sys.argv[1])
+except handprop.errors.FileWriteError as exc:
+    print(exc)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="acts as another user: needs root")
+def test_item11_another_users_file_in_a_shared_directory_is_not_replaced(tmp_path):
+    # A world-writable directory (no sticky bit) lets anybody rename over anybody's file: the rename
+    # would replace root's file, which the user "nobody" could not write in place.
+    import shutil
+    import tempfile
+
+    shared = Path(tempfile.mkdtemp(prefix="handprop-shared-"))  # pytest's own tmp is private to root
+    request_cleanup = lambda: shutil.rmtree(shared, ignore_errors=True)
+    shared.chmod(0o777)
+    path = shared / "m.npz"
+    before = saved_model(path)
+    path.chmod(0o644)
+    env = dict(os.environ, PYTHONPATH=str(SRC))
+    try:
+        done = subprocess.run([sys.executable, "-c", _OTHER_USER_SAVES, str(path), str(tmp_path / "warm.npz")],
+                              env=env, capture_output=True, text=True, timeout=60)
+        assert done.stdout.strip() == (f"{path}: cannot write the file: it is read-only to you (mode 0644) and "
+                                       "belongs to another user; handprop does not replace a file you could "
+                                       "not write in place: write elsewhere"), done.stderr
+        assert path.read_bytes() == before and sorted(os.listdir(shared)) == ["m.npz"]
+    finally:
+        request_cleanup()
