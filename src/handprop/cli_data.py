@@ -44,7 +44,7 @@ def add_commands(sub):
                                               "(default 0.2 with --dataset, 0 for files)")
     p.add_argument("--patience", type=int, help="early stopping patience in epochs, with --val (default 20; 0: off)")
     p.add_argument("--no-scale", dest="scale", action="store_const", const=False, help="do not standardise")
-    from .cli import add_teaching_flags, seed_arg  # shared with `handprop xor`
+    from .cli import seed_arg  # one --seed type for every command
 
     p.add_argument("--seed", type=seed_arg, help="seed of the splits, initial weights and shuffling (default 0)")
     p.add_argument("--out", default="model.npz", help="where to save the model (default model.npz)")
@@ -53,7 +53,9 @@ def add_commands(sub):
     p.add_argument("--log", help="write the history per epoch to this .csv or .json file")
     p.add_argument("--resume", help="continue the run saved in this checkpoint (same data and settings)")
     p.add_argument("--quiet", action="store_true", help="print only the final scores")
-    add_teaching_flags(p)  # --plot, --no-doctor
+    from .cli import add_teaching_flags  # --plot, --no-doctor: shared with `handprop xor`
+
+    add_teaching_flags(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="score a saved model on labelled data")

@@ -334,7 +334,8 @@ def cmd_train(args):
     train, val, test = _split(X, y, s, stratify=classification)
     if ckpt is not None:
         model, loss, opt, info = ckpt.model, ckpt.loss, ckpt.optimizer, ckpt.model.info
-        check_network_size(s, [model.n_inputs] + [lay.n_out for lay in model.layers if hasattr(lay, "n_out")], len(train[0]))
+        widths = [model.n_inputs] + [layer.n_out for layer in model.layers if hasattr(layer, "n_out")]
+        check_network_size(s, widths, len(train[0]))
     else:
         x_scaler = StandardScaler().fit(train[0]) if s["scale"] else None
         y_scaler = StandardScaler().fit(train[1]) if s["scale"] and not classification else None
