@@ -21,6 +21,7 @@ Two more rules, because a rename replaces whatever was there:
 import errno
 import os
 import re
+import shlex
 import stat
 import tempfile
 
@@ -59,9 +60,8 @@ class _ReadOnly(PermissionError):
 
 
 def _quote(path):
-    import shlex
-
-    return shlex.quote(path)
+    """``path`` as a shell word: quoted, and not taken for an option."""
+    return shlex.quote(os.path.join(".", path) if path.startswith("-") else path)
 
 
 def check_path_argument(path, name="path"):
