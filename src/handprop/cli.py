@@ -41,11 +41,10 @@ def build_xor(args):
     """
     from .activations import get as activation
     from .layers import Dense
+    from .limits import check_training
     from .losses import get as get_loss
     from .model import Sequential
     from .optimizers import SGD, Adam
-
-    from .limits import check_training
 
     n_out = 2 if args.loss == "ce" else 1
     check_training([2, args.hidden, n_out], 4, 4, args.epochs, optimizer_slots=2,

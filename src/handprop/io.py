@@ -33,7 +33,6 @@ import numpy as np
 from . import __version__, _npzread
 from . import _modelconfig as mc
 from ._files import atomic_write, check_path_argument
-from . import _npzread
 from .errors import FileFormatError, HandpropValueError, MissingFileError
 from .limits import available_memory, fmt_bytes
 from .model import Sequential
@@ -303,4 +302,4 @@ def load_checkpoint(path):
     return Checkpoint(model, model.info.loss, optimizer, resume, settings, epochs)
 
 
-__all__ = ["save", "load", "save_checkpoint", "load_checkpoint", "describe", "ModelInfo", "Checkpoint"]
+__all__ = ["Checkpoint", "ModelInfo", "describe", "load", "load_checkpoint", "save", "save_checkpoint"]

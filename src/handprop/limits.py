@@ -6,6 +6,7 @@ with a MemoryError. The estimates are lower bounds of what the work needs, so th
 something that would have fitted. ``docs/limits.md`` lists every limit and why it is there.
 """
 
+import itertools
 import os
 
 from .errors import HandpropValueError
@@ -73,7 +74,7 @@ def training_bytes(sizes, batch_rows, epochs, optimizer_slots=2):
     ``fit`` keeps to roll back a diverged step and ``optimizer_slots`` state arrays (Adam: 2); per
     batch row: each layer's output kept for backward, and its delta; per epoch: the history.
     """
-    params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    params = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
     activations = batch_rows * sum(sizes) * 2
     return 8 * (params * (3 + optimizer_slots) + activations) + epochs * HISTORY_BYTES_PER_EPOCH
 
@@ -81,7 +82,7 @@ def training_bytes(sizes, batch_rows, epochs, optimizer_slots=2):
 def training_seconds(sizes, rows, batch_rows, epochs):
     """A lower bound of the time a run takes: 6 floating-point operations per parameter per row
     (forward and backward) at ``FLOPS``, and ``STEP_SECONDS`` per step."""
-    params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    params = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
     steps = epochs * -(-rows // max(1, batch_rows))
     return epochs * rows * params * 6 / FLOPS + steps * STEP_SECONDS
 

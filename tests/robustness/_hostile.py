@@ -74,7 +74,7 @@ def with_config(entries, config):
 _CHUNK = 1 << 20
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _zeros_crc(header, n):
     crc = zlib.crc32(header)
     zeros = bytes(_CHUNK)
