@@ -158,6 +158,16 @@ class NpzArchive:
                 f"{info.file_size - h.offset}; the file is damaged or was not written by NumPy")
         return h
 
+    def check_inflation(self, keys):
+        """Refuse compressed members ``keys`` that together inflate more than ``MAX_RATIO`` times
+        (many small members, each under ``SMALL_MEMBER``, could otherwise add up to gigabytes)."""
+        infos = [self._infos[k] for k in keys if self._infos[k].compress_type != zipfile.ZIP_STORED]
+        inflated, compressed = sum(i.file_size for i in infos), sum(i.compress_size for i in infos)
+        if inflated > max(SMALL_MEMBER, MAX_RATIO * compressed):
+            raise FileFormatError(
+                f"{self.where}: its {len(infos)} compressed entries would inflate from {compressed} to {inflated} "
+                f"bytes, more than {MAX_RATIO} times (a zip bomb?); handprop writes its arrays uncompressed")
+
     def read(self, key, header):
         """The member's array: exactly ``header.nbytes`` bytes are inflated, and its CRC checked."""
         info = self._infos[key]

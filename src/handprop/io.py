@@ -196,6 +196,8 @@ def _read_config(where, archive):
         if h.nbytes > MAX_CONFIG_BYTES:
             raise ValueError(f"{h.nbytes} bytes, more than the {MAX_CONFIG_BYTES} a handprop config may have")
         config = mc.parse_json(archive.read(CONFIG_KEY, h).tobytes())
+    except FileFormatError:
+        raise
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: [[[[...]]]]
         raise FileFormatError(f"{where}: the {CONFIG_KEY} entry is not UTF-8 JSON ({exc})") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
@@ -228,6 +230,7 @@ def _read_arrays(where, archive, config):
     for h in headers:
         mc.check_declared(h.key, h.shape, h.dtype, expected, config["layers"])
     mc.check_checkpoint_shapes(config, {h.key: h.shape for h in headers})
+    archive.check_inflation(list(expected))
     return {h.key: archive.read(h.key, h) for h in headers}
 
 

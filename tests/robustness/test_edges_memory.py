@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import tracemalloc
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +110,24 @@ def _config_that_parses_to_gigabytes(good):
                                                                           dtype=np.uint8))})
 
 
+def _many_small_bombs(good):
+    # 1 500 entries of 1 MiB each (small enough, one by one, to be inflated whatever their ratio),
+    # all named by a callback's state in a checkpoint: 1.5 GiB from 1.6 MB.
+    entries = dict(good["ckpt"])
+    config = config_of(entries)
+    config["checkpoint"]["callbacks"]["0:Hoard"] = {"arrays": [{"__array__": f"hoard.{i}"} for i in range(1500)]}
+    member = deflated_zeros(npy_header((2**17 - 16,)), (2**17 - 16) * 8)
+    entries.update({f"hoard.{i}.npy": member for i in range(1500)})
+    return raw_zip(with_config(entries, config))
+
+
+def _deflated_config(good):
+    # Under the 10 MiB a config may have, but 9 MiB of blanks deflate to 9 KB.
+    blob = npy(np.frombuffer(b" " * (9 * 2**20) + b"{}", dtype=np.uint8))
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return raw_zip({**good["model"], "__config__.npy": (c.compress(blob) + c.flush(), zlib.crc32(blob), len(blob))})
+
+
 def _sixty_thousand_entries(good):
     return raw_zip({f"{i}.npy": b"" for i in range(60_000)})
 
@@ -118,9 +137,11 @@ BOMBS = [
     ("W declared (3, 85004561)", _w_of_3_by_85004561,
      "layers[0] (Dense): Dense(2, 3): weight has shape (3, 85004561), expected (2, 3)"),
     ("consistent config, 1.9 GB in 2 MB", _consistent_but_compressed,
-     "bomb.npz: entry 'layers.0.W' would inflate from 1265948 to 1280000128 bytes, more than 50 times"),
+     "bomb.npz: its 2 compressed entries would inflate from 1898967 to 1920000256 bytes, more than 50 times"),
     ("config whose parse takes gigabytes", _config_that_parses_to_gigabytes,
      "bytes of memory, more than the 41943040 a handprop config may take"),
+    ("1 500 small bombs", _many_small_bombs, "its 1500 compressed entries would inflate from"),
+    ("9 MiB config in 9 KB", _deflated_config, "bomb.npz: entry '__config__' would inflate from"),
     ("60 000 zip entries", _sixty_thousand_entries, "its zip directory lists 60000 entries"),
 ]
 
