@@ -274,6 +274,20 @@ def _describe(s, n_rows, n_features, why, info, model, loss, opt):
 
 
 # ----------------------------------------------------------------------------------- command
+def _check_agrees(where, s, ckpt):
+    """The settings a checkpoint stores against the model, loss and optimizer it holds."""
+    from .errors import FileFormatError
+
+    hidden = [layer.n_out for layer in ckpt.model.layers if hasattr(layer, "n_out")][:-1]
+    found = {"layers": hidden, "loss": getattr(ckpt.loss, "name", None),
+             "optimizer": type(ckpt.optimizer).__name__.lower()}
+    said = {"layers": _layers(s["layers"]), "loss": s["loss"], "optimizer": s["optimizer"]}
+    for key, value in said.items():
+        if found[key] != value:
+            raise FileFormatError(f"{where}: the checkpoint's settings say {key} {value!r}, but it holds "
+                                  f"{found[key]!r}; the file was altered or damaged")
+
+
 def _start(args):
     """``(checkpoint or None, settings or None)``: a resumed run's, or None before the data is seen."""
     from .io import load_checkpoint
@@ -283,7 +297,9 @@ def _start(args):
         if not ckpt.settings:
             raise HandpropValueError(f"{args.resume}: this checkpoint was not written by handprop train; "
                                      "resume it from Python with fit(resume=...)")
-        return ckpt, _check_resume(args, ckpt.settings)
+        s = _check_resume(args, ckpt.settings)
+        _check_agrees(args.resume, s, ckpt)
+        return ckpt, s
     if (args.data is None) == (args.dataset is None):
         raise HandpropValueError("train needs DATA (a file) or --dataset NAME, exactly one of them")
     return None, None

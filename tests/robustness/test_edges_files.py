@@ -342,6 +342,10 @@ def test_item16_a_bad_seed_is_a_usage_error(seed, capsys):
     (lambda s: s.update(seed=-3), "the checkpoint's settings: seed -3 or n 60 is out of range"),
     (lambda s: s.update(val=2.0), "the checkpoint's settings: --val must be a fraction"),
     (lambda s: s.update(layers="4,x"), "the checkpoint's settings: --layers must be comma-separated sizes"),
+    (lambda s: s.update(layers="64"), "the checkpoint's settings say layers [64], but it holds [4]; the file "
+                                      "was altered or damaged"),
+    (lambda s: s.update(loss="bce"), "the checkpoint's settings say loss 'bce', but it holds 'ce'"),
+    (lambda s: s.update(optimizer="sgd"), "the checkpoint's settings say optimizer 'sgd', but it holds 'adam'"),
 ])
 def test_item16_a_checkpoint_with_missing_or_bad_settings_is_exit_2(tmp_path, capsys, change, words):
     ck = tmp_path / "ck.npz"
