@@ -22,8 +22,8 @@ HISTORY_BYTES_PER_EPOCH = 3 * 32
 
 def available_memory():
     """Bytes this process can still take: the memory the system reports available (Linux's
-    ``MemAvailable``, else free pages), lowered by an address-space limit (``ulimit -v``) if one is
-    set. None where the system does not say."""
+    ``MemAvailable``, else free pages, else, where only that is known, all of the memory), lowered by
+    an address-space limit (``ulimit -v``) if one is set. None where the system does not say."""
     found = None
     try:
         with open("/proc/meminfo", "rb") as f:
@@ -33,11 +33,12 @@ def available_memory():
                     break
     except (OSError, ValueError, IndexError):
         pass
-    if found is None:
-        try:
-            found = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (AttributeError, ValueError, OSError):
-            found = None
+    for pages in ("SC_AVPHYS_PAGES", "SC_PHYS_PAGES"):  # free pages, else (macOS) all of them
+        if found is None:
+            try:
+                found = os.sysconf(pages) * os.sysconf("SC_PAGE_SIZE")
+            except (AttributeError, ValueError, OSError):
+                found = None
     try:
         import resource
 

@@ -299,13 +299,13 @@ def test_item15_sizes_that_cannot_fit_are_refused_with_the_estimate(argv, words,
 
 
 def test_item15_a_run_that_fits_in_memory_but_would_take_years_is_refused(tmp_path, capsys):
-    # 16 million parameters, 80 000 training rows, 10 million epochs: 1.6 GB of memory, but
-    # 6 * 16e6 * 8e4 * 1e7 = 7.7e19 operations: at 1e12 a second (faster than any CPU), 891 days.
-    argv = ["train", "--dataset", "moons", "--n", "100000", "--layers", "4000,4000", "--epochs", "10000000",
+    # 16 million parameters, 800 000 training rows, a million epochs: 0.7 GiB of memory, but
+    # 6 * 16e6 * 8e5 * 1e6 = 7.7e19 operations: at 1e12 a second (faster than any CPU), 891 days.
+    argv = ["train", "--dataset", "moons", "--n", "1000000", "--layers", "4000,4000", "--epochs", "1000000",
             "--out", str(tmp_path / "m.npz")] + QUIET
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert ("error: training layers of sizes 2-4000-4000-2 on 80000 rows for 10000000 epochs would take at least "
+    assert ("error: training layers of sizes 2-4000-4000-2 on 800000 rows for 1000000 epochs would take at least "
             "891 days (at 1e+12 operations per second, faster than any CPU); use fewer or smaller --layers, "
             "or fewer --epochs") in err
     assert os.listdir(tmp_path) == []
