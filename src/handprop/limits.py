@@ -44,10 +44,23 @@ def available_memory():
 
         soft = resource.getrlimit(resource.RLIMIT_AS)[0]
         if soft != resource.RLIM_INFINITY:
-            found = soft if found is None else min(found, soft)
+            left = max(0, soft - _address_space_used())
+            found = left if found is None else min(found, left)
     except (ImportError, OSError, ValueError):
         pass
     return found
+
+
+def _address_space_used():
+    """Bytes of address space this process holds (Linux's VmSize; 0 where unknown)."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def fmt_bytes(n):
