@@ -22,7 +22,7 @@ import sys
 
 import numpy as np
 
-from ._files import atomic_write_text
+from ._files import atomic_write_text, check_path_argument
 from .errors import HandpropValueError
 
 
@@ -242,7 +242,8 @@ class ModelCheckpoint(Callback):
                  info=None, settings=None):
         if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
             raise HandpropValueError(f"ModelCheckpoint: every must be a positive integer, got {every!r}")
-        self.path, self.every, self.save_best_only = path, int(every), bool(save_best_only)
+        self.path = check_path_argument(path, "ModelCheckpoint: path")
+        self.every, self.save_best_only = int(every), bool(save_best_only)
         self._best = _Monitor(monitor, mode, 0.0)
         self.info, self.settings = info, settings
 
@@ -288,7 +289,7 @@ class CSVLogger(Callback):
     """Write the history (one row per epoch) to a CSV file after every epoch, atomically."""
 
     def __init__(self, path):
-        self.path = path
+        self.path = check_path_argument(path, "CSVLogger: path")
 
     def after_epoch(self, state, logs):
         h = state.history
@@ -306,7 +307,7 @@ class JSONLogger(Callback):
     """Write the history as JSON ``{"epoch": [...], "loss": [...], ...}`` after every epoch."""
 
     def __init__(self, path):
-        self.path = path
+        self.path = check_path_argument(path, "JSONLogger: path")
 
     def after_epoch(self, state, logs):
         d = {"epoch": list(state.history.epoch)}

@@ -26,7 +26,7 @@ def _add_model_flags(p, hidden=2, activation="sigmoid", loss="mse", optimizer="s
     p.add_argument("--lr", type=float, default=lr, help=f"learning rate (default {lr})")
     p.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
     p.add_argument("--epochs", type=int, default=epochs, help=f"full-batch epochs (default {epochs})")
-    p.add_argument("--seed", type=int, default=seed,
+    p.add_argument("--seed", type=seed_arg, default=seed,
                    help=f"seed of the legacy np.random.seed-style generator (default {seed})")
     p.add_argument("--init", default=init,
                    choices=["normal", "uniform", "glorot_normal", "glorot_uniform", "he_normal", "he_uniform"],
@@ -41,14 +41,17 @@ def build_xor(args):
     """
     from .activations import get as activation
     from .layers import Dense
+    from .limits import check_training
     from .losses import get as get_loss
     from .model import Sequential
     from .optimizers import SGD, Adam
 
     if args.lr == 0:  # lr 0 never moves a weight: refuse it rather than diagnose it (negative: SGD refuses)
         raise HandpropError(f"--lr must be positive, got {args.lr:g} (the blog's is 0.1)")
-    rng = np.random.RandomState(args.seed)  # same draws as the blog's np.random.seed(42)
     n_out = 2 if args.loss == "ce" else 1
+    check_training([2, args.hidden, n_out], 4, 4, args.epochs, optimizer_slots=2,
+                   fix="use a smaller --hidden or fewer --epochs")  # before any weight is drawn
+    rng = np.random.RandomState(args.seed)  # same draws as the blog's np.random.seed(42)
     layers = [Dense(2, args.hidden, init=args.init, rng=rng), activation(args.activation),
               Dense(args.hidden, n_out, init=args.init, rng=rng)]
     if args.loss != "ce":
@@ -314,6 +317,17 @@ def _positive(text):
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def seed_arg(text):
+    """argparse type of --seed: a whole number in [0, 2**32) (what NumPy's generators accept)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {2**32 - 1}, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {2**32 - 1}, got {value}")
     return value
 
 

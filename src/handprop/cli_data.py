@@ -48,7 +48,9 @@ def add_commands(sub):
                                               "(default 0.2 with --dataset, 0 for files)")
     p.add_argument("--patience", type=int, help="early stopping patience in epochs, with --val (default 20; 0: off)")
     p.add_argument("--no-scale", dest="scale", action="store_const", const=False, help="do not standardise")
-    p.add_argument("--seed", type=int, help="seed of the splits, initial weights and shuffling (default 0)")
+    from .cli import seed_arg  # one --seed type for every command
+
+    p.add_argument("--seed", type=seed_arg, help="seed of the splits, initial weights and shuffling (default 0)")
     p.add_argument("--out", default="model.npz", help="where to save the model (default model.npz)")
     p.add_argument("--checkpoint", help="save a resumable checkpoint here after every epoch")
     p.add_argument("--checkpoint-every", type=int, help="epochs between checkpoints (default 1)")
@@ -297,9 +299,9 @@ def cmd_predict(args):
 
 
 def cmd_summary(args):
-    from .io import _load
+    from .io import describe
 
-    config, _, model = _load(args.model)
+    config, model = describe(args.model)
     info = model.info
     print(f"{printable(args.model)}: handprop model (format {config['format_version']}, "
           f"written by handprop {config.get('handprop_version')})")

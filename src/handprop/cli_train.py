@@ -8,7 +8,10 @@ targets) standardised with statistics of the training rows. ``--val`` adds valid
 stopping; ``--dataset`` holds out 20% as a test part.
 
 The resolved settings are one dict, saved in checkpoints: ``--resume`` rebuilds the same data,
-split and callbacks from it, so the resumed run continues bit for bit.
+split and callbacks from it, so the resumed run continues bit for bit. Output paths are never
+saved nor read back: a resumed run writes checkpoints to its ``--checkpoint`` (else back to the
+``--resume`` file) and its history to its ``--log`` (else nowhere). ``cli_checks`` refuses outputs
+that are inputs, and sizes this machine cannot hold, before any data is read.
 """
 
 import os
@@ -16,6 +19,7 @@ import sys
 
 import numpy as np
 
+from .cli_checks import check_network_size, check_outputs, check_source_size
 from .cli_source import (MAX_CLASSES, check_array_kinds, check_source_finite, check_target, check_task,
                          check_typed_flags, load_options, report_dropped)
 from .data.tables import printable
@@ -24,6 +28,16 @@ from .errors import DataError, HandpropValueError
 SKLEARN_SETS = ("digits", "iris", "breast_cancer", "wine")
 # Settings a resumed run may change without leaving the run it continues.
 RESUME_FREE = {"epochs", "checkpoint", "checkpoint_every", "log"}
+# Output paths: only ever from the command line of the run that writes them, never from a file.
+OUTPUT_SETTINGS = ("checkpoint", "log")
+# What a checkpoint's settings must hold, and of which type (a tuple of choices for text settings).
+_NUMBER = (int, float)
+SETTINGS = {"dataset": (str, type(None)), "data": (str, type(None)), "target": (str, type(None)),
+            "seed": int, "n": int, "noise": _NUMBER + (type(None),), "task": ("classification", "regression"),
+            "loss": ("ce", "bce", "mse"), "layers": str, "activation": ("relu", "leaky_relu", "tanh", "sigmoid"),
+            "optimizer": ("adam", "sgd"), "lr": _NUMBER, "momentum": _NUMBER, "weight_decay": _NUMBER,
+            "epochs": int, "batch_size": int, "val": _NUMBER, "test": _NUMBER, "patience": int,
+            "scale": bool, "checkpoint_every": int}
 
 
 # ----------------------------------------------------------------------------------- data
@@ -156,6 +170,7 @@ def _resolve(given, task):
 
 
 def _layers(text):
+    """The hidden sizes of ``--layers`` (``"64,32"``); their memory is checked by ``_build``."""
     if str(text).lower() in ("", "none"):
         return []
     try:
@@ -167,8 +182,38 @@ def _layers(text):
     return sizes
 
 
+def _check_settings(where, saved):
+    """A checkpoint's settings, every key present with a value of its type: they come from a file."""
+    from .errors import FileFormatError
+
+    if not isinstance(saved, dict):
+        raise FileFormatError(f"{where}: the checkpoint's settings are not an object")
+    missing = sorted(set(SETTINGS) - set(saved))
+    if missing:
+        raise FileFormatError(f"{where}: the checkpoint's settings lack {', '.join(missing)}; it cannot be "
+                              "resumed with handprop train")
+    for key, kind in SETTINGS.items():
+        value = saved[key]
+        if isinstance(kind, tuple) and isinstance(kind[0], str):
+            ok = value in kind
+        else:  # True is an int to Python, not to a setting
+            ok = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+        if not ok:
+            raise FileFormatError(f"{where}: the checkpoint's setting {key} is {value!r:.80}, not a valid value")
+    try:
+        _resolve(dict(saved), saved["task"])  # the ranges typed flags are held to
+        _layers(saved["layers"])
+        if not 0 <= saved["seed"] < 2**32 or saved["n"] < 1:
+            raise HandpropValueError(f"seed {saved['seed']} or n {saved['n']} is out of range")
+    except HandpropValueError as exc:
+        raise FileFormatError(f"{where}: the checkpoint's settings: {exc}") from None
+
+
 def _check_resume(args, saved):
-    """The checkpoint's settings, refusing typed flags that would change the run."""
+    """The checkpoint's settings, refusing typed flags that would change the run. Output paths come
+    from this command line alone: checkpoints go to --checkpoint, else back to the --resume file;
+    the history to --log, else nowhere."""
+    _check_settings(args.resume, saved)
     given = _given(args)
     for key, value in given.items():
         if key in RESUME_FREE or value == saved.get(key):
@@ -176,12 +221,16 @@ def _check_resume(args, saved):
         raise HandpropValueError(
             f"--resume: {key} is {value!r} here but {saved.get(key)!r} in the checkpoint; a resumed run "
             "keeps the checkpoint's data and settings (only --epochs, --checkpoint and --log may change)")
-    s = dict(saved)
+    s = {k: v for k, v in saved.items() if k in SETTINGS}
     s.update({k: v for k, v in given.items() if k in RESUME_FREE})
+    s["checkpoint"] = given.get("checkpoint", os.path.abspath(args.resume))
+    s["log"] = given.get("log")
     return s
 
 
-def _build(s, n_features, n_classes, y_dim):
+def _build(s, n_features, n_classes, y_dim, rows=1):
+    """Model, loss and optimizer from the settings; refuses sizes whose memory (or, for absurd
+    counts, time) cannot be had before any weight is allocated."""
     from . import losses
     from .model import mlp
     from .optimizers import SGD, Adam
@@ -198,6 +247,7 @@ def _build(s, n_features, n_classes, y_dim):
             raise HandpropValueError(f"--loss {s['loss']} is for classes; a numeric target is trained with mse")
         n_out, loss = y_dim, losses.MSE()
     sizes = [n_features] + _layers(s["layers"]) + [n_out]
+    check_network_size(s, sizes, rows)
     model = mlp(sizes, s["activation"], output=None, rng=np.random.default_rng([s["seed"], 1]))
     if s["optimizer"] == "adam":
         opt = Adam(lr=s["lr"], weight_decay=s["weight_decay"])
@@ -233,25 +283,63 @@ def _describe(s, n_rows, n_features, why, info, model, loss, opt):
 
 
 # ----------------------------------------------------------------------------------- command
-def cmd_train(args):
-    from . import callbacks as cb
-    from .cli_data import _scores
-    from .data import LabelEncoder, StandardScaler
-    from .io import ModelInfo, load_checkpoint, save
-    from .training import fit
+def _check_agrees(where, s, ckpt):
+    """The settings a checkpoint stores against the model, loss and optimizer it holds."""
+    from .errors import FileFormatError
 
-    ckpt = None
+    hidden = [layer.n_out for layer in ckpt.model.layers if hasattr(layer, "n_out")][:-1]
+    found = {"layers": hidden, "loss": getattr(ckpt.loss, "name", None),
+             "optimizer": type(ckpt.optimizer).__name__.lower()}
+    said = {"layers": _layers(s["layers"]), "loss": s["loss"], "optimizer": s["optimizer"]}
+    for key, value in said.items():
+        if found[key] != value:
+            raise FileFormatError(f"{where}: the checkpoint's settings say {key} {value!r}, but it holds "
+                                  f"{found[key]!r}; the file was altered or damaged")
+
+
+def _start(args):
+    """``(checkpoint or None, settings or None)``: a resumed run's, or None before the data is seen."""
+    from .io import load_checkpoint
+
     if args.resume:
         ckpt = load_checkpoint(args.resume)
         if not ckpt.settings:
             raise HandpropValueError(f"{args.resume}: this checkpoint was not written by handprop train; "
                                      "resume it from Python with fit(resume=...)")
         s = _check_resume(args, ckpt.settings)
-    else:
-        if (args.data is None) == (args.dataset is None):
-            raise HandpropValueError("train needs DATA (a file) or --dataset NAME, exactly one of them")
-        s = None
-    X, y, class_names, feature_names, target_name = _load_source(s or _source(_given(args)))
+        _check_agrees(args.resume, s, ckpt)
+        return ckpt, s
+    if (args.data is None) == (args.dataset is None):
+        raise HandpropValueError("train needs DATA (a file) or --dataset NAME, exactly one of them")
+    return None, None
+
+
+def _callbacks(s, val, info):
+    """Early stopping (with validation), checkpoints and the log, all where this command line says."""
+    from . import callbacks as cb
+
+    callbacks = []
+    if val is not None and s["patience"]:
+        callbacks.append(cb.EarlyStopping("val_loss", patience=s["patience"]))
+    if s.get("checkpoint"):
+        stored = {k: v for k, v in s.items() if k not in OUTPUT_SETTINGS}  # a file never names outputs
+        callbacks.append(cb.ModelCheckpoint(s["checkpoint"], every=s["checkpoint_every"], info=info, settings=stored))
+    if s.get("log"):
+        callbacks.append(cb.JSONLogger(s["log"]) if s["log"].endswith(".json") else cb.CSVLogger(s["log"]))
+    return callbacks
+
+
+def cmd_train(args):
+    from .cli_data import _scores
+    from .data import LabelEncoder, StandardScaler
+    from .io import ModelInfo, save
+    from .training import fit
+
+    ckpt, s = _start(args)
+    source = s or _source(_given(args))
+    check_outputs(args, s or _given(args))
+    check_source_size(source, generated=source["dataset"] not in (None,) + SKLEARN_SETS)
+    X, y, class_names, feature_names, target_name = _load_source(source)
     task, why = _detect_task(y, class_names)
     if s is None:
         s = _resolve(_given(args), task)
@@ -271,11 +359,13 @@ def cmd_train(args):
     train, val, test = _split(X, y, s, stratify=classification)
     if ckpt is not None:
         model, loss, opt, info = ckpt.model, ckpt.loss, ckpt.optimizer, ckpt.model.info
+        widths = [model.n_inputs] + [layer.n_out for layer in model.layers if hasattr(layer, "n_out")]
+        check_network_size(s, widths, len(train[0]))
     else:
         x_scaler = StandardScaler().fit(train[0], names=feature_names) if s["scale"] else None
         y_scaler = StandardScaler().fit(train[1]) if s["scale"] and not classification else None
         n_classes = len(encoder.classes_) if encoder else 0
-        model, loss, opt = _build(s, X.shape[1], n_classes, y.shape[1] if y.ndim == 2 else 1)
+        model, loss, opt = _build(s, X.shape[1], n_classes, y.shape[1] if y.ndim == 2 else 1, rows=len(train[0]))
         info = ModelInfo(loss=loss, task=s["task"], x_scaler=x_scaler, y_scaler=y_scaler,
                          label_encoder=encoder, feature_names=feature_names, target_name=target_name,
                          optimizer=getattr(opt, "inner", opt))
@@ -286,27 +376,15 @@ def cmd_train(args):
         print(_describe(s, len(X), X.shape[1], why, info, model, loss, opt))
         if ckpt is not None:
             print(f"resuming {args.resume}: {ckpt.epochs_done} of {s['epochs']} epochs done")
-    from ._files import check_writable
-
-    for path in (args.out, s.get("checkpoint"), s.get("log")):
-        if path:
-            check_writable(path)
     # A batch as large as the data is full-batch training; say so only if the user asked for it.
     batch_size = s["batch_size"] if s["batch_size"] < len(train[0]) else None
     if batch_size is None and args.batch_size is not None and args.batch_size > len(train[0]):
         print(f"warning: --batch-size {args.batch_size} is larger than the {len(train[0])} training rows: "
               "every epoch is one full batch", file=sys.stderr)
-    callbacks = []
-    if val is not None and s["patience"]:
-        callbacks.append(cb.EarlyStopping("val_loss", patience=s["patience"]))
-    if s.get("checkpoint"):
-        callbacks.append(cb.ModelCheckpoint(s["checkpoint"], every=s["checkpoint_every"], info=info, settings=s))
-    if s.get("log"):
-        callbacks.append(cb.JSONLogger(s["log"]) if s["log"].endswith(".json") else cb.CSVLogger(s["log"]))
     history = fit(model, info.prepare(train[0]), fit_y(train[1]), loss=loss, optimizer=opt, epochs=s["epochs"],
                   batch_size=batch_size, seed=[s["seed"], 2],
                   validation_data=None if val is None else (info.prepare(val[0]), fit_y(val[1])),
-                  metrics=["accuracy"] if classification else ["r2"], callbacks=callbacks,
+                  metrics=["accuracy"] if classification else ["r2"], callbacks=_callbacks(s, val, info),
                   progress=not args.quiet, resume=None if ckpt is None else ckpt.resume)
     if history.stop_reason and not args.quiet:
         print(f"stopped: {history.stop_reason}")

@@ -39,3 +39,7 @@ class FileWriteError(HandpropError, OSError):
 
 class HandpropWarning(UserWarning):
     """Something works but is probably not what was meant (a batch larger than the data...)."""
+
+
+class HandpropTypeError(HandpropError, TypeError):
+    """An argument of the wrong type (a file object where a file name is needed...)."""

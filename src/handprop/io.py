@@ -19,117 +19,82 @@ Arrays inside that state are stored as ``ckpt.<n>`` entries and referenced as ``
 
 Why not pickle: unpickling a file runs whatever code its author put in it. ``np.load`` is called with
 ``allow_pickle=False``; a file that needs pickling is refused with a message saying so. Every part of
-the config is validated before a model is built. Files are written atomically (``_files``).
+the config is validated before a model is built, and every array's declared shape before it is
+inflated (``_npzread``, ``_modelconfig``). Before a file is written, what it holds is read back in
+memory exactly as ``load`` would read it: a file that could not be loaded never replaces a good one.
+Files are written atomically (``_files``). ``docs/limits.md`` lists the sizes a file may declare.
 """
 
-import inspect
 import json
 import os
 
 import numpy as np
 
-from . import __version__, activations, layers, losses, optimizers
-from ._files import atomic_write
-from ._npzread import read_npz
+from . import __version__, _npzread
+from . import _modelconfig as mc
+from ._files import atomic_write, check_path_argument
 from .errors import FileFormatError, HandpropValueError, MissingFileError
+from .limits import available_memory, fmt_bytes
 from .model import Sequential
 from .modelinfo import ModelInfo
-from .training import History, ResumeState, callback_key
+from .training import callback_key
 
 FORMAT = "handprop.model"
 FORMAT_VERSION = 1
 CONFIG_KEY = "__config__"
-# A config is a few kilobytes (a checkpoint's history adds about 20 bytes per value per epoch).
-MAX_CONFIG_BYTES = 64 * 1024**2
+# A config is a few kilobytes: the history of a checkpoint is kept in arrays, not in the JSON.
+MAX_CONFIG_BYTES = 10 * 1024**2
+HISTORY_PREFIX = "hist"  # the arrays of a checkpoint's history: NaN allowed (a diverged epoch's loss)
 
-_LAYERS = {cls.__name__: cls for cls in set(activations.ACTIVATIONS.values()) | {layers.Dense}}
-_LOSSES = {cls.__name__: cls for cls in (losses.MSE, losses.HalfSSE, losses.BCE, losses.CrossEntropy)}
-_OPTIMIZERS = {cls.__name__: cls for cls in (optimizers.SGD, optimizers.Adam)}
-
-
-# ----------------------------------------------------------------------------------- helpers
-class _Invalid(Exception):
-    """A config check failed; turned into FileFormatError naming the file."""
+# What interpreting a hostile config can raise besides our own checks: a config is data from a
+# file, so any of these is the file's fault, reported as such rather than as a crash.
+_CONFIG_ERRORS = (mc.Invalid, HandpropValueError, TypeError, ValueError, KeyError, AttributeError,
+                  IndexError, OverflowError, RecursionError, StopIteration)
 
 
-def _expect(ok, message):
-    if not ok:
-        raise _Invalid(message)
-
-
-def _pack(tree, arrays, prefix):
-    """Replace the arrays in a nested dict/list by ``{"__array__": key}``, collecting them."""
-    if isinstance(tree, np.ndarray):
-        key = f"{prefix}.{len(arrays)}"
-        arrays[key] = tree
-        return {"__array__": key}
-    if isinstance(tree, dict):
-        return {str(k): _pack(v, arrays, prefix) for k, v in tree.items()}
-    if isinstance(tree, (list, tuple)):
-        return [_pack(v, arrays, prefix) for v in tree]
-    if isinstance(tree, np.generic):
-        return tree.item()
-    return tree
-
-
-def _unpack(tree, arrays):
-    if isinstance(tree, dict):
-        if set(tree) == {"__array__"}:
-            key = tree["__array__"]
-            _expect(key in arrays, f"array {key!r} is referenced but missing from the file")
-            return arrays[key]
-        return {k: _unpack(v, arrays) for k, v in tree.items()}
-    if isinstance(tree, list):
-        return [_unpack(v, arrays) for v in tree]
-    return tree
-
-
-def _constructor_config(obj):
-    """The constructor arguments of an optimizer, read back from its attributes."""
-    names = [n for n in inspect.signature(type(obj).__init__).parameters if n != "self"]
-    return {n: (list(v) if isinstance(v, tuple) else v)
-            for n in names if (v := getattr(obj, n, None)) is not None}
-
-
-def _write(path, config, arrays):
-    payload = json.dumps(config, allow_nan=True).encode("utf-8")
-    entries = {CONFIG_KEY: np.frombuffer(payload, dtype=np.uint8)}
+# ----------------------------------------------------------------------------------- write
+def _check_savable(path, config, arrays):
+    """Refuse, before any file is opened, what could not be loaded back (``load``'s own checks)."""
     for key, arr in arrays.items():
-        arr = np.asarray(arr)
         if arr.dtype.kind not in "biuf":
             raise HandpropValueError(f"cannot save array {key!r} of dtype {arr.dtype}: numbers only")
         # A file of NaN weights is worth nothing and would replace a good one: refuse before writing.
-        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        if arr.dtype.kind == "f" and not key.startswith(HISTORY_PREFIX + ".") and not np.isfinite(arr).all():
             raise HandpropValueError(
                 f"refusing to save {path}: array {key!r} holds NaN or infinite values (did training "
                 "diverge?); the existing file, if any, is left as it was")
-        entries[key] = arr
+    payload = json.dumps(config, allow_nan=True).encode("utf-8")
+    try:
+        if len(payload) > MAX_CONFIG_BYTES:
+            raise mc.Invalid(f"its config would take {len(payload)} bytes, more than the {MAX_CONFIG_BYTES} "
+                             "a file may hold")
+        _interpret(mc.parse_json(payload), arrays)
+    except _CONFIG_ERRORS as exc:
+        raise HandpropValueError(f"refusing to save {path}: the file could not be loaded back: "
+                                 f"{str(exc)[:500]}; the existing file, if any, is left as it was") from None
+    return payload
+
+
+def _write(path, config, arrays):
+    path = check_path_argument(path, "path")
+    arrays = {key: np.asarray(arr) for key, arr in arrays.items()}
+    payload = _check_savable(path, config, arrays)
+    entries = {CONFIG_KEY: np.frombuffer(payload, dtype=np.uint8), **arrays}
     # np.savez on a file object: the name is ours, and no ".npz" is appended behind our back.
     atomic_write(path, lambda f: np.savez(f, **entries))
 
 
+def _refusing(path, build):
+    """``build()``, its refusals said to be of ``path``'s write (which has not begun)."""
+    try:
+        return build()
+    except HandpropValueError as exc:
+        raise HandpropValueError(f"refusing to save {path}: {exc}; the existing file, if any, is left "
+                                 "as it was") from None
+
+
 def _model_config(model, info, loss, arrays):
-    layer_cfgs = []
-    for i, layer in enumerate(model.layers):
-        name = type(layer).__name__
-        if name not in _LAYERS or type(layer) is not _LAYERS[name]:
-            raise HandpropValueError(f"cannot save layer {i} ({layer!r}): only handprop's own layers are saved")
-        params = {}
-        for p in layer.param_names:
-            key = f"layers.{i}.{p}"
-            arrays[key] = getattr(layer, p)
-            params[p] = key
-        layer_cfgs.append({"class": name, "config": layer.get_config(), "params": params})
-    if loss is None and info is not None:
-        loss = info.loss
-    loss = None if loss is None else losses.get(loss)
-    if loss is not None and _LOSSES.get(type(loss).__name__) is not type(loss):
-        raise HandpropValueError(f"cannot save the loss {loss!r}: only handprop's own losses are saved "
-                                 f"({', '.join(_LOSSES)}); a file naming another could not be loaded")
-    return {"format": FORMAT, "format_version": FORMAT_VERSION, "handprop_version": __version__,
-            "dtype": str(model.dtype), "layers": layer_cfgs,
-            "loss": None if loss is None else {"class": type(loss).__name__, "config": loss.get_config()},
-            "info": None if info is None else info.to_config(), "checkpoint": None}
+    return mc.model_config(model, info, loss, arrays, __version__, (FORMAT, FORMAT_VERSION))
 
 
 # ----------------------------------------------------------------------------------- save
@@ -137,9 +102,11 @@ def save(model, path, info=None, **info_fields):
     """Save ``model`` (layers, weights, and ``info``: loss, preprocessing, names) to one ``.npz``.
 
     ``info`` defaults to ``model.info`` (set by ``load`` and by ``handprop train``); keyword
-    arguments build one instead: ``save(model, "m.npz", loss="ce", x_scaler=scaler)``. The write is
-    atomic: an existing file is replaced only once the new one is complete.
+    arguments build one instead: ``save(model, "m.npz", loss="ce", x_scaler=scaler)``. Everything
+    is checked as ``load`` would check it before the file is opened, and the write is atomic: an
+    existing file is replaced only once the new one is complete.
     """
+    path = check_path_argument(path, "path")
     if info_fields:
         if info is not None:
             raise HandpropValueError("give info or its fields (loss=, x_scaler=, ...), not both")
@@ -149,47 +116,50 @@ def save(model, path, info=None, **info_fields):
     if not isinstance(model, Sequential):
         raise HandpropValueError(f"save: model must be a Sequential, got {type(model).__name__}")
     arrays = {}
-    config = _model_config(model, info, None, arrays)
+    config = _refusing(path, lambda: _model_config(model, info, None, arrays))
     _write(path, config, arrays)
-    return os.fspath(path)
+    return path
 
 
 def save_checkpoint(path, state, info=None, settings=None):
     """Save a resumable checkpoint of a training run (``state``: the ``fit`` TrainState).
 
     Holds the model as ``save`` does, plus the optimizer (hyperparameters and state), the rng
-    state, the history, the callbacks' states and ``settings`` (a JSON-able dict the caller wants
-    back, such as the CLI's flags).
+    state, the history (as arrays), the callbacks' states and ``settings`` (a JSON-able dict the
+    caller wants back, such as the CLI's flags).
     """
+    path = check_path_argument(path, "path")
     if info is None:
         info = getattr(state.model, "info", None)
     arrays = {}
-    config = _model_config(state.model, info, state.loss, arrays)
+    config = _refusing(path, lambda: _model_config(state.model, info, state.loss, arrays))
     opt = getattr(state.optimizer, "inner", state.optimizer)  # a wrapper (GradientRecorder): what it wraps
-    if _OPTIMIZERS.get(type(opt).__name__) is not type(opt):
+    if mc.OPTIMIZERS.get(type(opt).__name__) is not type(opt):
         raise HandpropValueError(f"cannot save the optimizer {type(opt).__name__} in a checkpoint: only "
-                                 f"handprop's own optimizers are saved ({', '.join(_OPTIMIZERS)})")
+                                 f"handprop's own optimizers are saved ({', '.join(mc.OPTIMIZERS)})")
     cb_states = {}
     for i, cb in enumerate(state.callbacks):
         d = cb.state_dict()
         if d:
             cb_states[callback_key(i, cb)] = d
+    history = {k: np.asarray(v, dtype=np.int64 if k == "epoch" else np.float64)
+               for k, v in state.history.to_dict().items()}
     ckpt = {"epochs_done": state.epochs_done, "epochs": state.epochs,
             "batch_size": state.batch_size, "shuffle": state.shuffle,
             "stop_reason": state.stop_reason, "rng_state": state.rng.bit_generator.state,
-            "history": state.history.to_dict(),
-            "optimizer": {"class": type(opt).__name__, "config": _constructor_config(opt),
+            "history": mc.pack(history, arrays, HISTORY_PREFIX),
+            "optimizer": {"class": type(opt).__name__, "config": mc.constructor_config(opt),
                           "state": opt.state_dict()},
             "callbacks": cb_states, "settings": settings}
-    config["checkpoint"] = _pack(ckpt, arrays, "ckpt")
+    config["checkpoint"] = mc.pack(ckpt, arrays, "ckpt")
     _write(path, config, arrays)
-    return os.fspath(path)
+    return path
 
 
 # ----------------------------------------------------------------------------------- load
-def _read(path):
-    """``(config, arrays)`` from a file, refusing pickles and anything that is not ours."""
-    where = os.fspath(path)
+def _open(path):
+    """The file ``path`` as an ``NpzArchive``, refusing pickles, single arrays and non-zips."""
+    where = check_path_argument(path, "path")
     if not os.path.exists(where):
         raise MissingFileError(f"{where}: no such file")
     if not os.path.isfile(where):
@@ -211,17 +181,23 @@ def _read(path):
     if not head.startswith(b"PK"):
         raise FileFormatError(f"{where}: not a readable .npz file (it starts with {head!r}, "
                               "not a zip archive); was it saved with model.save?")
-    arrays = read_npz(where)  # sizes, dtypes and CRCs checked before any data is taken in
-    if CONFIG_KEY not in arrays:
+    return where, _npzread.NpzArchive(where)
+
+
+def _read_config(where, archive):
+    """The config member, read first: at most ``MAX_CONFIG_BYTES``, and parsed within a budget."""
+    if CONFIG_KEY not in archive.keys:
         raise FileFormatError(f"{where}: not a handprop model file (no {CONFIG_KEY} entry); "
-                              f"entries: {', '.join(list(arrays)[:10])}")
-    raw = arrays.pop(CONFIG_KEY)
+                              f"entries: {', '.join(archive.keys[:10])}")
+    h = archive.header(CONFIG_KEY)
     try:
-        if raw.dtype != np.uint8 or raw.ndim != 1:
-            raise ValueError(f"dtype {raw.dtype}, shape {raw.shape}")
-        if raw.size > MAX_CONFIG_BYTES:
-            raise ValueError(f"{raw.size} bytes, more than the {MAX_CONFIG_BYTES} a handprop config may have")
-        config = json.loads(raw.tobytes().decode("utf-8"))
+        if h.dtype != np.uint8 or len(h.shape) != 1:
+            raise ValueError(f"dtype {h.dtype}, shape {h.shape}")
+        if h.nbytes > MAX_CONFIG_BYTES:
+            raise ValueError(f"{h.nbytes} bytes, more than the {MAX_CONFIG_BYTES} a handprop config may have")
+        config = mc.parse_json(archive.read(CONFIG_KEY, h).tobytes())
+    except FileFormatError:
+        raise
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: [[[[...]]]]
         raise FileFormatError(f"{where}: the {CONFIG_KEY} entry is not UTF-8 JSON ({exc})") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
@@ -234,102 +210,75 @@ def _read(path):
         raise FileFormatError(
             f"{where}: written by handprop {config.get('handprop_version')} in format version {version}; "
             f"this handprop ({__version__}) reads up to version {FORMAT_VERSION}: upgrade handprop")
-    return config, arrays
+    return config
 
 
-def _build_model(config, arrays):
-    dtype = config.get("dtype", "float64")
-    _expect(dtype in ("float64", "float32", "float16"), f"dtype {dtype!r} is not a float type")
-    layer_cfgs = config.get("layers")
-    _expect(isinstance(layer_cfgs, list) and layer_cfgs, "layers must be a non-empty list")
-    built = []
-    for i, lc in enumerate(layer_cfgs):
-        _expect(isinstance(lc, dict), f"layers[{i}] must be an object")
-        name, cfg = lc.get("class"), lc.get("config") or {}
-        _expect(name in _LAYERS, f"layers[{i}]: unknown layer class {name!r} (known: {', '.join(sorted(_LAYERS))})")
-        _expect(isinstance(cfg, dict), f"layers[{i}].config must be an object")
-        cls = _LAYERS[name]
-        params = lc.get("params") or {}
-        _expect(set(params) == set(cls.param_names),
-                f"layers[{i}] ({name}) must list parameters {list(cls.param_names)}, got {sorted(params)}")
-        values = {}
-        for p, key in params.items():
-            _expect(isinstance(key, str) and key in arrays, f"layers[{i}].{p}: array {key!r} is missing")
-            arr = arrays[key]
-            _expect(arr.dtype.kind == "f", f"layers[{i}].{p} has dtype {arr.dtype}, not float")
-            _expect(bool(np.all(np.isfinite(arr))), f"layers[{i}].{p} holds NaN or infinite values")
-            values[p] = arr
-        try:
-            if cls is layers.Dense:
-                extra = set(cfg) - {"n_in", "n_out"}
-                _expect(not extra, f"layers[{i}]: unknown Dense settings {sorted(extra)}")
-                layer = layers.Dense(cfg.get("n_in"), cfg.get("n_out"), weight=values["W"],
-                                     bias=values["b"], dtype=dtype)
-            else:
-                layer = cls(**cfg)
-        except (HandpropValueError, TypeError) as exc:
-            raise _Invalid(f"layers[{i}] ({name}): {exc}") from None
-        built.append(layer)
+def _read_arrays(where, archive, config):
+    """The arrays the config names: every header checked against the config, and the total against
+    the memory this machine has, before any data is inflated."""
+    present = [k for k in archive.keys if k != CONFIG_KEY]
+    expected = mc.expected_members(config, present)
+    headers = [archive.header(key) for key in expected]
+    total = sum(h.nbytes for h in headers)
+    if total > _npzread.MAX_TOTAL_BYTES:
+        raise FileFormatError(f"{where}: its entries declare {total} bytes, more than the "
+                              f"{_npzread.MAX_TOTAL_BYTES} bytes a handprop file may hold")
+    free = available_memory()
+    if free is not None and total > free:
+        raise FileFormatError(f"{where}: its entries declare {fmt_bytes(total)}, more than the "
+                              f"{fmt_bytes(free)} of memory available on this machine")
+    for h in headers:
+        mc.check_declared(h.key, h.shape, h.dtype, expected, config["layers"])
+    mc.check_checkpoint_shapes(config, {h.key: h.shape for h in headers})
+    archive.check_inflation(list(expected))
+    return {h.key: archive.read(h.key, h) for h in headers}
+
+
+def _interpret(config, arrays):
+    """``(model, checkpoint parts or None)`` from a config and its arrays: every check of ``load``."""
+    mc.expected_members(config, list(arrays))
+    mc.check_checkpoint_shapes(config, {key: arr.shape for key, arr in arrays.items()})
+    model = mc.build_model(config, arrays)
+    if config.get("checkpoint") is None:
+        return model, None
     try:
-        return Sequential(built)
-    except HandpropValueError as exc:
-        raise _Invalid(str(exc)) from None
-
-
-def _build_loss(d):
-    if d is None:
-        return None
-    _expect(isinstance(d, dict) and d.get("class") in _LOSSES,
-            f"loss must name one of {', '.join(_LOSSES)}, got {str(d)[:80]}")
-    try:
-        return _LOSSES[d["class"]](**(d.get("config") or {}))
-    except TypeError as exc:
-        raise _Invalid(f"loss: {exc}") from None
-
-
-def _referenced(tree, keys):
-    """The array keys a config refers to: ``{"__array__": key}`` anywhere in a checkpoint."""
-    if isinstance(tree, dict):
-        if set(tree) == {"__array__"}:
-            keys.add(tree["__array__"])
-        for v in tree.values():
-            _referenced(v, keys)
-    elif isinstance(tree, list):
-        for v in tree:
-            _referenced(v, keys)
-    return keys
-
-
-# What interpreting a hostile config can raise besides our own checks: a config is data from a
-# file, so any of these is the file's fault, reported as such rather than as a crash.
-_CONFIG_ERRORS = (_Invalid, HandpropValueError, TypeError, ValueError, KeyError, AttributeError,
-                  IndexError, OverflowError, RecursionError)
+        ck = mc.unpack(config["checkpoint"], arrays)
+        mc.expect(isinstance(ck, dict), "checkpoint must be an object")
+        optimizer = mc.build_optimizer(ck.get("optimizer") or {}, len(model.parameters()))
+        resume = mc.build_resume(ck)
+    except mc.Invalid:
+        raise
+    except _CONFIG_ERRORS as exc:
+        raise mc.Invalid(f"malformed checkpoint ({type(exc).__name__}: {str(exc)[:300]})") from None
+    return model, (optimizer, resume, ck.get("settings"), ck.get("epochs"))
 
 
 def _load(path):
-    config, arrays = _read(path)
-    try:
-        used = _referenced(config.get("checkpoint"), set())
-        for lc in config.get("layers") or []:
-            used.update(k for k in ((lc.get("params") or {}).values() if isinstance(lc, dict) else ())
-                        if isinstance(k, str))
-        model = _build_model(config, arrays)  # first: its messages say more than "unexpected"
-        extra = sorted(set(arrays) - used)
-        _expect(not extra, f"unexpected array(s) {', '.join(map(repr, extra[:8]))}: not part of the model "
-                "(was the file altered?)")
-        loss = _build_loss(config.get("loss"))
-        info_cfg = config.get("info")
-        model.info = (ModelInfo.from_config(info_cfg, loss=loss, version=config.get("handprop_version"))
-                      if info_cfg is not None else ModelInfo(loss=loss, handprop_version=config.get("handprop_version")))
-        return config, arrays, model
-    except _CONFIG_ERRORS as exc:
-        raise FileFormatError(f"{os.fspath(path)}: {str(exc)[:500]}") from None
+    where, archive = _open(path)
+    with archive:
+        config = _read_config(where, archive)
+        try:
+            arrays = _read_arrays(where, archive, config)
+            model, ck = _interpret(config, arrays)
+        except FileFormatError:
+            raise
+        except mc.Invalid as exc:
+            raise FileFormatError(f"{where}: {str(exc)[:500]}") from None
+        except _CONFIG_ERRORS as exc:
+            raise FileFormatError(f"{where}: malformed file ({type(exc).__name__}: {str(exc)[:300]})") from None
+    return config, model, ck
 
 
 def load(path):
     """Load a model saved by ``save`` (or a checkpoint) and return it; ``model.info`` holds its loss,
     preprocessing and names (see ``ModelInfo``). Never unpickles; validates everything it reads."""
-    return _load(path)[2]
+    return _load(path)[1]
+
+
+def describe(path):
+    """``(config, model)`` of a model file: its JSON config (format, version, checkpoint) and model."""
+    config, model, _ = _load(path)
+    return config, model
 
 
 class Checkpoint:
@@ -348,45 +297,12 @@ class Checkpoint:
 def load_checkpoint(path):
     """Load a checkpoint written by ``save_checkpoint`` (``ModelCheckpoint``, ``handprop train
     --checkpoint``): everything needed to continue the run bit for bit."""
-    config, arrays, model = _load(path)
-    where = os.fspath(path)
-    if config.get("checkpoint") is None:
-        raise FileFormatError(f"{where}: a saved model, not a checkpoint (no optimizer or rng state to "
+    _, model, ck = _load(path)
+    if ck is None:
+        raise FileFormatError(f"{os.fspath(path)}: a saved model, not a checkpoint (no optimizer or rng state to "
                               "resume from); write checkpoints with ModelCheckpoint or train --checkpoint")
-    try:
-        ck = _unpack(config["checkpoint"], arrays)
-        _expect(isinstance(ck, dict), "checkpoint must be an object")
-        od = ck.get("optimizer") or {}
-        _expect(od.get("class") in _OPTIMIZERS, f"checkpoint.optimizer: unknown class {od.get('class')!r}")
-        try:
-            cfg = dict(od.get("config") or {})
-            if "betas" in cfg:
-                cfg["betas"] = tuple(cfg["betas"])
-            optimizer = _OPTIMIZERS[od["class"]](**cfg)
-            optimizer.load_state_dict(od.get("state") or {})
-        except (TypeError, KeyError, HandpropValueError) as exc:
-            raise _Invalid(f"checkpoint.optimizer: {exc!r}") from None
-        n = len(model.parameters())
-        _expect(optimizer.n_params in (None, n),
-                f"checkpoint.optimizer has state for {optimizer.n_params} parameters, the model has {n}")
-        rng_state = ck.get("rng_state")
-        try:
-            np.random.default_rng().bit_generator.state = rng_state
-        except (TypeError, ValueError, KeyError) as exc:
-            raise _Invalid(f"checkpoint.rng_state is not a PCG64 state ({exc})") from None
-        epochs_done = ck.get("epochs_done")
-        _expect(isinstance(epochs_done, int) and epochs_done >= 0, f"checkpoint.epochs_done: bad value {epochs_done!r}")
-        history = ck.get("history") or {}
-        _expect(isinstance(history, dict), "checkpoint.history must be an object")
-        History.from_dict(history)  # checks that it converts
-        resume = ResumeState(epochs_done, rng_state, history, ck.get("callbacks") or {},
-                             batch_size=ck.get("batch_size"), shuffle=ck.get("shuffle", True),
-                             stop_reason=ck.get("stop_reason"))
-    except _Invalid as exc:
-        raise FileFormatError(f"{where}: {exc}") from None
-    except _CONFIG_ERRORS as exc:
-        raise FileFormatError(f"{where}: malformed checkpoint ({type(exc).__name__}: {str(exc)[:300]})") from None
-    return Checkpoint(model, model.info.loss, optimizer, resume, ck.get("settings"), ck.get("epochs"))
+    optimizer, resume, settings, epochs = ck
+    return Checkpoint(model, model.info.loss, optimizer, resume, settings, epochs)
 
 
-__all__ = ["save", "load", "save_checkpoint", "load_checkpoint", "ModelInfo", "Checkpoint"]
+__all__ = ["Checkpoint", "ModelInfo", "describe", "load", "load_checkpoint", "save", "save_checkpoint"]

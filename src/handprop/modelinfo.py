@@ -46,11 +46,30 @@ class ModelInfo:
         return None if enc is None else [str(c) for c in enc.classes_.tolist()]
 
     def to_config(self):
+        """A JSON-able dict; refuses scaler statistics that a saved file could not be read back with."""
+        for name, scaler in (("x_scaler", self.x_scaler), ("y_scaler", self.y_scaler)):
+            self._check_scaler(name, scaler)
         pre = {k: v.to_config() for k, v in (("x", self.x_scaler), ("y", self.y_scaler),
                                              ("labels", self.label_encoder)) if v is not None}
         cfg = {"task": self.task, "preprocessing": pre, "feature_names": self.feature_names,
                "target_name": self.target_name}
         return cfg if self.optimizer is None else {**cfg, "optimizer": self.optimizer}
+
+    def _check_scaler(self, name, scaler):
+        """Finite means and finite, positive scales, or an error naming the first bad column."""
+        mean, scale = getattr(scaler, "mean_", None), getattr(scaler, "scale_", None)
+        if mean is None or scale is None:
+            return
+        mean, scale = np.asarray(mean, dtype=np.float64), np.asarray(scale, dtype=np.float64)
+        bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(scale) & (scale > 0)))
+        if bad.size:
+            j = int(bad[0])
+            names = self.feature_names if name == "x_scaler" else None
+            col = f"column {j}" + (f" ({names[j]!r})" if names and j < len(names) else "")
+            raise HandpropValueError(
+                f"{name}: {col} has mean {float(mean[j])!r} and scale {float(scale[j])!r} ({bad.size} of "
+                f"{mean.size} columns are so); a model file needs finite statistics and a scale > 0, and "
+                "values near 1e200 overflow the standard deviation")
 
     @classmethod
     def from_config(cls, d, loss=None, version=None):

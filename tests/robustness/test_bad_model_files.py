@@ -7,6 +7,7 @@ rewritten at random places). Every one ends in a HandpropError or a correct load
 
 import json
 import pickle
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -176,11 +177,16 @@ def _weights(model):
 
 def _loads_correctly_or_fails_cleanly(path, blob, original, loader):
     path.write_bytes(blob)
+    tracemalloc.start()  # and within the memory bound of docs/limits.md (test_edges_memory.py)
     try:
         got = loader(path)
     except hp.HandpropError as exc:
         assert str(exc)
         return "refused"
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak <= 64 * 2**20, f"a load took {peak / 2**20:.1f} MiB"
     model = got if isinstance(got, hp.Sequential) else got.model
     # A load that succeeds is a correct one: the very weights that were saved.
     for a, b in zip(_weights(model), _weights(original)):
