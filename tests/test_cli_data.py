@@ -172,6 +172,26 @@ def test_resume_from_the_cli_equals_an_uninterrupted_run(tmp_path, capsys):
     assert "was not written by handprop train; resume it from Python with fit(resume=...)" in capsys.readouterr().err
 
 
+def test_a_resumed_run_reads_the_file_as_the_first_run_did(tmp_path, capsys):
+    # --delimiter, --drop and --columns are part of the run: the resumed half must read the same
+    # columns from the same file, so it ends where one uninterrupted run ends, bit for bit.
+    rng = np.random.default_rng(0)
+    rows = ["id;a;b;noise;label"] + [f"{i};{a:.4f};{b:.4f};{n:.4f};{'yes' if a + b > 0 else 'no'}"
+                                     for i, (a, b, n) in enumerate(rng.standard_normal((60, 3)))]
+    path = tmp_path / "semi.txt"
+    path.write_text("\n".join(rows) + "\n")
+    common = ["train", str(path), "--target", "label", "--delimiter", "semicolon", "--drop", "id",
+              "--columns", "a,b", "--layers", "4", "--quiet", "--no-doctor"]
+    assert main(common + ["--epochs", "6", "--out", str(tmp_path / "a.npz")]) == 0
+    assert main(common + ["--epochs", "2", "--checkpoint", str(tmp_path / "ck.npz"),
+                          "--out", str(tmp_path / "x.npz")]) == 0
+    assert main(["train", "--resume", str(tmp_path / "ck.npz"), "--epochs", "6", "--quiet", "--no-doctor",
+                 "--out", str(tmp_path / "b.npz")]) == 0
+    capsys.readouterr()
+    assert handprop.load(tmp_path / "b.npz").info.feature_names == ["a", "b"]
+    _same_arrays(tmp_path / "a.npz", tmp_path / "b.npz")
+
+
 def _same_arrays(a, b):
     with np.load(a) as za, np.load(b) as zb:
         keys = [k for k in za.files if k != "__config__"]

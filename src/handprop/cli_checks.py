@@ -47,7 +47,7 @@ def check_source_size(s, generated):
     """A generated data set's rows (``--n``), before they are made: at least 16 bytes each."""
     from .limits import check_memory
 
-    if generated:
+    if generated and s["n"] is not None:  # None: the set's own small default
         check_memory(f"--n {s['n']} rows", 16 * s["n"], "give a smaller --n")
 
 

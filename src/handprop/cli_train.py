@@ -38,6 +38,11 @@ SETTINGS = {"dataset": (str, type(None)), "data": (str, type(None)), "target": (
             "optimizer": ("adam", "sgd"), "lr": _NUMBER, "momentum": _NUMBER, "weight_decay": _NUMBER,
             "epochs": int, "batch_size": int, "val": _NUMBER, "test": _NUMBER, "patience": int,
             "scale": bool, "checkpoint_every": int}
+# How the data file was read: a resumed run must read it the same way (None: not typed).
+FILE_SETTINGS = {"delimiter": (str, type(None)), "no_header": (bool, type(None)), "columns": (str, type(None)),
+                 "drop": (str, type(None)), "drop_missing_target": (bool, type(None))}
+SETTINGS.update(FILE_SETTINGS)
+SETTINGS["n"] = (int, type(None))  # None: the generated set's default
 
 
 # ----------------------------------------------------------------------------------- data
@@ -128,8 +133,10 @@ def _source(given):
     return s
 
 
-def _resolve(given, task):
-    """Every training setting, with defaults filled in: the run is exactly this dict."""
+def _resolve(given, task, typed=None):
+    """Every training setting, with defaults filled in: the run is exactly this dict. ``typed``: the
+    flags typed on this command line (default: all of ``given``), held to "does it do anything"."""
+    typed = given if typed is None else typed
     s = _source(given)
     s.update(given)
     s.setdefault("task", task)
@@ -160,10 +167,10 @@ def _resolve(given, task):
             raise HandpropValueError(f"--{flag.replace('_', '-')} must be a positive integer, got {s[flag]}")
     if s["val"] + s["test"] >= 1:
         raise HandpropValueError(f"--val {s['val']} + --test {s['test']} leave no rows for training")
-    if "patience" in given and s["patience"] and not s["val"]:
+    if "patience" in typed and s["patience"] and not s["val"]:
         raise HandpropValueError(f"--patience {s['patience']} does nothing without --val: early stopping "
                                  "watches the validation loss; add --val 0.2, or leave --patience out")
-    if "checkpoint_every" in given and not s["checkpoint"]:
+    if "checkpoint_every" in typed and not s["checkpoint"]:
         raise HandpropValueError("--checkpoint-every does nothing without --checkpoint PATH: add it, or leave "
                                  "--checkpoint-every out")
     return s
@@ -188,6 +195,8 @@ def _check_settings(where, saved):
 
     if not isinstance(saved, dict):
         raise FileFormatError(f"{where}: the checkpoint's settings are not an object")
+    for key in FILE_SETTINGS:  # how the file was read: absent in checkpoints written before these flags
+        saved.setdefault(key, None)
     missing = sorted(set(SETTINGS) - set(saved))
     if missing:
         raise FileFormatError(f"{where}: the checkpoint's settings lack {', '.join(missing)}; it cannot be "
@@ -201,9 +210,9 @@ def _check_settings(where, saved):
         if not ok:
             raise FileFormatError(f"{where}: the checkpoint's setting {key} is {value!r:.80}, not a valid value")
     try:
-        _resolve(dict(saved), saved["task"])  # the ranges typed flags are held to
+        _resolve(dict(saved), saved["task"], typed=())  # the ranges typed flags are held to
         _layers(saved["layers"])
-        if not 0 <= saved["seed"] < 2**32 or saved["n"] < 1:
+        if not 0 <= saved["seed"] < 2**32 or (saved["n"] is not None and saved["n"] < 1):
             raise HandpropValueError(f"seed {saved['seed']} or n {saved['n']} is out of range")
     except HandpropValueError as exc:
         raise FileFormatError(f"{where}: the checkpoint's settings: {exc}") from None
