@@ -57,7 +57,9 @@ class StepRunner:
 
 
 def runner(model, loss, optimizer):
-    """The engine for ``fit``: ``Fused`` where it applies, else ``StepRunner``."""
+    """The engine for ``fit``: ``Fused`` where it applies, else ``StepRunner``. The optimizer is
+    bound to the model first: one that stepped another model is refused before anything runs."""
+    optimizer.bind(model.parameters())
     if _fused.supports(model, loss, optimizer):
         return _fused.Fused(model, loss, optimizer)
     return StepRunner(model, loss, optimizer)

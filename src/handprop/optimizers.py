@@ -18,6 +18,7 @@ formulas in the docstrings, operation for operation.
 """
 
 import math
+import numbers
 
 import numpy as np
 
@@ -26,6 +27,8 @@ from .layers import Parameter
 
 
 def _check(name, value, low, high=None, low_inclusive=True, high_inclusive=False):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise HandpropValueError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
     value = float(value)
     ok_low = value >= low if low_inclusive else value > low
     ok_high = high is None or (value <= high if high_inclusive else value < high)
@@ -50,6 +53,33 @@ class Optimizer:
     def __init__(self, lr):
         self.lr = _check(f"{type(self).__name__}: lr", lr, 0.0)
         self.n_params = None
+        self._bound = None    # the parameters' owners, [(layer, name), ...]: see ``bind``
+        self._checked = None  # the list of parameters last found to be the bound ones
+
+    def bind(self, params):
+        """Bind this optimizer to ``params`` (a model's ``parameters()``), or check that it is.
+
+        An optimizer's state (momentum, Adam's moments, the step count) belongs to the parameters
+        it first stepped; stepping another model's parameters would carry it over in silence, so
+        that raises. ``fit`` and ``step`` bind; a copy (``copy.deepcopy``) is not bound.
+        """
+        owners = [(getattr(p, "layer", p), getattr(p, "name", None)) for p in params]
+        bound = getattr(self, "_bound", None)
+        if bound is None:
+            self._bound = owners
+        elif len(bound) != len(owners) or any(a is not b or m != n for (a, m), (b, n) in zip(bound, owners)):
+            raise HandpropValueError(
+                f"{type(self).__name__} is bound to the {len(bound)} parameters of the model it first "
+                f"stepped, and these {len(owners)} parameters are another model's: its state (momentum, "
+                f"moments, step count) is not theirs. Use one optimizer per model; for this one: {self!r}")
+        self._checked = params
+
+    def __getstate__(self):
+        # copy.copy and copy.deepcopy keep the state but not the binding: a copy binds anew.
+        state = dict(self.__dict__)
+        state.pop("_bound", None)
+        state.pop("_checked", None)
+        return state
 
     def step(self, params):
         """Apply one update to every parameter of ``params`` (from ``model.parameters()``)."""
@@ -59,6 +89,8 @@ class Optimizer:
             update(i, *_value_and_grad(p))
 
     def _count_step(self, params):
+        if params is not getattr(self, "_checked", None):  # the same list as last time: checked
+            self.bind(params)
         if self.n_params is None:
             self.n_params = len(params)
             self._init_state(params)
@@ -109,7 +141,7 @@ class Optimizer:
         self._scratch, self._decayed = [None] * n, [None] * n  # working arrays, not state: made anew
 
     def reset(self):
-        """Forget the state (momentum, moments); the next step starts afresh."""
+        """Forget the state (momentum, moments); the next step starts afresh (on the same model)."""
         self.n_params = None
 
 
