@@ -33,7 +33,7 @@ import numpy as np
 
 from . import _kernels as kernels
 from . import losses
-from ._safety import _all_finite
+from ._safety import all_finite
 from .layers import Dense
 from .optimizers import SGD, Adam
 
@@ -204,14 +204,14 @@ class Fused:
         """After a non-finite loss (no update was made) or non-finite weights after an update: the
         weights before the last update are in the other array. Returns whether they are finite."""
         del what  # either way, the other array holds the last weights whose loss was finite
-        if self.updates and _all_finite([self.theta[1 - self.cur]]):
+        if self.updates and all_finite([self.theta[1 - self.cur]]):
             self.cur = 1 - self.cur
         self.optimizer_detached = True  # the caller resets the optimizer: its state stays fresh
         self.sync()
         return self.weights_finite()
 
     def weights_finite(self):
-        return _all_finite([self.theta[self.cur]])
+        return all_finite([self.theta[self.cur]])
 
     def _set_lr(self):
         self.lr = self.optimizer.lr

@@ -14,6 +14,7 @@ The guards live here, apart from the loop itself so that the loop stays readable
 """
 
 import math
+import os
 import signal
 import threading
 import warnings
@@ -21,7 +22,7 @@ import warnings
 import numpy as np
 
 from ._gather import Rows
-from .errors import DataError, DivergenceError, HandpropWarning
+from .errors import DataError, DivergenceError, HandpropWarning, TooLargeError
 
 
 def _rows(bad, limit=5):
@@ -33,6 +34,56 @@ def _row_list(idx, limit=5):
     shown = ", ".join(str(int(i)) for i in idx[:limit])
     more = f" (and {len(idx) - limit} more)" if len(idx) > limit else ""
     return f"row{'s' if len(idx) > 1 else ''} {shown}{more}"
+
+
+_KINDS = {"U": "text", "S": "bytes", "O": "Python objects (None, mixed types or rows of different lengths)",
+          "c": "complex numbers", "M": "dates", "m": "time spans", "V": "records"}
+
+
+def as_numeric(name, a, fix=""):
+    """``a`` as an array of numbers (bool, int or float), or a DataError naming ``name`` and what
+    it holds instead: rows of different lengths, text, objects. ``fix`` ends the message."""
+    try:
+        arr = np.asarray(a)
+    except (ValueError, TypeError):  # NumPy refuses rows of different lengths
+        raise DataError(f"{name} is not a table of numbers: its rows have different lengths; give every "
+                        "row the same number of values") from None
+    if arr.dtype.kind not in "biuf":
+        raise DataError(f"{name} must be numeric, got dtype {arr.dtype} "
+                        f"({_KINDS.get(arr.dtype.kind, arr.dtype.kind)}){fix}")
+    return arr
+
+
+def available_memory():
+    """Bytes of memory available now (Linux's MemAvailable; else free pages), None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def format_bytes(n):
+    """``"7.3 TiB"``: a size in bytes, for people."""
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def check_memory(what, nbytes, fix):
+    """Refuse (TooLargeError) before allocating ``nbytes`` for ``what`` if this machine has less
+    memory available; the message gives the estimate, the memory available and ``fix``."""
+    avail = available_memory()
+    if avail is not None and nbytes > avail:
+        raise TooLargeError(f"{what}: {format_bytes(nbytes)} of memory needed, but this machine has "
+                            f"{format_bytes(avail)} available; {fix}")
 
 
 def check_finite(name, a):
@@ -81,10 +132,12 @@ def warn_big_batch(batch_size, n):
                       "full batch (batch_size=None says so)", HandpropWarning, stacklevel=4)
 
 
-def _all_finite(arrays):
-    # The sum of an array is finite only if every entry is (NaN and inf propagate); it may overflow
-    # for weights near 1e308, which is divergence too. Cheaper than np.isfinite: no boolean array.
-    return all(math.isfinite(float(np.sum(a))) for a in arrays)
+def all_finite(arrays):
+    # The sum of an array is finite only if every entry is (NaN and inf propagate). Cheaper than
+    # np.isfinite (no boolean array); only a sum that is not finite (large finite weights may
+    # overflow it) is looked at entry by entry, so that huge but finite weights are not "NaN".
+    with np.errstate(over="ignore", invalid="ignore"):
+        return all(math.isfinite(float(np.sum(a))) or bool(np.isfinite(a).all()) for a in arrays)
 
 
 class Rollback:
@@ -103,14 +156,14 @@ class Rollback:
         self.step += 1
 
     def weights_finite(self):
-        return _all_finite(p.value for p in self.params)
+        return all_finite(p.value for p in self.params)
 
     def restore(self, back):
         """Put back the weights from before the step ``back`` steps ago (1: the last step taken)."""
         back = min(back, self.step)
         for buf, p in zip(self.buffers[(self.step - back) % 2], self.params):
             p.value[...] = buf
-        return _all_finite(p.value for p in self.params)
+        return all_finite(p.value for p in self.params)
 
     def restore_last_good(self, what):
         """``what`` is "loss" (the step's loss was not finite: the weights it was computed on

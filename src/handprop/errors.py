@@ -13,6 +13,15 @@ class HandpropValueError(HandpropError, ValueError):
     """A value, shape or hyperparameter given by the user is not acceptable."""
 
 
+class HandpropTypeError(HandpropError, TypeError):
+    """An argument of the wrong kind: a function where a Callback goes, a number where a list goes."""
+
+
+class TooLargeError(HandpropValueError, MemoryError):
+    """A size this machine's memory cannot hold (a layer, a batch): refused before allocating, with
+    the estimate and the memory available."""
+
+
 class ShapeError(HandpropValueError):
     """Arrays whose shapes do not fit together (data vs. first layer, targets vs. output)."""
 

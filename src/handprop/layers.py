@@ -12,7 +12,8 @@ Rows are samples (blog 000's convention): ``x`` has shape ``(batch, n_in)``.
 import numpy as np
 
 from . import initializers
-from .errors import HandpropError, HandpropValueError, ShapeError
+from ._safety import as_numeric, check_memory, format_bytes
+from .errors import DataError, HandpropError, HandpropValueError, ShapeError, TooLargeError
 
 
 class Parameter:
@@ -92,6 +93,26 @@ class Layer:
         return f"{type(self).__name__}()"
 
 
+def _float_dtype(dtype, where):
+    """``dtype`` as a NumPy float dtype (parameters are trained in it), or an error naming it."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.kind != "f":
+        raise HandpropValueError(f"{where}: dtype must be a float type (np.float64 or np.float32), got {dtype!r}")
+    return dt
+
+
+def _given(name, value, dtype, layer):
+    """A weight or bias given by the user, copied as ``dtype``: numbers, all finite."""
+    where = f"Dense({layer.n_in}, {layer.n_out}): {name}"
+    a = np.array(as_numeric(where, value), dtype=dtype)
+    if not np.isfinite(a).all():
+        raise DataError(f"{where} holds NaN or infinite values; every initial value must be a finite number")
+    return a
+
+
 class Dense(Layer):
     """Fully connected layer: ``z = x @ W + b``.
 
@@ -127,25 +148,35 @@ class Dense(Layer):
                 raise HandpropValueError(f"Dense: {arg} must be a positive integer, got {value!r}")
         self.n_in, self.n_out = int(n_in), int(n_out)
         self.init, self.bias_init = init, bias_init
-        dtype = np.dtype(dtype)
+        dtype = _float_dtype(dtype, f"Dense({n_in}, {n_out})")
         needs_rng = weight is None or (bias is None and bias_init != "zeros")
         rng = initializers.as_rng(rng) if needs_rng else None
-        if weight is None:
-            W = initializers.get(init)((self.n_in, self.n_out), rng, dtype)
-        else:
-            W = np.array(weight, dtype=dtype)
-        if W.shape != (self.n_in, self.n_out):
-            raise ShapeError(f"Dense({n_in}, {n_out}): weight has shape {W.shape}, expected {(self.n_in, self.n_out)}")
-        if bias is None:
-            b = initializers.get(bias_init)((1, self.n_out), rng, dtype).reshape(self.n_out)
-        else:
-            b = np.array(bias, dtype=dtype)
-            if b.shape in ((1, self.n_out), (self.n_out, 1)):
-                b = b.reshape(self.n_out)
-        if b.shape != (self.n_out,):
-            raise ShapeError(f"Dense({n_in}, {n_out}): bias has shape {b.shape}, expected ({self.n_out},)")
+        size = f"{self.n_in:,} × {self.n_out:,} {dtype}"
+        # W and dW, and the float64 draws an initializer makes on the way: refused before allocating
+        need = self.n_in * self.n_out * (2 * dtype.itemsize + (16 if weight is None else 0))
+        fix = f"use fewer units (n_in × n_out is {self.n_in * self.n_out:,})"
+        check_memory(f"Dense({n_in}, {n_out}): its weights and their gradients (2 arrays of {size})", need, fix)
+        try:
+            if weight is None:
+                W = initializers.get(init)((self.n_in, self.n_out), rng, dtype)
+            else:
+                W = _given("weight", weight, dtype, self)
+            if W.shape != (self.n_in, self.n_out):
+                raise ShapeError(f"Dense({n_in}, {n_out}): weight has shape {W.shape}, expected {(self.n_in, self.n_out)}")
+            if bias is None:
+                b = initializers.get(bias_init)((1, self.n_out), rng, dtype).reshape(self.n_out)
+            else:
+                b = _given("bias", bias, dtype, self)
+                if b.shape in ((1, self.n_out), (self.n_out, 1)):
+                    b = b.reshape(self.n_out)
+            if b.shape != (self.n_out,):
+                raise ShapeError(f"Dense({n_in}, {n_out}): bias has shape {b.shape}, expected ({self.n_out},)")
+            dW, db = np.zeros_like(W), np.zeros_like(b)
+        except MemoryError:  # the estimate fitted, the allocation did not (other programs, no swap)
+            raise TooLargeError(f"Dense({n_in}, {n_out}): out of memory allocating 2 arrays of {size} "
+                                f"({format_bytes(need)}); {fix}") from None
         self.W, self.b = W, b
-        self.dW, self.db = np.zeros_like(W), np.zeros_like(b)
+        self.dW, self.db = dW, db
         self.x = None
 
     def forward(self, x):

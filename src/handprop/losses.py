@@ -20,6 +20,8 @@ import warnings
 
 import numpy as np
 
+from ._arguments import flag
+from ._safety import as_numeric
 from .activations import Sigmoid, Softmax, sigmoid
 from .errors import HandpropError, HandpropValueError, HandpropWarning, ShapeError
 
@@ -53,10 +55,17 @@ class Loss:
         return f"{type(self).__name__}()"
 
 
+def _numbers(pred, target, loss):
+    """``pred`` and ``target`` as arrays of numbers, or a DataError naming the loss and the argument."""
+    pred = as_numeric(f"{loss}: pred", pred)
+    if pred.size == 0:
+        raise HandpropValueError(f"{loss}: pred is empty (shape {pred.shape}); a loss of 0 samples is undefined")
+    return pred, as_numeric(f"{loss}: target", target)
+
+
 def _same_shape_target(pred, target, loss):
     """Targets shaped like pred, as pred's float dtype; (n,) is accepted for a single output."""
-    pred = np.asarray(pred)
-    target = np.asarray(target)
+    pred, target = _numbers(pred, target, loss)
     if target.shape != pred.shape:
         if pred.ndim == 2 and pred.shape[1] == 1 and target.shape == (pred.shape[0],):
             target = target.reshape(-1, 1)
@@ -121,7 +130,7 @@ class BCE(Loss):
     name = "bce"
 
     def __init__(self, from_logits=False):
-        self.from_logits = bool(from_logits)
+        self.from_logits = flag("BCE: from_logits", from_logits)
 
     def forward(self, pred, target):
         pred, target = _same_shape_target(pred, target, "BCE")
@@ -206,11 +215,10 @@ class CrossEntropy(Loss):
 
     def _logits_and_target(self, pred, target):
         """Check the shapes; int labels become one-hot rows."""
-        z = np.asarray(pred)
+        z, target = _numbers(pred, target, "CrossEntropy")
         if z.ndim != 2:
             raise ShapeError(f"CrossEntropy: logits must have shape (n, classes), got {z.shape}")
         n, k = z.shape
-        target = np.asarray(target)
         labels = self._labels(target, n, k)
         if labels is not None:
             onehot = np.zeros_like(z)

@@ -7,9 +7,10 @@ layer applying its chain-rule factor (``delta``) and storing its parameter gradi
 import numpy as np
 
 from . import activations
+from ._arguments import positive_int
 from .initializers import as_rng
-from ._safety import check_finite
-from .errors import HandpropValueError, ShapeError
+from ._safety import all_finite, as_numeric, check_finite
+from .errors import DataError, HandpropTypeError, HandpropValueError, ShapeError
 from .layers import Dense, Layer
 
 
@@ -22,6 +23,9 @@ class Sequential:
     """
 
     def __init__(self, layers):
+        if not isinstance(layers, (list, tuple)):
+            raise HandpropTypeError(f"Sequential takes a list of layers, got {type(layers).__name__} {layers!r}; "
+                                    "e.g. Sequential([Dense(2, 3), Tanh(), Dense(3, 1)])")
         layers = list(layers)
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
@@ -82,9 +86,7 @@ class Sequential:
     # -- computation -------------------------------------------------------------------------
     def check_input(self, X):
         """``X`` as a 2-D array of the model's dtype, or a ShapeError saying what is wrong."""
-        X = np.asarray(X)
-        if X.dtype.kind not in "biuf":
-            raise HandpropValueError(f"X must be numeric, got dtype {X.dtype}")
+        X = as_numeric("X", X)
         if X.ndim != 2:
             fix = " (one sample? use X.reshape(1, -1))" if X.ndim == 1 else ""
             raise ShapeError(f"X must be 2-D (samples, features), got shape {X.shape}{fix}")
@@ -121,13 +123,33 @@ class Sequential:
         """The model's output for ``X``; in batches of ``batch_size`` rows to bound memory.
 
         Rows holding NaN or infinite values are refused (a DataError naming them): their
-        predictions would be NaN, silently.
+        predictions would be NaN, silently; so is an output that is not finite (it overflowed).
         """
-        X = np.asarray(X)
+        X = self.check_input(X)
+        batch_size = positive_int("batch_size", batch_size, allow_none=True)
+        if len(X) == 0:
+            raise DataError(f"X has no rows (shape {X.shape}): there is nothing to predict")
         check_finite("X", X)
-        if batch_size is None:
-            return self.forward(X)
-        return np.concatenate([self.forward(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
+        with np.errstate(all="ignore"):  # an overflow is reported below, once, in words
+            if batch_size is None:
+                out = self.forward(X)
+            else:
+                out = np.concatenate([self.forward(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
+        if not all_finite([out]):
+            self._not_finite(X, out)
+        return out
+
+    def _not_finite(self, X, out):
+        """Say why an output is not finite: weights that are not (training diverged), or inputs too
+        large for these weights (the values overflowed on the way through the layers)."""
+        bad = ~np.isfinite(out.reshape(len(out), -1)).all(axis=1)
+        rows = ", ".join(str(i) for i in np.flatnonzero(bad)[:5]) + (" ..." if bad.sum() > 5 else "")
+        if not all_finite([p.value for p in self.parameters()]):
+            raise DataError(f"the model's weights hold NaN or infinite values, so its output does too "
+                            f"(rows {rows}): training diverged; retrain with a smaller learning rate")
+        big = float(np.max(np.abs(X[bad]))) if X.size else 0.0
+        raise DataError(f"the model's output overflowed (not finite) for X's rows {rows}, whose values reach "
+                        f"{big:.3g}: scale X as the training data was scaled (e.g. the same StandardScaler)")
 
     def fit(self, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, shuffle=True,
             seed=None, log_every=None, **kwargs):

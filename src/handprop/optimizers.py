@@ -22,6 +22,7 @@ import numbers
 
 import numpy as np
 
+from ._arguments import flag
 from .errors import HandpropValueError
 from .layers import Parameter
 
@@ -158,7 +159,7 @@ class SGD(Optimizer):
         super().__init__(lr)
         self.momentum = _check("SGD: momentum", momentum, 0.0, 1.0)
         self.weight_decay = _check("SGD: weight_decay", weight_decay, 0.0)
-        self.nesterov = bool(nesterov)
+        self.nesterov = flag("SGD: nesterov", nesterov)
         if self.nesterov and self.momentum == 0:
             raise HandpropValueError("SGD: nesterov=True needs a momentum > 0")
 
@@ -216,7 +217,11 @@ class Adam(Optimizer):
 
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(lr)
-        b1, b2 = betas
+        try:
+            b1, b2 = betas
+        except (TypeError, ValueError):
+            raise HandpropValueError(f"Adam: betas must be a pair of numbers (beta1, beta2), got {betas!r}; "
+                                     "e.g. betas=(0.9, 0.999)") from None
         self.betas = (_check("Adam: betas[0]", b1, 0.0, 1.0), _check("Adam: betas[1]", b2, 0.0, 1.0))
         self.eps = _check("Adam: eps", eps, 0.0)
         self.weight_decay = _check("Adam: weight_decay", weight_decay, 0.0)

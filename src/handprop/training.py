@@ -21,11 +21,11 @@ import math
 
 import numpy as np
 
-from . import _safety, losses, optimizers
+from . import _arguments, _safety, initializers, losses, optimizers
 from . import metrics as _metrics
 from ._engine import runner as _runner
 from ._engine import train_step  # noqa: F401  (public: handprop.training.train_step)
-from ._gather import Rows
+from ._gather import iter_batches  # noqa: F401  (public: handprop.training.iter_batches)
 from ._safety import InterruptGuard as _InterruptGuard
 from .errors import HandpropValueError, ShapeError
 
@@ -75,12 +75,8 @@ class History:
         return f"History(epochs={len(self)}, last={last})"
 
 
-def _positive_int(name, value, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise HandpropValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+_TEXT_LABELS = ("; text labels become class indices with handprop.data.LabelEncoder: "
+                "y = LabelEncoder().fit_transform(y)")
 
 
 def prepare_data(model, X, y):
@@ -89,11 +85,11 @@ def prepare_data(model, X, y):
     float32 features make the model train in float32 (its parameters are cast once); integer or
     boolean features are used as float64 (or the model's float type).
     """
-    X = np.asarray(X)
+    X = _safety.as_numeric("X", X)
     if X.dtype.kind == "f" and X.dtype != model.dtype:
         model.astype(X.dtype)
     X = model.check_input(X)
-    y = np.asarray(y)
+    y = _safety.as_numeric("y", y, _TEXT_LABELS)
     if y.ndim == 0 or len(y) != len(X):
         raise ShapeError(f"X has {len(X)} samples but y has {y.shape[0] if y.ndim else 0} (y shape {y.shape})")
     if len(X) == 0:
@@ -103,40 +99,6 @@ def prepare_data(model, X, y):
     if y.dtype.kind in "fb":
         y = y.astype(model.dtype, copy=False)
     return X, y
-
-
-def iter_batches(X, y, batch_size, shuffle, rng):
-    """Yield ``(X_batch, y_batch)`` pairs covering the data once, in shuffled order if ``shuffle``.
-
-    ``batch_size=None`` (or >= the number of rows) yields the whole data set once: full-batch
-    gradient descent, as in the blogs.
-
-    The data set is never copied: only the order of its rows is shuffled (``rng.permutation``),
-    and each batch's rows are gathered into the same two arrays, reused from batch to batch (copy
-    a batch to keep it past the next one). Without shuffling, batches are views of ``X`` and ``y``.
-    A memory-mapped ``X`` or ``y`` (``np.load(path, mmap_mode="r")``) is read from its file a batch
-    at a time, so memory stays flat however large the file is (see ``handprop._gather``).
-    """
-    n = len(X)
-    if batch_size is None or batch_size >= n:
-        yield X, y
-        return
-    X_rows, y_rows = Rows(X), Rows(y)
-    X_batch = np.empty((batch_size,) + X.shape[1:], X.dtype)
-    y_batch = np.empty((batch_size,) + y.shape[1:], y.dtype)
-    try:
-        if not shuffle:
-            for start in range(0, n, batch_size):
-                stop = min(start + batch_size, n)
-                yield X_rows.slice(start, stop, X_batch), y_rows.slice(start, stop, y_batch)
-            return
-        order = rng.permutation(n)
-        for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
-            yield X_rows.take(idx, X_batch), y_rows.take(idx, y_batch)
-    finally:
-        X_rows.close()
-        y_rows.close()
 
 
 class TrainState:
@@ -192,13 +154,15 @@ def evaluate(model, X, y, loss=None, metrics=("accuracy",), batch_size=8192, inc
     """
     X = model.check_input(X)
     _safety.check_finite("X", X)
-    y = np.asarray(y)
+    y = _safety.as_numeric("y", y, _TEXT_LABELS)
     _safety.check_finite("y", y)
     if y.ndim == 0 or len(y) != len(X):
         raise ShapeError(f"X has {len(X)} samples but y has {len(y) if y.ndim else 0} (y shape {y.shape})")
-    if any(_metrics.get(m)[2] == "class" for m in metrics or ()):
+    metrics = _arguments.names("metrics", metrics)
+    if any(_metrics.get(m)[2] == "class" for m in metrics):
         _safety.check_labels(y, model.n_outputs)
-    return _measure(model, X, y, loss, metrics, batch_size, include_loss)
+    with np.errstate(over="ignore", invalid="ignore"):  # a loss that overflows is inf, said once
+        return _measure(model, X, y, loss, metrics, batch_size, include_loss)
 
 
 def _measure(model, X, y, loss, metrics, batch_size=8192, include_loss=True):
@@ -233,8 +197,8 @@ def _validation(model, X, y, validation_data, validation_split):
         Xv, yv = prepare_data(model, Xv, yv)
         return X, y, Xv, yv
     if validation_split:
-        frac = float(validation_split)
-        if not 0 < frac < 1:
+        frac = validation_split if isinstance(validation_split, (float, int, np.number)) else -1
+        if isinstance(validation_split, bool) or not 0 < frac < 1:
             raise HandpropValueError(f"validation_split must be in (0, 1), got {validation_split!r}")
         n_val = int(round(frac * len(X)))
         if n_val < 1 or n_val >= len(X):
@@ -306,17 +270,17 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
     """
     loss = losses.get(loss)
     optimizer = optimizers.get(optimizer, lr)
-    epochs = _positive_int("epochs", epochs)
-    batch_size = _positive_int("batch_size", batch_size, allow_none=True)
-    log_every = _positive_int("log_every", log_every, allow_none=True)
-    metric_names = [_metrics.get(m)[0] for m in (metrics or [])]
-    callbacks = list(callbacks or [])
+    epochs, shuffle = _arguments.positive_int("epochs", epochs), _arguments.flag("shuffle", shuffle)
+    batch_size = _arguments.positive_int("batch_size", batch_size, allow_none=True)
+    log_every = _arguments.positive_int("log_every", log_every, allow_none=True)
+    metric_names = [_metrics.get(m)[0] for m in _arguments.names("metrics", metrics)]
+    callbacks = _arguments.callbacks(callbacks)
     losses.check_pairing(model, loss)
     X, y = prepare_data(model, X, y)
     X, y, X_val, y_val = _validation(model, X, y, validation_data, validation_split)
     n = len(X)
     _safety.warn_big_batch(batch_size, n)
-    rng = np.random.default_rng(seed)
+    rng = initializers.generator("seed", seed)
     history = History()
     start = 0
     if resume is not None:
