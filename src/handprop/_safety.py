@@ -36,7 +36,7 @@ def _row_list(idx, limit=5):
     return f"row{'s' if len(idx) > 1 else ''} {shown}{more}"
 
 
-_KINDS = {"U": "text", "S": "bytes", "O": "Python objects (None, mixed types or rows of different lengths)",
+_KINDS = {"U": "text", "S": "bytes", "O": "Python objects: None, mixed types, integers beyond int64 or rows of different lengths",
           "c": "complex numbers", "M": "dates", "m": "time spans", "V": "records"}
 
 

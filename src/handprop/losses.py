@@ -86,8 +86,9 @@ class MSE(Loss):
 
     def forward(self, pred, target):
         self.pred, self.target = _same_shape_target(pred, target, "MSE")
-        diff = self.pred - self.target
-        return float(np.mean(diff * diff))
+        with np.errstate(over="ignore"):  # beyond 1e154 the square overflows: the loss is inf, honestly
+            diff = self.pred - self.target
+            return float(np.mean(diff * diff))
 
     def backward(self):
         pred, target = self._cached()
@@ -104,8 +105,9 @@ class HalfSSE(Loss):
 
     def forward(self, pred, target):
         self.pred, self.target = _same_shape_target(pred, target, "HalfSSE")
-        diff = self.pred - self.target
-        return float(0.5 * np.sum(diff * diff))
+        with np.errstate(over="ignore"):  # beyond 1e154 the square overflows: the loss is inf, honestly
+            diff = self.pred - self.target
+            return float(0.5 * np.sum(diff * diff))
 
     def backward(self):
         pred, target = self._cached()
@@ -202,11 +204,14 @@ class CrossEntropy(Loss):
             warnings.warn("CrossEntropy got rows that are probabilities (non-negative, summing to 1): it "
                           "expects logits and applies softmax itself; drop the model's final Softmax layer",
                           HandpropWarning, stacklevel=2)
-        shifted = z - z.max(axis=1, keepdims=True)
+        with np.errstate(over="ignore"):  # logits 1e308 apart: a -inf log-probability, an inf loss
+            shifted = z - z.max(axis=1, keepdims=True)
         log_sum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
         self.log_p = shifted - log_sum
         self.pred = z
-        return float(-np.sum(self.target * self.log_p) / n)
+        with np.errstate(invalid="ignore", over="ignore"):  # 0 · -inf (a class not targeted) is NaN
+            terms = np.where(self.target != 0, self.target * self.log_p, 0.0)
+        return float(-np.sum(terms) / n)
 
     def backward(self):
         z, target = self._cached()

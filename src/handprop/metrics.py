@@ -31,6 +31,8 @@ def _labels(y, name):
         y = np.asarray(y)
     except (ValueError, TypeError):  # rows of different lengths
         raise DataError(f"{name} is not a table: its rows have different lengths") from None
+    if y.dtype.kind == "f":
+        check_finite(name, y)  # a NaN label or score would count as a wrong answer, silently
     if y.ndim == 2 and y.shape[1] > 1:
         return y.argmax(axis=1)
     if y.ndim == 2 and y.shape[1] == 1:
