@@ -135,3 +135,216 @@ def test_item08_full_batch_epoch_loss_is_the_one_batch_loss():
     history = model.fit(X, y, loss="mse", optimizer=hp.SGD(lr=0.05), epochs=2)
     by_hand = _hand_batch_losses(W1, b1, W2, b2, X, y, lr=0.05, batch=23, epochs=2)
     np.testing.assert_allclose(history.loss, [b[0][0] for b in by_hand], rtol=1e-12)
+
+
+# -- item 16: every error a user can trigger is a HandpropError, in one line that says what to do --
+
+def _csv(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,label\n1,2,0\n3,4,1\n")
+    return path
+
+
+CASES_16 = [
+    # (name, call, error class, words of the message)
+    ("Dense far beyond memory", lambda t: hp.Dense(10**6, 10**6), hp.errors.TooLargeError,
+     r"Dense\(1000000, 1000000\): its weights and their gradients \(2 arrays of 1,000,000 × 1,000,000 "
+     r"float64\): 29\.1 TiB of memory needed, but this machine has [\d.]+ [KMGT]iB available; use fewer units"),
+    ("text weights", lambda t: hp.Dense(2, 2, weight=[["a", "b"], ["c", "d"]]), hp.DataError,
+     r"Dense\(2, 2\): weight must be numeric, got dtype <U1 \(text\)"),
+    ("numbers as text are still text", lambda t: hp.Dense(2, 1, weight=[["1"], ["2"]]), hp.DataError,
+     r"weight must be numeric"),
+    ("an object as weights", lambda t: hp.Dense(2, 2, weight=object()), hp.DataError, r"weight must be numeric, got dtype object"),
+    ("NaN weights", lambda t: hp.Dense(2, 1, weight=[[np.nan], [1.0]]), hp.DataError,
+     r"weight holds NaN or infinite values"),
+    ("text bias", lambda t: hp.Dense(2, 2, bias=["a", "b"]), hp.DataError, r"bias must be numeric"),
+    ("integer dtype", lambda t: hp.Dense(2, 2, dtype=np.int32), hp.HandpropValueError,
+     r"dtype must be a float type \(np.float64 or np.float32\)"),
+    ("unknown dtype", lambda t: hp.Dense(2, 2, dtype="abc"), hp.HandpropValueError, r"got 'abc'"),
+    ("ragged X at fit", lambda t: net().fit([[1, 2], [3]], [0, 1]), hp.DataError,
+     r"X is not a table of numbers: its rows have different lengths"),
+    ("ragged X at predict", lambda t: net().predict([[1, 2], [3]]), hp.DataError, r"rows have different lengths"),
+    ("ragged X at forward", lambda t: net()([[1, 2], [3]]), hp.DataError, r"rows have different lengths"),
+    ("ragged y", lambda t: net().fit(X4, [[0], [1, 2], [1], [0]]), hp.DataError, r"y is not a table of numbers"),
+    ("None in y", lambda t: net().fit(X4, [None, 1, 1, 0]), hp.DataError, r"y must be numeric, got dtype object"),
+    ("seed 'abc'", lambda t: net().fit(X4, Y4, seed="abc"), hp.HandpropValueError,
+     r"seed must be a whole number >= 0 \(or None for a fresh random one\), got 'abc'; e.g. seed=0"),
+    ("seed -1", lambda t: net().fit(X4, Y4, seed=-1), hp.HandpropValueError, r"seed must be a whole number >= 0.*got -1"),
+    ("seed 1.5", lambda t: net().fit(X4, Y4, seed=1.5), hp.HandpropValueError, r"got 1.5"),
+    ("seed True", lambda t: net().fit(X4, Y4, seed=True), hp.HandpropValueError, r"got True"),
+    ("rng -1", lambda t: hp.Dense(2, 2, rng=-1), hp.HandpropValueError, r"rng must be a whole number >= 0.*got -1"),
+    ("lr 'abc'", lambda t: net().fit(X4, Y4, lr="abc"), hp.HandpropValueError, r"SGD: lr must be a number, got 'abc' \(str\)"),
+    ("SGD(lr=None)", lambda t: hp.SGD(lr=None), hp.HandpropValueError, r"SGD: lr must be a number, got None"),
+    ("Adam(lr='1e-3')", lambda t: hp.Adam(lr="1e-3"), hp.HandpropValueError, r"Adam: lr must be a number, got '1e-3'"),
+    ("callbacks=[print]", lambda t: net().fit(X4, Y4, callbacks=[print]), hp.errors.HandpropTypeError,
+     r"callbacks\[0\] is builtin_function_or_method <built-in function print>, not a callback \(it has no "
+     r"on_train_begin.*subclass handprop.callbacks.Callback"),
+    ("a callback not in a list", lambda t: net().fit(X4, Y4, callbacks=hp.callbacks.EarlyStopping()),
+     hp.errors.HandpropTypeError, r"callbacks must be a list of callbacks, got EarlyStopping.*callbacks=\[EarlyStopping\(...\)\]"),
+    ("a callback class", lambda t: net().fit(X4, Y4, callbacks=[hp.callbacks.EarlyStopping]),
+     hp.errors.HandpropTypeError, r"callbacks\[0\] is the class EarlyStopping, not a callback: pass an instance"),
+    ("predict batch_size=0", lambda t: net().predict(X4, batch_size=0), hp.HandpropValueError,
+     r"batch_size must be a positive integer, got 0"),
+    ("predict batch_size=-1", lambda t: net().predict(X4, batch_size=-1), hp.HandpropValueError, r"got -1"),
+    ("evaluate batch_size=0", lambda t: hp.evaluate(net(), X4, Y4, batch_size=0), hp.HandpropValueError,
+     r"batch_size must be a positive integer, got 0"),
+    ("empty X at predict", lambda t: net().predict(np.empty((0, 2))), hp.DataError,
+     r"X has no rows \(shape \(0, 2\)\): there is nothing to predict"),
+    ("empty X at predict in batches", lambda t: net().predict(np.empty((0, 2)), batch_size=2), hp.DataError, r"X has no rows"),
+    ("empty X at evaluate", lambda t: hp.evaluate(net(), np.empty((0, 2)), np.empty((0, 1)), loss="mse"), hp.DataError,
+     r"X has no rows"),
+    ("empty X at fit", lambda t: net().fit(np.empty((0, 2)), np.empty((0, 1))), hp.HandpropValueError, r"empty \(0 samples\)"),
+    ("empty pred in a loss", lambda t: hp.MSE().forward(np.empty((0, 1)), np.empty((0, 1))), hp.HandpropValueError,
+     r"MSE: pred is empty \(shape \(0, 1\)\); a loss of 0 samples is undefined"),
+    ("Adam(betas=(0.9,))", lambda t: hp.Adam(betas=(0.9,)), hp.HandpropValueError,
+     r"Adam: betas must be a pair of numbers \(beta1, beta2\), got \(0.9,\); e.g. betas=\(0.9, 0.999\)"),
+    ("Adam(betas=None)", lambda t: hp.Adam(betas=None), hp.HandpropValueError, r"betas must be a pair"),
+    ("nesterov='no'", lambda t: hp.SGD(lr=0.1, momentum=0.9, nesterov="no"), hp.HandpropValueError,
+     r"SGD: nesterov must be True or False, got 'no'"),
+    ("BCE(from_logits='yes')", lambda t: hp.BCE(from_logits="yes"), hp.HandpropValueError, r"from_logits must be True or False"),
+    ("LeakyReLU('a')", lambda t: hp.LeakyReLU("a"), hp.HandpropValueError, r"alpha must be in \[0, 1\), got 'a'"),
+    ("shuffle='no'", lambda t: net().fit(X4, Y4, shuffle="no"), hp.HandpropValueError, r"shuffle must be True or False"),
+    ("validation_split 'a'", lambda t: net().fit(X4, Y4, validation_split="a"), hp.HandpropValueError,
+     r"validation_split must be in \(0, 1\), got 'a'"),
+    ("Sequential(5)", lambda t: hp.Sequential(5), hp.errors.HandpropTypeError, r"Sequential takes a list of layers, got int 5"),
+    ("unknown encoding", lambda t: hp.data.read_csv(_csv(t), encoding="klingon"), hp.HandpropValueError,
+     r"unknown encoding 'klingon'; e.g. encoding='utf-8'"),
+    ("encoding None", lambda t: hp.data.read_csv(_csv(t), encoding=None), hp.HandpropValueError, r"unknown encoding None"),
+    ("text metric values", lambda t: metrics.mse(["a"], ["b"]), hp.DataError, r"y_true must be numeric, got dtype <U1"),
+    ("ragged metric rows", lambda t: metrics.accuracy([[1, 2], [1]], [1, 2]), hp.DataError, r"y_true is not a table"),
+    ("NaN label in accuracy", lambda t: metrics.accuracy([np.nan, 1.0], [0, 1]), hp.DataError, r"y_true holds NaN values in row 0"),
+    ("confusion n_classes 'a'", lambda t: metrics.confusion_matrix([1, 0], [0, 0], n_classes="a"), hp.HandpropValueError,
+     r"n_classes must be a positive integer, got 'a'"),
+]
+
+
+@pytest.mark.parametrize("name, call, error, words", CASES_16, ids=[c[0] for c in CASES_16])
+def test_item16_one_error_family(tmp_path, name, call, error, words):
+    with pytest.raises(error, match=words) as info:
+        call(tmp_path)
+    err = info.value
+    assert isinstance(err, hp.HandpropError)
+    assert isinstance(err, (ValueError, TypeError)), "a user's mistake keeps its Python meaning too"
+    assert "\n" not in str(err)
+
+
+def test_item16_a_layer_is_refused_before_allocating_what_memory_cannot_hold(monkeypatch):
+    from handprop import _safety
+
+    monkeypatch.setattr(_safety, "available_memory", lambda: 10 * 2**20)  # a machine with 10 MiB free
+    # 1000 × 1000 float64: W and dW (8 MB each) and the initializer's float64 draws (16 MB) = 32 MB
+    with pytest.raises(MemoryError, match=r"30\.5 MiB of memory needed, but this machine has 10\.0 MiB available"):
+        hp.Dense(1000, 1000)
+    # given weights need no draws: W (copied) and dW, 2 × 8 bytes × 500 × 500 = 3.8 MiB: it fits
+    layer = hp.Dense(500, 500, weight=np.ones((500, 500)))
+    assert layer.W.shape == (500, 500)
+
+
+def test_item16_text_labels_advice_runs_as_printed():
+    y = np.array(["cat", "dog", "dog", "cat"])
+    model = hp.mlp([2, 3, 2], "tanh", rng=0)
+    with pytest.raises(hp.DataError, match=r"y must be numeric, got dtype <U3 \(text\); text labels become class "
+                       r"indices with handprop.data.LabelEncoder: y = LabelEncoder\(\)\.fit_transform\(y\)") as info:
+        model.fit(X4, y, loss="ce", epochs=1)
+    command = str(info.value).rsplit(": ", 1)[1]
+    scope = {"LabelEncoder": hp.data.LabelEncoder, "y": y}
+    exec(command, scope)
+    assert scope["y"].tolist() == [0, 1, 1, 0]
+    assert len(model.fit(X4, scope["y"], loss="ce", epochs=1)) == 1
+
+
+def test_item16_metrics_advice_runs_as_printed():
+    with pytest.raises(hp.errors.HandpropTypeError, match=r"metrics must be a list of names, got 'accuracy'; "
+                       r"e.g. metrics=\['accuracy'\]") as info:
+        net().fit(X4, Y4, metrics="accuracy", epochs=1)
+    advice = str(info.value).rsplit("e.g. ", 1)[1]
+    kwargs = eval(f"dict({advice})")
+    assert "accuracy" in net().fit(X4, Y4, epochs=1, **kwargs)
+
+
+def test_item16_cli_exits_2_never_1_on_user_input(tmp_path, capsys):
+    from handprop.cli import main
+
+    data = _csv(tmp_path)
+    base = ["train", str(data), "--epochs", "1", "--quiet", "--no-doctor", "--out", str(tmp_path / "m.npz")]
+    for extra, words in ((["--seed", "-1"], "--seed must be a whole number >= 0, got -1"),
+                         (["--layers", "1000000,1000000"], "29.1 TiB of memory needed")):
+        assert main(base + extra) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and words in err and err.count("\n") == 1
+    assert not (tmp_path / "m.npz").exists()
+
+
+# -- item 17: no NumPy RuntimeWarning reaches the user; messages blame the right thing ----------------
+
+@pytest.fixture
+def no_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any RuntimeWarning fails the test
+        yield
+
+
+def test_item17_divergence_is_one_error_and_no_warning(no_warnings):
+    for kw in ({"lr": 1e10}, {"lr": 1e10, "batch_size": 2, "metrics": ["mse", "r2"]},
+               {"optimizer": hp.SGD(lr=1e10, momentum=0.9)}):
+        with pytest.raises(hp.DivergenceError, match="learning rate 1e\\+10 is probably too large"):
+            hp.mlp([2, 3, 1], "relu", rng=0).fit(X4, Y4, epochs=50, **kw)
+
+
+def test_item17_prediction_that_overflows_blames_the_inputs_not_nan(no_warnings):
+    model = hp.mlp([2, 30, 30, 1], "relu", rng=0)
+    with pytest.raises(hp.DataError, match=r"output overflowed \(not finite\) for X's rows 1, 2, 3, whose values "
+                       r"reach 1e\+308: scale X as the training data was scaled") as info:
+        model.predict(X4 * 1e308)
+    assert "NaN" not in str(info.value)
+
+
+def test_item17_prediction_from_diverged_weights_blames_the_weights(no_warnings):
+    model = net()
+    model.layers[0].W[0, 0] = np.nan
+    with pytest.raises(hp.DataError, match=r"the model's weights hold NaN or infinite values.*training diverged"):
+        model.predict(X4)
+
+
+def test_item17_metrics_of_huge_values_are_right_and_quiet(no_warnings):
+    t = np.array([3e200, -1e200, 2e200, 5e200])
+    p = np.array([2.5e200, -0.5e200, 2e200, 4e200])
+    # the same numbers divided by 1e200, computed by hand: R² is unchanged by a common scale
+    ts, ps = t / 1e200, p / 1e200
+    r2_hand = 1 - np.sum((ts - ps) ** 2) / np.sum((ts - ts.mean()) ** 2)
+    assert metrics.r2(t, p) == pytest.approx(r2_hand, rel=1e-12)
+    assert metrics.mae(t, p) == pytest.approx(np.mean(np.abs(ts - ps)) * 1e200, rel=1e-12)
+    assert metrics.mse([1e200], [-1e200]) == np.inf  # (2e200)² is beyond float64: inf, said without a warning
+    assert metrics.mse([1e100], [-1e100]) == pytest.approx(4e200, rel=1e-12)
+
+
+def test_item17_evaluate_and_losses_report_overflow_as_inf_quietly(no_warnings):
+    result = hp.evaluate(hp.mlp([2, 3, 1], "relu", rng=0), X4, Y4 * 1e300, loss="mse", metrics=["mse", "mae"])
+    assert result["loss"] == np.inf and result["mse"] == np.inf
+    assert result["mae"] == pytest.approx(np.mean(np.abs(Y4 * 1e300)), rel=1e-3)  # outputs are ~1, targets 1e300
+    assert hp.MSE().forward(np.array([[1e200]]), np.array([[0.0]])) == np.inf
+    assert hp.CrossEntropy().forward(np.array([[1e308, -1e308]]), np.array([1])) == np.inf
+    assert hp.CrossEntropy().forward(np.array([[1e308, -1e308]]), np.array([0])) == 0.0
+
+
+def test_item17_standard_scaler_tells_overflow_from_nan(no_warnings):
+    huge = np.array([[1e308, 1.0], [1e308, 2.0], [-1e308, 3.0]])
+    with pytest.raises(hp.DataError, match=r"X's column\(s\) \[0\] hold values too large to standardise \(up to "
+                       r"1e\+308; their mean or spread overflows\); divide them first, e.g. X\[:, 0\] /= 1e308") as info:
+        hp.data.StandardScaler().fit(huge)
+    assert "NaN" not in str(info.value)
+    exec(str(info.value).rsplit("e.g. ", 1)[1], {"X": huge})  # the advice, as printed
+    scaler = hp.data.StandardScaler().fit(huge)
+    assert np.isfinite(scaler.scale_).all()
+    nan = np.array([[np.nan, 1.0], [1.0, 2.0]])
+    with pytest.raises(hp.DataError, match=r"X holds NaN or infinite values in column\(s\) \[0\]"):
+        hp.data.StandardScaler().fit(nan)
+
+
+def test_item17_huge_but_finite_weights_are_not_called_diverged(no_warnings):
+    from handprop._safety import all_finite
+
+    big = np.full(1000, 1e306)  # their sum overflows; every one is finite
+    assert all_finite([big])
+    big[3] = np.inf
+    assert not all_finite([big])

@@ -67,9 +67,10 @@ class StandardScaler:
         if len(bad) and not np.isfinite(X[:, bad]).all():
             raise DataError(f"X holds NaN or infinite values in column(s) {bad[:10].tolist()}")
         if len(bad):  # finite values whose mean or spread overflows float64
+            top = float(np.abs(X[:, bad]).max())
             raise DataError(f"X's column(s) {bad[:10].tolist()} hold values too large to standardise (up to "
-                            f"{np.abs(X[:, bad]).max():.3g}; their mean or spread overflows); divide them first, "
-                            f"e.g. X[:, {bad[0]}] /= 1e100")
+                            f"{top:.3g}; their mean or spread overflows); divide them first, "
+                            f"e.g. X[:, {bad[0]}] /= 1e{int(np.ceil(np.log10(top)))}")
         # Rounding leaves a tiny non-zero std on a constant column (e.g. 1e-17 for 0.1 repeated);
         # treat anything at the level of float64 rounding of the mean as constant.
         tiny = 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)
