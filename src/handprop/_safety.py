@@ -54,6 +54,21 @@ def as_numeric(name, a, fix=""):
     return arr
 
 
+def cast(name, a, dtype):
+    """``a`` as the float ``dtype`` (no copy if it is one already); values beyond that type's range
+    are refused, naming them, rather than made infinite (1e300 as float32 is inf)."""
+    dtype = np.dtype(dtype)
+    if a.dtype == dtype:
+        return a
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = a.astype(dtype)
+    if dtype.kind == "f" and not all_finite([out]) and all_finite([a]):
+        top = float(np.max(np.abs(a.astype(np.float64))))
+        raise DataError(f"{name} holds values up to {top:.3g}, beyond the range of {dtype} (±{np.finfo(dtype).max:.3g}) "
+                        f"that the model computes in; scale {name} down, or compute in float64: model.astype(np.float64)")
+    return out
+
+
 def available_memory():
     """Bytes of memory available now (Linux's MemAvailable; else free pages), None if unknown."""
     try:
@@ -90,6 +105,7 @@ def check_finite(name, a):
     """Raise DataError naming the rows of ``a`` that hold NaN or infinite values."""
     if a.dtype.kind not in "fc" or a.size == 0:
         return  # integers and booleans cannot be NaN
+    a = a.reshape(1) if a.ndim == 0 else a  # (a single number is one row)
     # NaN and inf propagate through a sum, which needs no array of booleans as big as the data;
     # only if the sum is not finite (or large finite data overflowed it) do we look row by row.
     # Chunk by chunk, so that a memory-mapped file is read through, never made resident whole.

@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 
 from ._arguments import flag
-from ._safety import as_numeric
+from ._safety import as_numeric, cast
 from .activations import Sigmoid, Softmax, sigmoid
 from .errors import HandpropError, HandpropValueError, HandpropWarning, ShapeError
 
@@ -60,6 +60,8 @@ def _numbers(pred, target, loss):
     pred = as_numeric(f"{loss}: pred", pred)
     if pred.size == 0:
         raise HandpropValueError(f"{loss}: pred is empty (shape {pred.shape}); a loss of 0 samples is undefined")
+    if pred.dtype.kind != "f":  # integer or boolean outputs (a model's are float): computed as float64
+        pred = pred.astype(np.float64)
     return pred, as_numeric(f"{loss}: target", target)
 
 
@@ -73,7 +75,7 @@ def _same_shape_target(pred, target, loss):
             raise ShapeError(
                 f"{loss}: target has shape {target.shape} but the model's output has shape {pred.shape}"
             )
-    return pred, target.astype(pred.dtype, copy=False)
+    return pred, cast(f"{loss}: target", target, pred.dtype)
 
 
 class MSE(Loss):
@@ -86,7 +88,7 @@ class MSE(Loss):
 
     def forward(self, pred, target):
         self.pred, self.target = _same_shape_target(pred, target, "MSE")
-        with np.errstate(over="ignore"):  # beyond 1e154 the square overflows: the loss is inf, honestly
+        with np.errstate(all="ignore"):  # beyond 1e154 the square overflows: the loss is inf, honestly
             diff = self.pred - self.target
             return float(np.mean(diff * diff))
 
@@ -105,7 +107,7 @@ class HalfSSE(Loss):
 
     def forward(self, pred, target):
         self.pred, self.target = _same_shape_target(pred, target, "HalfSSE")
-        with np.errstate(over="ignore"):  # beyond 1e154 the square overflows: the loss is inf, honestly
+        with np.errstate(all="ignore"):  # beyond 1e154 the square overflows: the loss is inf, honestly
             diff = self.pred - self.target
             return float(0.5 * np.sum(diff * diff))
 
@@ -140,16 +142,17 @@ class BCE(Loss):
         self.pred, self.target = pred, target
         if self.from_logits:
             z = pred
-            return float(np.mean(np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))))
+            with np.errstate(all="ignore"):  # an infinite logit gives a non-finite loss, which fit reports
+                return float(np.mean(np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))))
         if np.any((pred < 0) | (pred > 1)):
             raise HandpropValueError(
                 "BCE: predictions must be probabilities in [0, 1]; end the model with a Sigmoid layer, "
                 "or use BCE(from_logits=True) on raw outputs"
             )
-        with np.errstate(divide="ignore"):  # log(0) = -inf, clamped just below
+        with np.errstate(divide="ignore", over="ignore"):  # log(0) = -inf, clamped just below
             log_p = np.maximum(np.log(pred), -100.0)
             log_q = np.maximum(np.log(1 - pred), -100.0)
-        return float(-np.mean(target * log_p + (1 - target) * log_q))
+            return float(-np.mean(target * log_p + (1 - target) * log_q))
 
     def backward(self):
         pred, target = self._cached()
@@ -204,13 +207,12 @@ class CrossEntropy(Loss):
             warnings.warn("CrossEntropy got rows that are probabilities (non-negative, summing to 1): it "
                           "expects logits and applies softmax itself; drop the model's final Softmax layer",
                           HandpropWarning, stacklevel=2)
-        with np.errstate(over="ignore"):  # logits 1e308 apart: a -inf log-probability, an inf loss
+        with np.errstate(all="ignore"):  # logits 1e308 apart: a -inf log-probability, an inf loss
             shifted = z - z.max(axis=1, keepdims=True)
-        log_sum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        self.log_p = shifted - log_sum
+            log_sum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            self.log_p = shifted - log_sum
+            terms = np.where(self.target != 0, self.target * self.log_p, 0.0)  # 0 · -inf is no term
         self.pred = z
-        with np.errstate(invalid="ignore", over="ignore"):  # 0 · -inf (a class not targeted) is NaN
-            terms = np.where(self.target != 0, self.target * self.log_p, 0.0)
         return float(-np.sum(terms) / n)
 
     def backward(self):
@@ -229,7 +231,7 @@ class CrossEntropy(Loss):
             onehot = np.zeros_like(z)
             onehot[np.arange(n), labels] = 1.0
             target = onehot
-        return z, target.astype(z.dtype, copy=False)
+        return z, cast("CrossEntropy: target", target, z.dtype)
 
     @staticmethod
     def _labels(target, n, k):

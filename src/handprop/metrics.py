@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from ._arguments import positive_int
-from ._safety import as_numeric, check_finite
+from ._safety import as_numeric, check_finite, check_memory
 from .errors import DataError, HandpropValueError, ShapeError
 
 
@@ -72,14 +72,17 @@ def accuracy(y_true, y_pred):
 def _pair(y_true, y_pred):
     t = as_numeric("y_true", y_true).astype(np.float64, copy=False)
     p = as_numeric("y_pred", y_pred).astype(np.float64, copy=False)
+    for name, a in (("y_true", t), ("y_pred", p)):
+        if a.ndim == 0:
+            raise ShapeError(f"{name} must hold one value (or row) per sample, got the single number {a}")
+    if t.size == 0 or p.size == 0:
+        raise HandpropValueError("a metric of 0 samples is undefined")
     if t.shape != p.shape:
         # A single output may come as (n,) on one side and (n, 1) on the other.
         if t.size == p.size and t.ndim <= 2 and p.ndim <= 2 and len(t) == len(p):
             t, p = t.reshape(len(t), -1), p.reshape(len(p), -1)
         else:
             raise ShapeError(f"y_true has shape {t.shape} but y_pred has shape {p.shape}")
-    if t.size == 0:
-        raise HandpropValueError("a metric of 0 samples is undefined")
     check_finite("y_true", t)
     check_finite("y_pred", p)
     return _scaled(t, p)
@@ -134,6 +137,11 @@ def confusion_matrix(y_true, y_pred, n_classes=None):
     for name, v in (("y_true", t), ("y_pred", p)):
         if v.dtype.kind not in "iub" and not (v.dtype.kind == "f" and np.all(v == np.round(v))):
             raise HandpropValueError(f"confusion_matrix: {name} must hold integer class labels, got {v.dtype}")
+        if len(v) and float(v.min()) < 0:
+            raise HandpropValueError("confusion_matrix: labels must be >= 0")
+        if len(v) and float(v.max()) >= 2**31:
+            raise HandpropValueError(f"confusion_matrix: {name} holds the label {v.max():g}: labels are class "
+                                     "indices 0..k-1 (handprop.data.LabelEncoder makes them)")
     t, p = t.astype(np.int64), p.astype(np.int64)
     n_classes = positive_int("confusion_matrix: n_classes", n_classes, allow_none=True)
     top = int(max(t.max(initial=-1), p.max(initial=-1))) + 1
@@ -141,8 +149,8 @@ def confusion_matrix(y_true, y_pred, n_classes=None):
         n_classes = top
     elif top > n_classes:
         raise HandpropValueError(f"confusion_matrix: label {top - 1} is out of range for n_classes={n_classes}")
-    if len(t) and min(t.min(), p.min()) < 0:
-        raise HandpropValueError("confusion_matrix: labels must be >= 0")
+    check_memory(f"confusion_matrix: a {n_classes:,} × {n_classes:,} matrix", n_classes * n_classes * 8,
+                 "labels are class indices 0..k-1 (handprop.data.LabelEncoder makes them)")
     C = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(C, (t, p), 1)
     return C

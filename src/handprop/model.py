@@ -9,7 +9,7 @@ import numpy as np
 from . import activations
 from ._arguments import positive_int
 from .initializers import as_rng
-from ._safety import all_finite, as_numeric, check_finite
+from ._safety import all_finite, as_numeric, cast, check_finite
 from .errors import DataError, HandpropTypeError, HandpropValueError, ShapeError
 from .layers import Dense, Layer
 
@@ -96,14 +96,24 @@ class Sequential:
                 f"X has {X.shape[1]} features (shape {X.shape}) but the first layer "
                 f"{self.layers[0]!r} expects {n_in}"
             )
-        return X.astype(self.dtype, copy=False)
+        return cast("X", X, self.dtype)
 
     def forward(self, X):
-        """Output of the network for the rows of ``X`` (samples × features)."""
-        out = self.check_input(X)
-        for layer in self.layers:
-            out = layer.forward(out)
-        return out
+        """Output of the network for the rows of ``X`` (samples × features).
+
+        Rows holding NaN or infinite values are refused (a DataError naming them), and so is an
+        output that is not finite: it says whether the weights or the inputs are to blame.
+        """
+        X = self.check_input(X)
+        check_finite("X", X)
+        return self._finite(X, self._through(X))
+
+    def _through(self, X):
+        """The layers' forwards; an overflow on the way is reported once, in words, by ``_finite``."""
+        with np.errstate(all="ignore"):
+            for layer in self.layers:
+                X = layer.forward(X)
+        return X
 
     __call__ = forward
 
@@ -130,18 +140,15 @@ class Sequential:
         if len(X) == 0:
             raise DataError(f"X has no rows (shape {X.shape}): there is nothing to predict")
         check_finite("X", X)
-        with np.errstate(all="ignore"):  # an overflow is reported below, once, in words
-            if batch_size is None:
-                out = self.forward(X)
-            else:
-                out = np.concatenate([self.forward(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
-        if not all_finite([out]):
-            self._not_finite(X, out)
-        return out
+        if batch_size is None:
+            return self._finite(X, self._through(X))
+        return self._finite(X, np.concatenate([self._through(X[i:i + batch_size]) for i in range(0, len(X), batch_size)]))
 
-    def _not_finite(self, X, out):
-        """Say why an output is not finite: weights that are not (training diverged), or inputs too
-        large for these weights (the values overflowed on the way through the layers)."""
+    def _finite(self, X, out):
+        """``out``, or a DataError saying why it is not finite: weights that are not (training
+        diverged), or inputs too large for these weights (values overflowed through the layers)."""
+        if all_finite([out]):
+            return out
         bad = ~np.isfinite(out.reshape(len(out), -1)).all(axis=1)
         rows = ", ".join(str(i) for i in np.flatnonzero(bad)[:5]) + (" ..." if bad.sum() > 5 else "")
         if not all_finite([p.value for p in self.parameters()]):
@@ -195,6 +202,9 @@ def mlp(sizes, activation="sigmoid", output=None, init=None, rng=None, dtype=np.
     the last Dense layer (None or "identity" for none: logits for CrossEntropy, values for
     regression). ``init`` defaults to He for ReLU-like activations and Glorot otherwise.
     """
+    if not isinstance(sizes, (list, tuple, range, np.ndarray)):
+        raise HandpropTypeError(f"mlp: sizes must be a list of layer sizes, got {type(sizes).__name__} {sizes!r}; "
+                                "e.g. mlp([2, 3, 1])")
     sizes = list(sizes)
     if len(sizes) < 2:
         raise HandpropValueError(f"mlp: sizes needs at least input and output sizes, got {sizes}")

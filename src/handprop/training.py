@@ -97,7 +97,7 @@ def prepare_data(model, X, y):
     _safety.check_finite("X", X)
     _safety.check_finite("y", y)
     if y.dtype.kind in "fb":
-        y = y.astype(model.dtype, copy=False)
+        y = _safety.cast("y", y, model.dtype)
     return X, y
 
 
