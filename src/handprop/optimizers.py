@@ -257,8 +257,13 @@ OPTIMIZERS = {"sgd": SGD, "adam": Adam}
 
 
 def get(optimizer, lr=None):
-    """An optimizer from its name (``"sgd"``, ``"adam"``) or an Optimizer instance."""
+    """An optimizer from its name (``"sgd"``, ``"adam"``) or an Optimizer instance (then ``lr``,
+    which would do nothing, must not be given: the instance has its own)."""
     if isinstance(optimizer, Optimizer):
+        if lr is not None:
+            raise HandpropValueError(
+                f"lr={lr!r} would do nothing: the optimizer {optimizer!r} has its own learning rate; set it "
+                f"there, e.g. optimizer={type(optimizer).__name__}(lr={lr!r}), or pass optimizer by name")
         return optimizer
     try:
         cls = OPTIMIZERS[str(optimizer).lower()]

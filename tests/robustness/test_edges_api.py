@@ -176,6 +176,11 @@ CASES_16 = [
     ("lr 'abc'", lambda t: net().fit(X4, Y4, lr="abc"), hp.HandpropValueError, r"SGD: lr must be a number, got 'abc' \(str\)"),
     ("SGD(lr=None)", lambda t: hp.SGD(lr=None), hp.HandpropValueError, r"SGD: lr must be a number, got None"),
     ("Adam(lr='1e-3')", lambda t: hp.Adam(lr="1e-3"), hp.HandpropValueError, r"Adam: lr must be a number, got '1e-3'"),
+    ("lr beside an optimizer instance", lambda t: net().fit(X4, Y4, optimizer=hp.SGD(lr=0.1), lr=0.5),
+     hp.HandpropValueError, r"lr=0.5 would do nothing: the optimizer SGD\(lr=0.1, .*\) has its own learning rate; "
+     r"set it there, e.g. optimizer=SGD\(lr=0.5\)"),
+    ("NaN X at forward", lambda t: net()(np.array([[0.0, 1.0], [np.nan, 0.0]])), hp.DataError,
+     r"X holds NaN values in row 1 \(0-based\)"),
     ("callbacks=[print]", lambda t: net().fit(X4, Y4, callbacks=[print]), hp.errors.HandpropTypeError,
      r"callbacks\[0\] is builtin_function_or_method <built-in function print>, not a callback \(it has no "
      r"on_train_begin.*subclass handprop.callbacks.Callback"),
@@ -339,6 +344,16 @@ def test_item17_standard_scaler_tells_overflow_from_nan(no_warnings):
     nan = np.array([[np.nan, 1.0], [1.0, 2.0]])
     with pytest.raises(hp.DataError, match=r"X holds NaN or infinite values in column\(s\) \[0\]"):
         hp.data.StandardScaler().fit(nan)
+
+
+def test_item17_values_beyond_float32_are_named_not_called_infinite(no_warnings):
+    model = hp.mlp([2, 3, 1], "tanh", rng=0, dtype=np.float32)
+    with pytest.raises(hp.DataError, match=r"X holds values up to 1e\+300, beyond the range of float32 "
+                       r"\(±3.4e\+38\).*compute in float64: model.astype\(np.float64\)") as info:
+        model.predict(np.array([[1e300, 0.0]]))
+    assert "infinite" not in str(info.value)
+    exec(str(info.value).rsplit(": ", 1)[1], {"model": model, "np": np})  # the advice, as printed
+    assert model.predict(np.array([[1e300, 0.0]])).dtype == np.float64
 
 
 def test_item17_huge_but_finite_weights_are_not_called_diverged(no_warnings):
