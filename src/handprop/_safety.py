@@ -94,7 +94,10 @@ def format_bytes(n):
 
 def check_memory(what, nbytes, fix):
     """Refuse (TooLargeError) before allocating ``nbytes`` for ``what`` if this machine has less
-    memory available; the message gives the estimate, the memory available and ``fix``."""
+    memory available; the message gives the estimate, the memory available and ``fix``. Below 16 MiB
+    the machine is not asked (reading its memory figures costs more than a small forward pass)."""
+    if nbytes < 16 * 2**20:
+        return
     avail = available_memory()
     if avail is not None and nbytes > avail:
         raise TooLargeError(f"{what}: {format_bytes(nbytes)} of memory needed, but this machine has "

@@ -9,7 +9,7 @@ import numpy as np
 from . import activations
 from ._arguments import positive_int
 from .initializers import as_rng
-from ._safety import all_finite, as_numeric, cast, check_finite
+from ._safety import all_finite, as_numeric, cast, check_finite, check_memory
 from .errors import DataError, HandpropTypeError, HandpropValueError, ShapeError
 from .layers import Dense, Layer
 
@@ -83,6 +83,20 @@ class Sequential:
     def n_params(self):
         return sum(layer.n_params for layer in self.layers)
 
+    def forward_bytes(self, rows, n_in=None):
+        """Bytes that the layers' outputs for ``rows`` rows take (one array per layer)."""
+        n, total = self.n_inputs or n_in or 1, 0
+        for layer in self.layers:
+            n = layer.output_size(n)
+            total += n
+        return rows * total * self.dtype.itemsize
+
+    def check_memory(self, rows, what, copies=1):
+        """Refuse (TooLargeError) a pass over ``rows`` rows whose ``copies`` of the layers' outputs
+        this machine's memory cannot hold, before anything is allocated."""
+        check_memory(f"{what} of {rows:,} rows through {self!r}", copies * self.forward_bytes(rows),
+                     "give a smaller batch_size")
+
     # -- computation -------------------------------------------------------------------------
     def check_input(self, X):
         """``X`` as a 2-D array of the model's dtype, or a ShapeError saying what is wrong."""
@@ -106,6 +120,7 @@ class Sequential:
         """
         X = self.check_input(X)
         check_finite("X", X)
+        self.check_memory(len(X), "the forward pass")
         return self._finite(X, self._through(X))
 
     def _through(self, X):
@@ -140,6 +155,7 @@ class Sequential:
         if len(X) == 0:
             raise DataError(f"X has no rows (shape {X.shape}): there is nothing to predict")
         check_finite("X", X)
+        self.check_memory(min(len(X), batch_size or len(X)), "prediction")
         if batch_size is None:
             return self._finite(X, self._through(X))
         return self._finite(X, np.concatenate([self._through(X[i:i + batch_size]) for i in range(0, len(X), batch_size)]))

@@ -295,7 +295,7 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
         callbacks.append(ProgressBar())
     state = TrainState(model, loss, optimizer, rng, history, epochs, batch_size, shuffle, callbacks)
     state.epoch = state.epochs_done = start
-    engine = _runner(model, loss, optimizer)  # runs the steps: see handprop._engine
+    engine = _runner(model, loss, optimizer, min(batch_size or n, n))  # runs the steps: see handprop._engine
     # Overflow on the way to a non-finite loss is expected when training diverges; it is caught
     # (after every step) and reported once, as a DivergenceError, instead of as NumPy warnings.
     errstate = np.errstate(over="ignore", invalid="ignore", divide="ignore")

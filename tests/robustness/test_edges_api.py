@@ -363,3 +363,21 @@ def test_item17_huge_but_finite_weights_are_not_called_diverged(no_warnings):
     assert all_finite([big])
     big[3] = np.inf
     assert not all_finite([big])
+
+
+def test_item16_a_pass_too_large_for_memory_is_refused_before_it_runs(monkeypatch):
+    from handprop import _safety
+
+    model = hp.mlp([2, 1000, 1], "tanh", rng=0)
+    X = np.zeros((10_000, 2))
+    # outputs of Dense(2, 1000), Tanh, Dense(1000, 1): (1000 + 1000 + 1) × 10,000 rows × 8 bytes = 152.7 MiB
+    monkeypatch.setattr(_safety, "available_memory", lambda: 100 * 2**20)
+    with pytest.raises(MemoryError, match=r"prediction of 10,000 rows through Sequential.*: 152\.7 MiB of memory "
+                       r"needed, but this machine has 100\.0 MiB available; give a smaller batch_size"):
+        model.predict(X)
+    assert model.predict(X, batch_size=5000).shape == (10_000, 1)  # the fix, as printed: 76 MiB
+    W = model.layers[0].W.copy()
+    with pytest.raises(MemoryError, match=r"training on batches of 10,000 rows .*: 458\.0 MiB of memory needed"):
+        model.fit(X, np.zeros(10_000), epochs=1)
+    np.testing.assert_array_equal(model.layers[0].W, W)  # refused before any step
+    assert len(model.fit(X, np.zeros(10_000), epochs=1, batch_size=1000)) == 1  # 45.8 MiB: it fits
