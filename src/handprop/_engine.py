@@ -60,7 +60,7 @@ def runner(model, loss, optimizer, rows=None):
     """The engine for ``fit``: ``Fused`` where it applies, else ``StepRunner``. Before anything runs,
     the optimizer is bound to the model (one that stepped another model is refused) and the memory
     that batches of ``rows`` rows take (outputs, gradients, scratch: 3 arrays per layer) is checked."""
-    optimizer.bind(model.parameters())
+    _fused.unwrap(optimizer)[0].bind(model.parameters())  # the optimizer itself, not a wrapper
     if rows is not None:
         model.check_memory(rows, "training on batches", copies=3)
     if _fused.supports(model, loss, optimizer):

@@ -46,12 +46,12 @@ def supports(model, loss, optimizer):
     if not dense or any(type(layer) not in kernels.LAYERS and type(layer) is not Dense for layer in layers):
         return False
     dtypes = {a.dtype for layer in dense for a in (layer.W, layer.b)}
-    optimizer, _ = _unwrap(optimizer)
+    optimizer, _ = unwrap(optimizer)
     return (type(loss) in kernels.LOSSES and len(dtypes) == 1 and next(iter(dtypes)).kind == "f"
             and type(optimizer) in (SGD, Adam))
 
 
-def _unwrap(optimizer):
+def unwrap(optimizer):
     """(optimizer, observer): an optimizer that wraps another one to watch the gradients (the
     doctor's GradientRecorder: ``inner`` and ``observe(weight_grads)``) is split in two."""
     if hasattr(optimizer, "observe") and hasattr(optimizer, "inner"):
@@ -76,7 +76,7 @@ class Fused:
     """
 
     def __init__(self, model, loss, optimizer):
-        optimizer, self.observer = _unwrap(optimizer)
+        optimizer, self.observer = unwrap(optimizer)
         self.layers, self.loss, self.optimizer = list(model.layers), loss, optimizer
         self.n_outputs = model.n_outputs
         self.dense = [layer for layer in self.layers if type(layer) is Dense]

@@ -9,6 +9,8 @@ Use them in ``fit`` or in a loop you write yourself::
         opt.step(model.parameters())
 
 Gradients are not accumulated (each backward overwrites ``dW``), so there is no ``zero_grad``.
+An optimizer is bound to the parameters it first steps (``bind``): its state is theirs, so
+stepping another model's parameters raises; make one optimizer per model.
 State (momentum buffers, Adam moments) lives in lists aligned with the parameter list, and
 parameters are updated in place, so ``layer.W`` is the same array before and after a step.
 

@@ -381,3 +381,15 @@ def test_item16_a_pass_too_large_for_memory_is_refused_before_it_runs(monkeypatc
         model.fit(X, np.zeros(10_000), epochs=1)
     np.testing.assert_array_equal(model.layers[0].W, W)  # refused before any step
     assert len(model.fit(X, np.zeros(10_000), epochs=1, batch_size=1000)) == 1  # 45.8 MiB: it fits
+
+
+def test_item07_a_wrapped_optimizer_is_bound_too():
+    from handprop.doctor import GradientRecorder
+
+    first, second = net(0), net(0)
+    opt = hp.Adam(lr=0.01)
+    first.fit(X4, Y4, optimizer=GradientRecorder(opt), epochs=2)  # the fused engine steps opt's copy
+    with pytest.raises(hp.HandpropValueError, match="bound to the 4 parameters"):
+        second.fit(X4, Y4, optimizer=opt, epochs=1)
+    with pytest.raises(hp.HandpropValueError, match="bound to the 4 parameters"):
+        second.fit(X4, Y4, optimizer=GradientRecorder(opt), epochs=1)
