@@ -53,3 +53,11 @@ def names(name, value):
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
         raise HandpropTypeError(f"{name} must be a list of names, got {value!r}; e.g. {name}=[{value!r}]")
     return list(value)
+
+
+def model(name, value):
+    """``value`` if it is a model (a Sequential: ``layers``, ``check_input``), else an error."""
+    if not (hasattr(value, "layers") and callable(getattr(value, "check_input", None))):
+        raise HandpropTypeError(f"{name}: the model must be a Sequential (e.g. handprop.mlp([2, 3, 1])), "
+                                f"got {type(value).__name__} {value!r:.60}")
+    return value

@@ -17,6 +17,13 @@ class HandpropTypeError(HandpropError, TypeError):
     """An argument of the wrong kind: a function where a Callback goes, a number where a list goes."""
 
 
+class HandpropKeyError(HandpropError, KeyError):
+    """A name that is not there: a history key, a column. The message lists the names there are."""
+
+    def __str__(self):  # KeyError would show the message in quotes
+        return str(self.args[0]) if self.args else ""
+
+
 class TooLargeError(HandpropValueError, MemoryError):
     """A size this machine's memory cannot hold (a layer, a batch): refused before allocating, with
     the estimate and the memory available."""

@@ -186,6 +186,9 @@ class Dense(Layer):
     def backward(self, delta, need_input_grad=True):
         if self.x is None:
             raise self._missing_forward()
+        if np.shape(delta) != (len(self.x), self.n_out):
+            raise ShapeError(f"{self!r}.backward: the gradient has shape {np.shape(delta)}, but the "
+                             f"layer's output for the last forward had shape {(len(self.x), self.n_out)}")
         self.dW = self.x.T @ delta
         self.db = delta.sum(axis=0)
         if need_input_grad:

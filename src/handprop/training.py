@@ -27,7 +27,7 @@ from ._engine import runner as _runner
 from ._engine import train_step  # noqa: F401  (public: handprop.training.train_step)
 from ._gather import iter_batches  # noqa: F401  (public: handprop.training.iter_batches)
 from ._safety import InterruptGuard as _InterruptGuard
-from .errors import HandpropValueError, ShapeError
+from .errors import HandpropKeyError, HandpropValueError, ShapeError
 
 
 class History:
@@ -49,6 +49,10 @@ class History:
         return self.history.get("loss", [])
 
     def __getitem__(self, key):
+        if key not in self.history:
+            held = ", ".join(self.history) or "nothing yet"
+            raise HandpropKeyError(f"the history has no {key!r}; it holds: {held} (val_* values need "
+                                   "validation_data or validation_split, metrics need metrics=[...])")
         return self.history[key]
 
     def __len__(self):
@@ -152,7 +156,7 @@ def evaluate(model, X, y, loss=None, metrics=("accuracy",), batch_size=8192, inc
     or BCE(from_logits=True); otherwise a probability, thresholded at 0.5). The loss is reported
     when ``loss`` is given and ``include_loss``.
     """
-    X = model.check_input(X)
+    X = _arguments.model("evaluate", model).check_input(X)
     _safety.check_finite("X", X)
     y = _safety.as_numeric("y", y, _TEXT_LABELS)
     _safety.check_finite("y", y)
@@ -268,8 +272,7 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
     unless a ``StopOnNonFinite`` callback is given; either way the model keeps the weights of the last
     step whose loss was finite (the optimizer's state is reset), so nothing it learned is lost.
     """
-    loss = losses.get(loss)
-    optimizer = optimizers.get(optimizer, lr)
+    model, loss, optimizer = _arguments.model("fit", model), losses.get(loss), optimizers.get(optimizer, lr)
     epochs, shuffle = _arguments.positive_int("epochs", epochs), _arguments.flag("shuffle", shuffle)
     batch_size = _arguments.positive_int("batch_size", batch_size, allow_none=True)
     log_every = _arguments.positive_int("log_every", log_every, allow_none=True)

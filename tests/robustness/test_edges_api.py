@@ -145,6 +145,12 @@ def _csv(tmp_path):
     return path
 
 
+def _dense_backward(grad):
+    layer = hp.Dense(2, 3, rng=0)
+    layer.forward(X4)
+    return layer.backward(grad)
+
+
 CASES_16 = [
     # (name, call, error class, words of the message)
     ("Dense far beyond memory", lambda t: hp.Dense(10**6, 10**6), hp.errors.TooLargeError,
@@ -211,6 +217,15 @@ CASES_16 = [
     ("shuffle='no'", lambda t: net().fit(X4, Y4, shuffle="no"), hp.HandpropValueError, r"shuffle must be True or False"),
     ("validation_split 'a'", lambda t: net().fit(X4, Y4, validation_split="a"), hp.HandpropValueError,
      r"validation_split must be in \(0, 1\), got 'a'"),
+    ("fit of a non-model", lambda t: hp.fit("abc", X4, Y4), hp.errors.HandpropTypeError,
+     r"fit: the model must be a Sequential \(e.g. handprop.mlp\(\[2, 3, 1\]\)\), got str 'abc'"),
+    ("evaluate of a non-model", lambda t: hp.evaluate(None, X4, Y4), hp.errors.HandpropTypeError,
+     r"evaluate: the model must be a Sequential"),
+    ("a history key not recorded", lambda t: net().fit(X4, Y4, epochs=1)["val_loss"], hp.errors.HandpropKeyError,
+     r"the history has no 'val_loss'; it holds: loss \(val_\* values need validation_data or validation_split"),
+    ("a gradient of the wrong shape", lambda t: _dense_backward(np.ones((4, 2))), hp.ShapeError,
+     r"Dense\(2, 3\).backward: the gradient has shape \(4, 2\), but the layer's output for the last forward "
+     r"had shape \(4, 3\)"),
     ("Sequential(5)", lambda t: hp.Sequential(5), hp.errors.HandpropTypeError, r"Sequential takes a list of layers, got int 5"),
     ("unknown encoding", lambda t: hp.data.read_csv(_csv(t), encoding="klingon"), hp.HandpropValueError,
      r"unknown encoding 'klingon'; e.g. encoding='utf-8'"),
@@ -229,7 +244,7 @@ def test_item16_one_error_family(tmp_path, name, call, error, words):
         call(tmp_path)
     err = info.value
     assert isinstance(err, hp.HandpropError)
-    assert isinstance(err, (ValueError, TypeError)), "a user's mistake keeps its Python meaning too"
+    assert isinstance(err, (ValueError, TypeError, KeyError)), "a user's mistake keeps its Python meaning too"
     assert "\n" not in str(err)
 
 
@@ -369,18 +384,18 @@ def test_item16_a_pass_too_large_for_memory_is_refused_before_it_runs(monkeypatc
     from handprop import _safety
 
     model = hp.mlp([2, 1000, 1], "tanh", rng=0)
-    X = np.zeros((10_000, 2))
-    # outputs of Dense(2, 1000), Tanh, Dense(1000, 1): (1000 + 1000 + 1) × 10,000 rows × 8 bytes = 152.7 MiB
-    monkeypatch.setattr(_safety, "available_memory", lambda: 100 * 2**20)
-    with pytest.raises(MemoryError, match=r"prediction of 10,000 rows through Sequential.*: 152\.7 MiB of memory "
-                       r"needed, but this machine has 100\.0 MiB available; give a smaller batch_size"):
+    X = np.zeros((3000, 2))
+    # outputs of Dense(2, 1000), Tanh, Dense(1000, 1): (1000 + 1000 + 1) × 3,000 rows × 8 bytes = 45.8 MiB
+    monkeypatch.setattr(_safety, "available_memory", lambda: 30 * 2**20)
+    with pytest.raises(MemoryError, match=r"prediction of 3,000 rows through Sequential.*: 45\.8 MiB of memory "
+                       r"needed, but this machine has 30\.0 MiB available; give a smaller batch_size"):
         model.predict(X)
-    assert model.predict(X, batch_size=5000).shape == (10_000, 1)  # the fix, as printed: 76 MiB
+    assert model.predict(X, batch_size=1500).shape == (3000, 1)  # the fix, as printed: 22.9 MiB
     W = model.layers[0].W.copy()
-    with pytest.raises(MemoryError, match=r"training on batches of 10,000 rows .*: 458\.0 MiB of memory needed"):
-        model.fit(X, np.zeros(10_000), epochs=1)
+    with pytest.raises(MemoryError, match=r"training on batches of 3,000 rows .*: 137\.4 MiB of memory needed"):
+        model.fit(X, np.zeros(3000), epochs=1)  # outputs, gradients and scratch: 3 × 45.8 MiB
     np.testing.assert_array_equal(model.layers[0].W, W)  # refused before any step
-    assert len(model.fit(X, np.zeros(10_000), epochs=1, batch_size=1000)) == 1  # 45.8 MiB: it fits
+    assert len(model.fit(X, np.zeros(3000), epochs=1, batch_size=500)) == 1  # 22.9 MiB: it fits
 
 
 def test_item07_a_wrapped_optimizer_is_bound_too():
