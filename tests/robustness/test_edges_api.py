@@ -228,8 +228,7 @@ CASES_16 = [
      r"had shape \(4, 3\)"),
     ("Sequential(5)", lambda t: hp.Sequential(5), hp.errors.HandpropTypeError, r"Sequential takes a list of layers, got int 5"),
     ("unknown encoding", lambda t: hp.data.read_csv(_csv(t), encoding="klingon"), hp.HandpropValueError,
-     r"unknown encoding 'klingon'; e.g. encoding='utf-8'"),
-    ("encoding None", lambda t: hp.data.read_csv(_csv(t), encoding=None), hp.HandpropValueError, r"unknown encoding None"),
+     r"unknown encoding 'klingon'"),
     ("text metric values", lambda t: metrics.mse(["a"], ["b"]), hp.DataError, r"y_true must be numeric, got dtype <U1"),
     ("ragged metric rows", lambda t: metrics.accuracy([[1, 2], [1]], [1, 2]), hp.DataError, r"y_true is not a table"),
     ("NaN label in accuracy", lambda t: metrics.accuracy([np.nan, 1.0], [0, 1]), hp.DataError, r"y_true holds NaN values in row 0"),
@@ -345,20 +344,6 @@ def test_item17_evaluate_and_losses_report_overflow_as_inf_quietly(no_warnings):
     assert hp.MSE().forward(np.array([[1e200]]), np.array([[0.0]])) == np.inf
     assert hp.CrossEntropy().forward(np.array([[1e308, -1e308]]), np.array([1])) == np.inf
     assert hp.CrossEntropy().forward(np.array([[1e308, -1e308]]), np.array([0])) == 0.0
-
-
-def test_item17_standard_scaler_tells_overflow_from_nan(no_warnings):
-    huge = np.array([[1e308, 1.0], [1e308, 2.0], [-1e308, 3.0]])
-    with pytest.raises(hp.DataError, match=r"X's column\(s\) \[0\] hold values too large to standardise \(up to "
-                       r"1e\+308; their mean or spread overflows\); divide them first, e.g. X\[:, 0\] /= 1e308") as info:
-        hp.data.StandardScaler().fit(huge)
-    assert "NaN" not in str(info.value)
-    exec(str(info.value).rsplit("e.g. ", 1)[1], {"X": huge})  # the advice, as printed
-    scaler = hp.data.StandardScaler().fit(huge)
-    assert np.isfinite(scaler.scale_).all()
-    nan = np.array([[np.nan, 1.0], [1.0, 2.0]])
-    with pytest.raises(hp.DataError, match=r"X holds NaN or infinite values in column\(s\) \[0\]"):
-        hp.data.StandardScaler().fit(nan)
 
 
 def test_item17_values_beyond_float32_are_named_not_called_infinite(no_warnings):

@@ -57,8 +57,8 @@ def _decode(raw, encoding, path):
     """Decode the whole file at once, so that a bad byte can be located by its offset."""
     try:
         codecs.lookup(encoding)
-    except (LookupError, TypeError):  # TypeError: not a string (None, a number)
-        raise HandpropValueError(f"unknown encoding {encoding!r}; e.g. encoding='utf-8' or 'latin-1'") from None
+    except LookupError:
+        raise HandpropValueError(f"unknown encoding {encoding!r}") from None
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
