@@ -62,7 +62,8 @@ def cast(name, a, dtype):
         return a
     with np.errstate(over="ignore", invalid="ignore"):
         out = a.astype(dtype)
-    if dtype.kind == "f" and not all_finite([out]) and all_finite([a]):
+        overflowed = dtype.kind == "f" and not all_finite([out]) and all_finite([a])
+    if overflowed:
         top = float(np.max(np.abs(a.astype(np.float64))))
         raise DataError(f"{name} holds values up to {top:.3g}, beyond the range of {dtype} (±{np.finfo(dtype).max:.3g}) "
                         f"that the model computes in; scale {name} down, or compute in float64: model.astype(np.float64)")
@@ -155,8 +156,8 @@ def all_finite(arrays):
     # The sum of an array is finite only if every entry is (NaN and inf propagate). Cheaper than
     # np.isfinite (no boolean array); only a sum that is not finite (large finite weights may
     # overflow it) is looked at entry by entry, so that huge but finite weights are not "NaN".
-    with np.errstate(over="ignore", invalid="ignore"):
-        return all(math.isfinite(float(np.sum(a))) or bool(np.isfinite(a).all()) for a in arrays)
+    # (Called where overflow warnings are off: fit's loop, Sequential.outputs.)
+    return all(math.isfinite(float(np.sum(a))) or bool(np.isfinite(a).all()) for a in arrays)
 
 
 class Rollback:

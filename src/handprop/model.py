@@ -121,14 +121,7 @@ class Sequential:
         X = self.check_input(X)
         check_finite("X", X)
         self.check_memory(len(X), "the forward pass")
-        return self._finite(X, self._through(X))
-
-    def _through(self, X):
-        """The layers' forwards; an overflow on the way is reported once, in words, by ``_finite``."""
-        with np.errstate(all="ignore"):
-            for layer in self.layers:
-                X = layer.forward(X)
-        return X
+        return self.outputs(X)
 
     __call__ = forward
 
@@ -156,15 +149,28 @@ class Sequential:
             raise DataError(f"X has no rows (shape {X.shape}): there is nothing to predict")
         check_finite("X", X)
         self.check_memory(min(len(X), batch_size or len(X)), "prediction")
-        if batch_size is None:
-            return self._finite(X, self._through(X))
-        return self._finite(X, np.concatenate([self._through(X[i:i + batch_size]) for i in range(0, len(X), batch_size)]))
+        return self.outputs(X, batch_size)
 
-    def _finite(self, X, out):
-        """``out``, or a DataError saying why it is not finite: weights that are not (training
-        diverged), or inputs too large for these weights (values overflowed through the layers)."""
-        if all_finite([out]):
-            return out
+    def outputs(self, X, batch_size=None):
+        """``predict`` for an ``X`` already checked (``fit`` measures its checked data every epoch):
+        the layers' forwards, in batches; an output that is not finite is refused, in words."""
+        with np.errstate(all="ignore"):  # an overflow on the way is reported once, below
+            if batch_size is None or batch_size >= len(X):
+                out = self._layers(X)
+            else:
+                out = np.concatenate([self._layers(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
+            if all_finite([out]):
+                return out
+            self._not_finite(X, out)
+
+    def _layers(self, X):
+        for layer in self.layers:
+            X = layer.forward(X)
+        return X
+
+    def _not_finite(self, X, out):
+        """A DataError saying why ``out`` is not finite: weights that are not (training diverged), or
+        inputs too large for these weights (values overflowed through the layers)."""
         bad = ~np.isfinite(out.reshape(len(out), -1)).all(axis=1)
         rows = ", ".join(str(i) for i in np.flatnonzero(bad)[:5]) + (" ..." if bad.sum() > 5 else "")
         if not all_finite([p.value for p in self.parameters()]):

@@ -27,7 +27,7 @@ from ._engine import runner as _runner
 from ._engine import train_step  # noqa: F401  (public: handprop.training.train_step)
 from ._gather import iter_batches  # noqa: F401  (public: handprop.training.iter_batches)
 from ._safety import InterruptGuard as _InterruptGuard
-from .errors import HandpropKeyError, HandpropValueError, ShapeError
+from .errors import DataError, HandpropKeyError, HandpropValueError, ShapeError
 
 
 class History:
@@ -157,7 +157,11 @@ def evaluate(model, X, y, loss=None, metrics=("accuracy",), batch_size=8192, inc
     when ``loss`` is given and ``include_loss``.
     """
     X = _arguments.model("evaluate", model).check_input(X)
+    batch_size = _arguments.positive_int("batch_size", batch_size)
+    if len(X) == 0:
+        raise DataError(f"X has no rows (shape {X.shape}): there is nothing to evaluate")
     _safety.check_finite("X", X)
+    model.check_memory(min(len(X), batch_size), "evaluation")
     y = _safety.as_numeric("y", y, _TEXT_LABELS)
     _safety.check_finite("y", y)
     if y.ndim == 0 or len(y) != len(X):
@@ -171,7 +175,7 @@ def evaluate(model, X, y, loss=None, metrics=("accuracy",), batch_size=8192, inc
 
 def _measure(model, X, y, loss, metrics, batch_size=8192, include_loss=True):
     """``evaluate`` without its checks: ``fit`` checked its data once, before the first epoch."""
-    out = model.predict(X, batch_size=batch_size)
+    out = model.outputs(X, batch_size=batch_size)  # X was checked: by fit once, or by evaluate
     result = {}
     if loss is not None:
         loss = losses.get(loss)
