@@ -49,7 +49,7 @@ class History:
         return self.history.get("loss", [])
 
     def __getitem__(self, key):
-        if key not in self.history:
+        if not isinstance(key, str) or key not in self.history:
             held = ", ".join(self.history) or "nothing yet"
             raise HandpropKeyError(f"the history has no {key!r}; it holds: {held} (val_* values need "
                                    "validation_data or validation_split, metrics need metrics=[...])")

@@ -128,6 +128,15 @@ def test_item16_metrics_and_losses_raise_only_handprop_errors(a, b, n_classes, l
     only_handprop_errors(lambda: loss()(a, b))
 
 
+@FAST
+@given(model=st.sampled_from([None, "mlp", 3, [hp.Dense(2, 1)], hp.Dense(2, 1), hp.MSE()]), key=st.sampled_from(ODD + ["loss", "val_loss"]))
+def test_item16_non_models_and_history_keys_raise_only_handprop_errors(model, key):
+    only_handprop_errors(lambda: hp.fit(model, np.ones((4, 2)), np.ones(4), epochs=1))
+    only_handprop_errors(lambda: hp.evaluate(model, np.ones((4, 2)), np.ones(4)))
+    history = hp.mlp([2, 1], rng=0).fit(np.ones((4, 2)), np.ones(4), epochs=1)
+    only_handprop_errors(lambda: history[key])
+
+
 @pytest.mark.parametrize("kind", sorted(MODELS))
 def test_item16_property_reaches_training(kind):
     """The strategies above do reach training (not only the first check): a sensible draw trains."""
