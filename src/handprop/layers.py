@@ -12,7 +12,7 @@ Rows are samples (blog 000's convention): ``x`` has shape ``(batch, n_in)``.
 import numpy as np
 
 from . import initializers
-from ._safety import as_numeric, check_memory, format_bytes
+from ._safety import all_finite, as_numeric, check_memory, format_bytes
 from .errors import DataError, HandpropError, HandpropValueError, ShapeError, TooLargeError
 
 
@@ -72,6 +72,7 @@ class Layer:
 
     def astype(self, dtype):
         """Cast parameters (and their gradients) to ``dtype`` in place; returns self."""
+        dtype = float_dtype(dtype, f"{self!r}.astype")
         for name in self.param_names:
             setattr(self, name, getattr(self, name).astype(dtype))
             grad = getattr(self, "d" + name, None)
@@ -93,7 +94,7 @@ class Layer:
         return f"{type(self).__name__}()"
 
 
-def _float_dtype(dtype, where):
+def float_dtype(dtype, where):
     """``dtype`` as a NumPy float dtype (parameters are trained in it), or an error naming it."""
     try:
         dt = np.dtype(dtype)
@@ -111,6 +112,19 @@ def _given(name, value, dtype, layer):
     if not np.isfinite(a).all():
         raise DataError(f"{where} holds NaN or infinite values; every initial value must be a finite number")
     return a
+
+
+def _drawn(init, shape, rng, dtype, name, layer):
+    """What an initializer returned, checked as given weights are: numbers of ``dtype`` and ``shape``
+    (a function of the user's own may return anything)."""
+    where = f"Dense({layer.n_in}, {layer.n_out}): {name}"
+    a = as_numeric(f"{where}'s result", init(shape, rng, dtype))
+    if a.shape != shape:
+        raise ShapeError(f"{where} returned shape {a.shape}, expected {shape}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        if not all_finite([a]):
+            raise DataError(f"{where} returned NaN or infinite values")
+    return a.astype(dtype, copy=False)
 
 
 class Dense(Layer):
@@ -148,7 +162,7 @@ class Dense(Layer):
                 raise HandpropValueError(f"Dense: {arg} must be a positive integer, got {value!r}")
         self.n_in, self.n_out = int(n_in), int(n_out)
         self.init, self.bias_init = init, bias_init
-        dtype = _float_dtype(dtype, f"Dense({n_in}, {n_out})")
+        dtype = float_dtype(dtype, f"Dense({n_in}, {n_out})")
         needs_rng = weight is None or (bias is None and bias_init != "zeros")
         rng = initializers.as_rng(rng) if needs_rng else None
         size = f"{self.n_in:,} × {self.n_out:,} {dtype}"
@@ -158,13 +172,13 @@ class Dense(Layer):
         check_memory(f"Dense({n_in}, {n_out}): its weights and their gradients (2 arrays of {size})", need, fix)
         try:
             if weight is None:
-                W = initializers.get(init)((self.n_in, self.n_out), rng, dtype)
+                W = _drawn(initializers.get(init), (self.n_in, self.n_out), rng, dtype, "init", self)
             else:
                 W = _given("weight", weight, dtype, self)
             if W.shape != (self.n_in, self.n_out):
                 raise ShapeError(f"Dense({n_in}, {n_out}): weight has shape {W.shape}, expected {(self.n_in, self.n_out)}")
             if bias is None:
-                b = initializers.get(bias_init)((1, self.n_out), rng, dtype).reshape(self.n_out)
+                b = _drawn(initializers.get(bias_init), (1, self.n_out), rng, dtype, "bias_init", self).reshape(-1)
             else:
                 b = _given("bias", bias, dtype, self)
                 if b.shape in ((1, self.n_out), (self.n_out, 1)):

@@ -258,8 +258,8 @@ class CrossEntropy(Loss):
         if isinstance(layer, (Softmax, Sigmoid)):
             raise HandpropValueError(
                 f"CrossEntropy takes logits and applies softmax itself, but the model ends with "
-                f"{type(layer).__name__}: remove that layer (the model then outputs logits; "
-                "use predict_proba for probabilities)"
+                f"{type(layer).__name__}: remove that layer (the model then outputs logits; its "
+                "probabilities are handprop.Softmax()(model.predict(X)))"
             )
 
 

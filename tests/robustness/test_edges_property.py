@@ -95,7 +95,8 @@ def test_item16_predict_and_evaluate_raise_only_handprop_errors(kind, X, y, batc
 @FAST
 @given(n_in=st.sampled_from([1, 2, 0, -1, 2.0, "2", None, 10**6, 10**12]), n_out=st.sampled_from([1, 3, 0, True, 10**6]),
        weight=st.one_of(st.none(), hostile(1)), bias=st.one_of(st.none(), hostile()),
-       init=st.sampled_from(["glorot_uniform", "normal", "nope", None, 5]),
+       init=st.sampled_from(["glorot_uniform", "normal", "nope", None, 5, lambda shape, rng, dtype: "abc",
+                             lambda shape, rng, dtype: np.full(shape, np.nan), lambda shape, rng, dtype: [[1.0]]]),
        dtype=st.sampled_from([np.float64, np.float32, np.int32, "abc", None, object]), rng=st.sampled_from(ODD))
 def test_item16_dense_raises_only_handprop_errors(n_in, n_out, weight, bias, init, dtype, rng):
     only_handprop_errors(lambda: hp.Dense(n_in, n_out, weight=weight, bias=bias, init=init, dtype=dtype, rng=rng))
