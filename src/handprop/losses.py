@@ -241,15 +241,14 @@ class CrossEntropy(Loss):
             if labels.shape[0] != n:
                 raise ShapeError(f"CrossEntropy: {labels.shape[0]} labels for {n} rows of logits")
             if labels.dtype.kind == "f":
-                if not np.all(labels == np.round(labels)):
+                if not (np.all(np.isfinite(labels)) and np.all(labels == np.round(labels))):
                     raise HandpropValueError("CrossEntropy: class labels must be whole numbers")
-                labels = labels.astype(np.int64)
             elif labels.dtype.kind not in "iub":
                 raise HandpropValueError(f"CrossEntropy: class labels must be integers, got dtype {labels.dtype}")
-            if n and (labels.min() < 0 or labels.max() >= k):
+            if n and (labels.min() < 0 or labels.max() >= k):  # (checked before a cast that could overflow)
                 bad = labels[(labels < 0) | (labels >= k)][0]
-                raise HandpropValueError(f"CrossEntropy: label {bad} is out of range for {k} classes (0..{k - 1})")
-            return labels
+                raise HandpropValueError(f"CrossEntropy: label {bad:g} is out of range for {k} classes (0..{k - 1})")
+            return labels.astype(np.int64) if labels.dtype.kind == "f" else labels
         if target.shape != (n, k):
             raise ShapeError(f"CrossEntropy: target has shape {target.shape} but logits have shape {(n, k)}")
         return None

@@ -23,7 +23,7 @@ class Sequential:
     """
 
     def __init__(self, layers):
-        if not isinstance(layers, (list, tuple)):
+        if isinstance(layers, (str, bytes, dict)) or not hasattr(layers, "__iter__"):
             raise HandpropTypeError(f"Sequential takes a list of layers, got {type(layers).__name__} {layers!r}; "
                                     "e.g. Sequential([Dense(2, 3), Tanh(), Dense(3, 1)])")
         layers = list(layers)
@@ -91,10 +91,11 @@ class Sequential:
             total += n
         return rows * total * self.dtype.itemsize
 
-    def check_memory(self, rows, what, copies=1):
-        """Refuse (TooLargeError) a pass over ``rows`` rows whose ``copies`` of the layers' outputs
-        this machine's memory cannot hold, before anything is allocated."""
-        check_memory(f"{what} of {rows:,} rows through {self!r}", copies * self.forward_bytes(rows),
+    def check_memory(self, rows, what, copies=1, n_in=None):
+        """Refuse (TooLargeError) a pass over ``rows`` rows (of ``n_in`` features, for a model without
+        Dense layers) whose ``copies`` of the layers' outputs this machine's memory cannot hold,
+        before anything is allocated."""
+        check_memory(f"{what} of {rows:,} rows through {self!r}", copies * self.forward_bytes(rows, n_in),
                      "give a smaller batch_size")
 
     # -- computation -------------------------------------------------------------------------
@@ -120,7 +121,7 @@ class Sequential:
         """
         X = self.check_input(X)
         check_finite("X", X)
-        self.check_memory(len(X), "the forward pass")
+        self.check_memory(len(X), "the forward pass", n_in=X.shape[1])
         return self.outputs(X)
 
     __call__ = forward
@@ -148,7 +149,7 @@ class Sequential:
         if len(X) == 0:
             raise DataError(f"X has no rows (shape {X.shape}): there is nothing to predict")
         check_finite("X", X)
-        self.check_memory(min(len(X), batch_size or len(X)), "prediction")
+        self.check_memory(min(len(X), batch_size or len(X)), "prediction", n_in=X.shape[1])
         return self.outputs(X, batch_size)
 
     def outputs(self, X, batch_size=None):

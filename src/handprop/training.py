@@ -161,7 +161,7 @@ def evaluate(model, X, y, loss=None, metrics=("accuracy",), batch_size=8192, inc
     if len(X) == 0:
         raise DataError(f"X has no rows (shape {X.shape}): there is nothing to evaluate")
     _safety.check_finite("X", X)
-    model.check_memory(min(len(X), batch_size), "evaluation")
+    model.check_memory(min(len(X), batch_size), "evaluation", n_in=X.shape[1])
     y = _safety.as_numeric("y", y, _TEXT_LABELS)
     _safety.check_finite("y", y)
     if y.ndim == 0 or len(y) != len(X):
