@@ -82,6 +82,18 @@ def test_item07_a_deep_copy_is_unbound_and_keeps_the_state():
     assert twin.t == 3 and opt.t == 2
 
 
+def test_item07_a_wrapped_optimizer_is_bound_too():
+    from handprop.doctor import GradientRecorder
+
+    first, second = net(0), net(0)
+    opt = hp.Adam(lr=0.01)
+    first.fit(X4, Y4, optimizer=GradientRecorder(opt), epochs=2)  # the fused engine steps opt's copy
+    with pytest.raises(hp.HandpropValueError, match="bound to the 4 parameters"):
+        second.fit(X4, Y4, optimizer=opt, epochs=1)
+    with pytest.raises(hp.HandpropValueError, match="bound to the 4 parameters"):
+        second.fit(X4, Y4, optimizer=GradientRecorder(opt), epochs=1)
+
+
 # -- item 8: the epoch loss of mini-batches is the sample-weighted mean of the batch losses ----------
 
 def _hand_batch_losses(W1, b1, W2, b2, X, y, lr, batch, epochs):
@@ -265,6 +277,24 @@ def test_item16_a_layer_is_refused_before_allocating_what_memory_cannot_hold(mon
     assert layer.W.shape == (500, 500)
 
 
+def test_item16_a_pass_too_large_for_memory_is_refused_before_it_runs(monkeypatch):
+    from handprop import _safety
+
+    model = hp.mlp([2, 1000, 1], "tanh", rng=0)
+    X = np.zeros((3000, 2))
+    # outputs of Dense(2, 1000), Tanh, Dense(1000, 1): (1000 + 1000 + 1) × 3,000 rows × 8 bytes = 45.8 MiB
+    monkeypatch.setattr(_safety, "available_memory", lambda: 30 * 2**20)
+    with pytest.raises(MemoryError, match=r"prediction of 3,000 rows through Sequential.*: 45\.8 MiB of memory "
+                       r"needed, but this machine has 30\.0 MiB available; give a smaller batch_size"):
+        model.predict(X)
+    assert model.predict(X, batch_size=1500).shape == (3000, 1)  # the fix, as printed: 22.9 MiB
+    W = model.layers[0].W.copy()
+    with pytest.raises(MemoryError, match=r"training on batches of 3,000 rows .*: 137\.4 MiB of memory needed"):
+        model.fit(X, np.zeros(3000), epochs=1)  # outputs, gradients and scratch: 3 × 45.8 MiB
+    np.testing.assert_array_equal(model.layers[0].W, W)  # refused before any step
+    assert len(model.fit(X, np.zeros(3000), epochs=1, batch_size=500)) == 1  # 22.9 MiB: it fits
+
+
 def test_item16_text_labels_advice_runs_as_printed():
     y = np.array(["cat", "dog", "dog", "cat"])
     model = hp.mlp([2, 3, 2], "tanh", rng=0)
@@ -370,33 +400,3 @@ def test_item17_huge_but_finite_weights_are_not_called_diverged(no_warnings):
         assert all_finite([big])
         big[3] = np.inf
         assert not all_finite([big])
-
-
-def test_item16_a_pass_too_large_for_memory_is_refused_before_it_runs(monkeypatch):
-    from handprop import _safety
-
-    model = hp.mlp([2, 1000, 1], "tanh", rng=0)
-    X = np.zeros((3000, 2))
-    # outputs of Dense(2, 1000), Tanh, Dense(1000, 1): (1000 + 1000 + 1) × 3,000 rows × 8 bytes = 45.8 MiB
-    monkeypatch.setattr(_safety, "available_memory", lambda: 30 * 2**20)
-    with pytest.raises(MemoryError, match=r"prediction of 3,000 rows through Sequential.*: 45\.8 MiB of memory "
-                       r"needed, but this machine has 30\.0 MiB available; give a smaller batch_size"):
-        model.predict(X)
-    assert model.predict(X, batch_size=1500).shape == (3000, 1)  # the fix, as printed: 22.9 MiB
-    W = model.layers[0].W.copy()
-    with pytest.raises(MemoryError, match=r"training on batches of 3,000 rows .*: 137\.4 MiB of memory needed"):
-        model.fit(X, np.zeros(3000), epochs=1)  # outputs, gradients and scratch: 3 × 45.8 MiB
-    np.testing.assert_array_equal(model.layers[0].W, W)  # refused before any step
-    assert len(model.fit(X, np.zeros(3000), epochs=1, batch_size=500)) == 1  # 22.9 MiB: it fits
-
-
-def test_item07_a_wrapped_optimizer_is_bound_too():
-    from handprop.doctor import GradientRecorder
-
-    first, second = net(0), net(0)
-    opt = hp.Adam(lr=0.01)
-    first.fit(X4, Y4, optimizer=GradientRecorder(opt), epochs=2)  # the fused engine steps opt's copy
-    with pytest.raises(hp.HandpropValueError, match="bound to the 4 parameters"):
-        second.fit(X4, Y4, optimizer=opt, epochs=1)
-    with pytest.raises(hp.HandpropValueError, match="bound to the 4 parameters"):
-        second.fit(X4, Y4, optimizer=GradientRecorder(opt), epochs=1)
