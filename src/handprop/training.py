@@ -27,7 +27,7 @@ from ._engine import runner as _runner
 from ._engine import train_step  # noqa: F401  (public: handprop.training.train_step)
 from ._gather import iter_batches  # noqa: F401  (public: handprop.training.iter_batches)
 from ._safety import InterruptGuard as _InterruptGuard
-from .errors import DataError, HandpropKeyError, HandpropValueError, ShapeError
+from .errors import DataError, HandpropKeyError, HandpropTypeError, HandpropValueError, ShapeError
 
 
 class History:
@@ -219,6 +219,9 @@ def _validation(model, X, y, validation_data, validation_split):
 
 
 def _apply_resume(resume, rng, callbacks, batch_size, shuffle):
+    if not isinstance(resume, ResumeState):
+        raise HandpropTypeError(f"resume must be what handprop.io.load_checkpoint(path).resume gives, got "
+                                f"{type(resume).__name__} {resume!r:.60}")
     for name, mine, theirs in (("batch_size", batch_size, resume.batch_size), ("shuffle", shuffle, resume.shuffle)):
         if theirs is not None and mine != theirs:
             raise HandpropValueError(
@@ -296,7 +299,7 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
         if resume.stop_reason:
             history.stop_reason = f"the checkpointed run had already ended: {resume.stop_reason}"
             return history
-    if progress:
+    if _arguments.flag("progress", progress):
         from .callbacks import ProgressBar  # callbacks sit beside training; imported when used
 
         callbacks.append(ProgressBar())

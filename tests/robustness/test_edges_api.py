@@ -244,6 +244,9 @@ CASES_16 = [
     ("a gradient of the wrong shape", lambda t: _dense_backward(np.ones((4, 2))), hp.ShapeError,
      r"Dense\(2, 3\).backward: the gradient has shape \(4, 2\), but the layer's output for the last forward "
      r"had shape \(4, 3\)"),
+    ("resume of the wrong kind", lambda t: net().fit(X4, Y4, resume="ckpt.npz"), hp.errors.HandpropTypeError,
+     r"resume must be what handprop.io.load_checkpoint\(path\).resume gives, got str 'ckpt.npz'"),
+    ("progress='no'", lambda t: net().fit(X4, Y4, progress="no"), hp.HandpropValueError, r"progress must be True or False"),
     ("Sequential(5)", lambda t: hp.Sequential(5), hp.errors.HandpropTypeError, r"Sequential takes a list of layers, got int 5"),
     ("unknown encoding", lambda t: hp.data.read_csv(_csv(t), encoding="klingon"), hp.HandpropValueError,
      r"unknown encoding 'klingon'"),
