@@ -71,12 +71,39 @@ FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCh
        optimizer=st.sampled_from(["sgd", "adam", "lbfgs", None]), lr=st.sampled_from(ODD),
        epochs=st.sampled_from([1, 2, 0, -1, 2.0, "3", None]), batch_size=st.sampled_from([None, 1, 2, 0, -3, 1.5, "2", 10**9]),
        seed=st.sampled_from(ODD), metrics_=st.sampled_from([None, ["accuracy"], ["mse", "r2", "mae"], "accuracy", [print], ["nope"]]),
-       validation_split=st.sampled_from([None, 0.5, 0.25, 1.5, -0.1, "a", True]), shuffle=st.sampled_from([True, False, "no", None]))
+       validation_split=st.sampled_from([None, 0.5, 0.25, 1.5, -0.1, "a", True]), shuffle=st.sampled_from([True, False, "no", None]),
+       validation_data=st.one_of(st.none(), st.tuples(hostile(2), labels()), hostile(2)))
 def test_item16_fit_raises_only_handprop_errors(kind, X, y, loss, optimizer, lr, epochs, batch_size, seed, metrics_,
-                                                validation_split, shuffle):
+                                                validation_split, shuffle, validation_data):
     model = MODELS[kind]()
     only_handprop_errors(lambda: model.fit(X, y, loss=loss, optimizer=optimizer, lr=lr, epochs=epochs, batch_size=batch_size,
-                                           seed=seed, metrics=metrics_, validation_split=validation_split, shuffle=shuffle))
+                                           seed=seed, metrics=metrics_, validation_split=validation_split, shuffle=shuffle,
+                                           validation_data=validation_data))
+
+
+@st.composite
+def well_shaped(draw):
+    """A model kind with data of the right shapes and the loss it pairs with, so that training runs:
+    the values are the hostile ones (NaN, inf, 1e300, subnormals), the labels sometimes too."""
+    kind = draw(st.sampled_from(sorted(MODELS)))
+    n = draw(st.integers(1, 6))
+    X = np.array(draw(st.lists(st.sampled_from(VALUES), min_size=2 * n, max_size=2 * n))).reshape(n, 2)
+    targets = {"regression": VALUES, "binary": [0.0, 1.0, 0.5, 2.0, np.nan], "classes": [0, 1, 2, 3, -1]}[kind]
+    y = np.array(draw(st.lists(st.sampled_from(targets), min_size=n, max_size=n)))
+    return kind, X, y, {"regression": "mse", "binary": "bce", "classes": "ce"}[kind]
+
+
+@FAST
+@given(data=well_shaped(), optimizer=st.sampled_from(["sgd", "adam"]), lr=st.sampled_from([1e-3, 1.0, 1e10, 1e300]),
+       batch_size=st.sampled_from([None, 1, 2]), metrics_=st.sampled_from([None, ["accuracy"], ["mse", "r2", "mae"]]))
+def test_item16_training_on_hostile_values_raises_only_handprop_errors(data, optimizer, lr, batch_size, metrics_):
+    kind, X, y, loss = data
+    model = MODELS[kind]()
+    history = only_handprop_errors(lambda: model.fit(X, y, loss=loss, optimizer=optimizer, lr=lr, epochs=3,
+                                                     batch_size=batch_size, metrics=metrics_, seed=0))
+    if history is not None:  # it trained: every recorded number is finite, and so is every weight
+        assert all(np.isfinite(v).all() for v in history.history.values())
+        assert all(np.isfinite(p.value).all() for p in model.parameters())
 
 
 @FAST
