@@ -91,11 +91,11 @@ class Sequential:
             total += n
         return rows * total * self.dtype.itemsize
 
-    def check_memory(self, rows, what, copies=1, n_in=None):
+    def check_memory(self, rows, what, copies=1, n_in=None, extra=0):
         """Refuse (TooLargeError) a pass over ``rows`` rows (of ``n_in`` features, for a model without
-        Dense layers) whose ``copies`` of the layers' outputs this machine's memory cannot hold,
-        before anything is allocated."""
-        check_memory(f"{what} of {rows:,} rows through {self!r}", copies * self.forward_bytes(rows, n_in),
+        Dense layers) whose ``copies`` of the layers' outputs (and ``extra`` bytes) this machine's
+        memory cannot hold, before anything is allocated."""
+        check_memory(f"{what} of {rows:,} rows through {self!r}", copies * self.forward_bytes(rows, n_in) + extra,
                      "give a smaller batch_size")
 
     # -- computation -------------------------------------------------------------------------
