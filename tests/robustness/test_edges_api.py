@@ -292,8 +292,8 @@ def test_item16_a_pass_too_large_for_memory_is_refused_before_it_runs(monkeypatc
         model.predict(X)
     assert model.predict(X, batch_size=1500).shape == (3000, 1)  # the fix, as printed: 22.9 MiB
     W = model.layers[0].W.copy()
-    with pytest.raises(MemoryError, match=r"training on batches of 3,000 rows .*: 137\.5 MiB of memory needed"):
-        model.fit(X, np.zeros(3000), epochs=1)  # outputs, gradients, scratch: 3 × 45.8 MiB; weights: 3 × 4,001 × 8 bytes
+    with pytest.raises(MemoryError, match=r"training on batches of 3,000 rows .*: 137\.6 MiB of memory needed"):
+        model.fit(X, np.zeros(3000), epochs=1)  # outputs, gradients, scratch: 3 × 45.8 MiB; weights: 6 × 4,001 × 8 bytes
     np.testing.assert_array_equal(model.layers[0].W, W)  # refused before any step
     assert len(model.fit(X, np.zeros(3000), epochs=1, batch_size=500)) == 1  # 22.9 MiB: it fits
 
