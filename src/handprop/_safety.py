@@ -71,7 +71,8 @@ def cast(name, a, dtype):
 
 
 def available_memory():
-    """Bytes of memory available now (Linux's MemAvailable; else free pages), None if unknown."""
+    """Bytes of memory available now (Linux's MemAvailable; else free pages, else all of it: macOS
+    says only that), None if the system does not say."""
     try:
         with open("/proc/meminfo", encoding="ascii") as f:
             for line in f:
@@ -79,10 +80,12 @@ def available_memory():
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
+    for pages in ("SC_AVPHYS_PAGES", "SC_PHYS_PAGES"):
+        try:
+            return os.sysconf(pages) * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            continue
+    return None
 
 
 def format_bytes(n):
