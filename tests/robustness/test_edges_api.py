@@ -141,6 +141,29 @@ def test_item08_minibatch_epoch_loss_is_the_sample_weighted_mean(activation):
     np.testing.assert_allclose(history.loss, weighted, rtol=1e-12)
 
 
+class _RecordingMSE(hp.MSE):
+    """MSE that notes every batch's loss and size (a loss of the user's own: the readable loop runs)."""
+
+    def __init__(self):
+        self.seen = []
+
+    def forward(self, pred, target):
+        value = super().forward(pred, target)
+        self.seen.append((value, len(pred)))
+        return value
+
+
+def test_item08_shuffled_batches_are_weighted_by_their_rows():
+    X, y, _ = _problem()
+    loss = _RecordingMSE()
+    history = hp.mlp([2, 4, 1], "tanh", rng=0).fit(X, y, loss=loss, optimizer=hp.SGD(lr=0.05), epochs=4,
+                                                    batch_size=5, shuffle=True, seed=1)
+    epochs = [loss.seen[i:i + 5] for i in range(0, len(loss.seen), 5)]
+    assert len(epochs) == 4 and all(sorted(n for _, n in e) == [3, 5, 5, 5, 5] for e in epochs)
+    weighted = [sum(v * n for v, n in e) / sum(n for _, n in e) for e in epochs]
+    np.testing.assert_allclose(history.loss, weighted, rtol=1e-12)
+
+
 def test_item08_full_batch_epoch_loss_is_the_one_batch_loss():
     X, y, (W1, b1, W2, b2) = _problem()
     model = hp.Sequential([hp.Dense(2, 4, weight=W1, bias=b1), hp.Tanh(), hp.Dense(4, 1, weight=W2, bias=b2)])
