@@ -54,9 +54,9 @@ def as_numeric(name, a, fix=""):
     return arr
 
 
-def cast(name, a, dtype):
+def cast(name, a, dtype, fix="compute in float64: model.astype(np.float64)"):
     """``a`` as the float ``dtype`` (no copy if it is one already); values beyond that type's range
-    are refused, naming them, rather than made infinite (1e300 as float32 is inf)."""
+    are refused, naming them and ``fix``, rather than made infinite (1e300 as float32 is inf)."""
     dtype = np.dtype(dtype)
     if a.dtype == dtype:
         return a
@@ -66,7 +66,7 @@ def cast(name, a, dtype):
     if overflowed:
         top = float(np.max(np.abs(a.astype(np.float64))))
         raise DataError(f"{name} holds values up to {top:.3g}, beyond the range of {dtype} (±{np.finfo(dtype).max:.3g}) "
-                        f"that the model computes in; scale {name} down, or compute in float64: model.astype(np.float64)")
+                        f"that the model computes in; scale {name} down, or {fix}")
     return out
 
 

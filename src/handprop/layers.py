@@ -12,7 +12,7 @@ Rows are samples (blog 000's convention): ``x`` has shape ``(batch, n_in)``.
 import numpy as np
 
 from . import initializers
-from ._safety import all_finite, as_numeric, check_memory, format_bytes
+from ._safety import all_finite, as_numeric, cast, check_finite, check_memory, format_bytes
 from .errors import DataError, HandpropError, HandpropValueError, ShapeError, TooLargeError
 
 
@@ -57,7 +57,21 @@ class Layer:
         raise NotImplementedError
 
     def __call__(self, x):
-        return self.forward(x)
+        """``forward(x)``, for ``x`` checked to hold finite numbers (integers are computed as float64);
+        an output that overflowed is refused in words, not returned as inf or NaN."""
+        name = f"{self!r}: x"
+        x = as_numeric(name, x)
+        x = x if x.dtype.kind == "f" else x.astype(np.float64)
+        n_in = getattr(self, "n_in", None)
+        if x.ndim != 2 or (n_in is not None and x.shape[1] != n_in):
+            raise ShapeError(f"{name} must have shape (samples, {n_in or 'features'}), got {x.shape}")
+        check_finite(name, x)
+        with np.errstate(all="ignore"):
+            out = self.forward(x)
+            if all_finite([out]):
+                return out
+        raise DataError(f"{self!r}: the output overflowed (not finite) for inputs up to "
+                        f"{float(np.max(np.abs(x))):.3g}; scale the inputs down")
 
     def parameters(self):
         return [Parameter(self, name) for name in self.param_names]
@@ -108,7 +122,7 @@ def float_dtype(dtype, where):
 def _given(name, value, dtype, layer):
     """A weight or bias given by the user, copied as ``dtype``: numbers, all finite."""
     where = f"Dense({layer.n_in}, {layer.n_out}): {name}"
-    a = np.array(as_numeric(where, value), dtype=dtype)
+    a = np.array(cast(where, as_numeric(where, value), dtype, fix="give dtype=np.float64"), dtype=dtype)
     if not np.isfinite(a).all():
         raise DataError(f"{where} holds NaN or infinite values; every initial value must be a finite number")
     return a

@@ -145,6 +145,15 @@ def test_item16_hyperparameters_raise_only_handprop_errors(lr, momentum, nestero
 
 
 @FAST
+@given(x=hostile(2), layer=st.sampled_from([lambda: hp.Dense(2, 3, rng=0), hp.Sigmoid, hp.Tanh, hp.ReLU, hp.LeakyReLU,
+                                            hp.Softmax, hp.Identity]))
+def test_item16_layers_called_on_hostile_arrays_raise_only_handprop_errors(x, layer):
+    out = only_handprop_errors(lambda: layer()(x))
+    if out is not None:
+        assert np.isfinite(out).all()
+
+
+@FAST
 @given(a=hostile(1), b=hostile(1), n_classes=st.sampled_from([None, 2, 3, 0, "a", 2.5]),
        loss=st.sampled_from([hp.MSE, hp.HalfSSE, hp.BCE, hp.CrossEntropy, lambda: hp.BCE(from_logits=True)]))
 def test_item16_metrics_and_losses_raise_only_handprop_errors(a, b, n_classes, loss):
