@@ -2,8 +2,12 @@
 
 The guards live here, apart from the loop itself so that the loop stays readable:
 
+* ``as_numeric``, ``cast``: data that are not numbers (text, ragged rows, objects) and values
+  beyond the float type the model computes in are refused, naming them, not converted in silence.
 * ``check_finite``: NaN or infinite values in features or targets are refused at the door, naming
   the rows, because one NaN row turns every weight into NaN after a single update.
+* ``check_memory``: a size this machine's memory cannot hold is refused before it is allocated,
+  with the estimate and the memory available.
 * ``Rollback``: a learning rate that is too large makes the loss grow until it overflows to inf
   or NaN; the update computed from that loss turns every weight into NaN. Nothing can undo such an
   update (NaN - x is NaN), so we keep copies of the weights from before the last two steps, in
