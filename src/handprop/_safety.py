@@ -92,11 +92,12 @@ def available_memory():
     return None
 
 
-def format_bytes(n):
-    """``"7.3 TiB"``: a size in bytes, for people."""
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+def fmt_bytes(n):
+    """``1.5 GiB``: a byte count for a message."""
+    n = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.3g} {unit}"
         n /= 1024
 
 
@@ -108,8 +109,8 @@ def check_memory(what, nbytes, fix):
         return
     avail = available_memory()
     if avail is not None and nbytes > avail:
-        raise TooLargeError(f"{what}: {format_bytes(nbytes)} of memory needed, but this machine has "
-                            f"{format_bytes(avail)} available; {fix}")
+        raise TooLargeError(f"{what} needs at least {fmt_bytes(nbytes)} of memory, and this machine has "
+                            f"{fmt_bytes(avail)} available; {fix}")
 
 
 def check_finite(name, a):

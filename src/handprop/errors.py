@@ -13,10 +13,6 @@ class HandpropValueError(HandpropError, ValueError):
     """A value, shape or hyperparameter given by the user is not acceptable."""
 
 
-class HandpropTypeError(HandpropError, TypeError):
-    """An argument of the wrong kind: a function where a Callback goes, a number where a list goes."""
-
-
 class HandpropKeyError(HandpropError, KeyError):
     """A name that is not there: a history key, a column. The message lists the names there are."""
 
@@ -55,3 +51,7 @@ class FileWriteError(HandpropError, OSError):
 
 class HandpropWarning(UserWarning):
     """Something works but is probably not what was meant (a batch larger than the data...)."""
+
+
+class HandpropTypeError(HandpropError, TypeError):
+    """An argument of the wrong type (a file object where a file name is needed...)."""

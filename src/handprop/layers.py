@@ -12,7 +12,7 @@ Rows are samples (blog 000's convention): ``x`` has shape ``(batch, n_in)``.
 import numpy as np
 
 from . import initializers
-from ._safety import all_finite, as_numeric, cast, check_finite, check_memory, format_bytes
+from ._safety import all_finite, as_numeric, cast, check_finite, check_memory, fmt_bytes
 from .errors import DataError, HandpropError, HandpropValueError, ShapeError, TooLargeError
 
 
@@ -183,7 +183,7 @@ class Dense(Layer):
         # W and dW, and the float64 draws an initializer makes on the way: refused before allocating
         need = self.n_in * self.n_out * (2 * dtype.itemsize + (16 if weight is None else 0))
         fix = f"use fewer units (n_in × n_out is {self.n_in * self.n_out:,})"
-        check_memory(f"Dense({n_in}, {n_out}): its weights and their gradients (2 arrays of {size})", need, fix)
+        check_memory(f"Dense({n_in}, {n_out}) (its weights and their gradients: 2 arrays of {size})", need, fix)
         try:
             if weight is None:
                 W = _drawn(initializers.get(init), (self.n_in, self.n_out), rng, dtype, "init", self)
@@ -202,7 +202,7 @@ class Dense(Layer):
             dW, db = np.zeros_like(W), np.zeros_like(b)
         except MemoryError:  # the estimate fitted, the allocation did not (other programs, no swap)
             raise TooLargeError(f"Dense({n_in}, {n_out}): out of memory allocating 2 arrays of {size} "
-                                f"({format_bytes(need)}); {fix}") from None
+                                f"({fmt_bytes(need)}); {fix}") from None
         self.W, self.b = W, b
         self.dW, self.db = dW, db
         self.x = None
