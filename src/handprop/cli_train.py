@@ -141,8 +141,6 @@ def _resolve(given, task):
     for flag in ("epochs", "batch_size", "checkpoint_every"):  # checked here even if unused
         if s[flag] < 1:
             raise HandpropValueError(f"--{flag.replace('_', '-')} must be a positive integer, got {s[flag]}")
-    if s["seed"] < 0:
-        raise HandpropValueError(f"--seed must be a whole number >= 0, got {s['seed']}; e.g. --seed 0")
     if s["val"] + s["test"] >= 1:
         raise HandpropValueError(f"--val {s['val']} + --test {s['test']} leave no rows for training")
     return s

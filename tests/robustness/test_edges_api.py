@@ -354,8 +354,9 @@ def test_item16_cli_exits_2_never_1_on_user_input(tmp_path, capsys):
 
     data = _csv(tmp_path)
     base = ["train", str(data), "--epochs", "1", "--quiet", "--no-doctor", "--out", str(tmp_path / "m.npz")]
-    for extra, words in ((["--seed", "-1"], ("seed", "-1")),
-                         (["--layers", "1000000,1000000"], ("TiB of memory", "available"))):
+    for extra, words in ((["--layers", "1000000,1000000"], ("TiB of memory", "available")),
+                         (["--lr", "nan"], ("lr must be in", "got nan")),
+                         (["--weight-decay", "inf"], ("weight_decay must be in", "got inf"))):
         assert main(base + extra) == 2
         err = capsys.readouterr().err
         last = err.strip().splitlines()[-1]  # (argparse prints its usage line first)
