@@ -1,6 +1,6 @@
 """The engines that run ``fit``'s steps.
 
-``runner(model, loss, optimizer)`` picks the engine for a ``fit`` call: ``Fused`` (``_fused``)
+``runner(model, loss, optimizer, rows)`` picks the engine for a ``fit`` call: ``Fused`` (``_fused``)
 when it can compile the model (handprop's own layers, losses and optimizers), otherwise
 ``StepRunner``: ``train_step`` on every batch, with a ``Rollback`` guard that copies the weights
 before each step.
@@ -56,8 +56,14 @@ class StepRunner:
         return self.rollback.weights_finite()
 
 
-def runner(model, loss, optimizer):
-    """The engine for ``fit``: ``Fused`` where it applies, else ``StepRunner``."""
+def runner(model, loss, optimizer, rows=None):
+    """The engine for ``fit``: ``Fused`` where it applies, else ``StepRunner``. Before anything runs,
+    the optimizer is bound to the model (one that stepped another model is refused) and the memory
+    that batches of ``rows`` rows take (outputs, gradients, scratch: 3 arrays per layer; and up to
+    6 arrays the size of the weights: two copies, gradient, scratch, Adam's moments) is checked."""
+    _fused.unwrap(optimizer)[0].bind(model.parameters())  # the optimizer itself, not a wrapper
+    if rows is not None:
+        model.check_memory(rows, "training on batches", copies=3, extra=6 * model.n_params * model.dtype.itemsize)
     if _fused.supports(model, loss, optimizer):
         return _fused.Fused(model, loss, optimizer)
     return StepRunner(model, loss, optimizer)

@@ -33,7 +33,7 @@ import numpy as np
 
 from . import _kernels as kernels
 from . import losses
-from ._safety import _all_finite
+from ._safety import all_finite
 from .layers import Dense
 from .optimizers import SGD, Adam
 
@@ -46,12 +46,12 @@ def supports(model, loss, optimizer):
     if not dense or any(type(layer) not in kernels.LAYERS and type(layer) is not Dense for layer in layers):
         return False
     dtypes = {a.dtype for layer in dense for a in (layer.W, layer.b)}
-    optimizer, _ = _unwrap(optimizer)
+    optimizer, _ = unwrap(optimizer)
     return (type(loss) in kernels.LOSSES and len(dtypes) == 1 and next(iter(dtypes)).kind == "f"
             and type(optimizer) in (SGD, Adam))
 
 
-def _unwrap(optimizer):
+def unwrap(optimizer):
     """(optimizer, observer): an optimizer that wraps another one to watch the gradients (the
     doctor's GradientRecorder: ``inner`` and ``observe(weight_grads)``) is split in two."""
     if hasattr(optimizer, "observe") and hasattr(optimizer, "inner"):
@@ -76,7 +76,7 @@ class Fused:
     """
 
     def __init__(self, model, loss, optimizer):
-        optimizer, self.observer = _unwrap(optimizer)
+        optimizer, self.observer = unwrap(optimizer)
         self.layers, self.loss, self.optimizer = list(model.layers), loss, optimizer
         self.n_outputs = model.n_outputs
         self.dense = [layer for layer in self.layers if type(layer) is Dense]
@@ -204,14 +204,14 @@ class Fused:
         """After a non-finite loss (no update was made) or non-finite weights after an update: the
         weights before the last update are in the other array. Returns whether they are finite."""
         del what  # either way, the other array holds the last weights whose loss was finite
-        if self.updates and _all_finite([self.theta[1 - self.cur]]):
+        if self.updates and all_finite([self.theta[1 - self.cur]]):
             self.cur = 1 - self.cur
         self.optimizer_detached = True  # the caller resets the optimizer: its state stays fresh
         self.sync()
         return self.weights_finite()
 
     def weights_finite(self):
-        return _all_finite([self.theta[self.cur]])
+        return all_finite([self.theta[self.cur]])
 
     def _set_lr(self):
         self.lr = self.optimizer.lr

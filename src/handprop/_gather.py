@@ -87,3 +87,37 @@ def _file_rows(array):
         return None
     map_offset = base.offset - base.offset % mmap.ALLOCATIONGRANULARITY  # where np.memmap mapped from
     return base.filename, map_offset + array.ctypes.data - map_address
+
+
+def iter_batches(X, y, batch_size, shuffle, rng):
+    """Yield ``(X_batch, y_batch)`` pairs covering the data once, in shuffled order if ``shuffle``.
+
+    ``batch_size=None`` (or >= the number of rows) yields the whole data set once: full-batch
+    gradient descent, as in the blogs.
+
+    The data set is never copied: only the order of its rows is shuffled (``rng.permutation``),
+    and each batch's rows are gathered into the same two arrays, reused from batch to batch (copy
+    a batch to keep it past the next one). Without shuffling, batches are views of ``X`` and ``y``.
+    A memory-mapped ``X`` or ``y`` (``np.load(path, mmap_mode="r")``) is read from its file a batch
+    at a time, so memory stays flat however large the file is (see ``handprop._gather``).
+    """
+    n = len(X)
+    if batch_size is None or batch_size >= n:
+        yield X, y
+        return
+    X_rows, y_rows = Rows(X), Rows(y)
+    X_batch = np.empty((batch_size,) + X.shape[1:], X.dtype)
+    y_batch = np.empty((batch_size,) + y.shape[1:], y.dtype)
+    try:
+        if not shuffle:
+            for start in range(0, n, batch_size):
+                stop = min(start + batch_size, n)
+                yield X_rows.slice(start, stop, X_batch), y_rows.slice(start, stop, y_batch)
+            return
+        order = rng.permutation(n)
+        for start in range(0, n, batch_size):
+            idx = order[start:start + batch_size]
+            yield X_rows.take(idx, X_batch), y_rows.take(idx, y_batch)
+    finally:
+        X_rows.close()
+        y_rows.close()

@@ -2,8 +2,12 @@
 
 The guards live here, apart from the loop itself so that the loop stays readable:
 
+* ``as_numeric``, ``cast``: data that are not numbers (text, ragged rows, objects) and values
+  beyond the float type the model computes in are refused, naming them, not converted in silence.
 * ``check_finite``: NaN or infinite values in features or targets are refused at the door, naming
   the rows, because one NaN row turns every weight into NaN after a single update.
+* ``check_memory``: a size this machine's memory cannot hold is refused before it is allocated,
+  with the estimate and the memory available.
 * ``Rollback``: a learning rate that is too large makes the loss grow until it overflows to inf
   or NaN; the update computed from that loss turns every weight into NaN. Nothing can undo such an
   update (NaN - x is NaN), so we keep copies of the weights from before the last two steps, in
@@ -14,6 +18,7 @@ The guards live here, apart from the loop itself so that the loop stays readable
 """
 
 import math
+import os
 import signal
 import threading
 import warnings
@@ -21,7 +26,7 @@ import warnings
 import numpy as np
 
 from ._gather import Rows
-from .errors import DataError, DivergenceError, HandpropWarning
+from .errors import DataError, DivergenceError, HandpropWarning, TooLargeError
 
 
 def _rows(bad, limit=5):
@@ -35,10 +40,84 @@ def _row_list(idx, limit=5):
     return f"row{'s' if len(idx) > 1 else ''} {shown}{more}"
 
 
+_KINDS = {"U": "text", "S": "bytes", "O": "Python objects: None, mixed types, integers beyond int64 or rows of different lengths",
+          "c": "complex numbers", "M": "dates", "m": "time spans", "V": "records"}
+
+
+def as_numeric(name, a, fix=""):
+    """``a`` as an array of numbers (bool, int or float), or a DataError naming ``name`` and what
+    it holds instead: rows of different lengths, text, objects. ``fix`` ends the message."""
+    try:
+        arr = np.asarray(a)
+    except (ValueError, TypeError):  # NumPy refuses rows of different lengths
+        raise DataError(f"{name} is not a table of numbers: its rows have different lengths; give every "
+                        "row the same number of values") from None
+    if arr.dtype.kind not in "biuf":
+        raise DataError(f"{name} must be numeric, got dtype {arr.dtype} "
+                        f"({_KINDS.get(arr.dtype.kind, arr.dtype.kind)}){fix}")
+    return arr
+
+
+def cast(name, a, dtype, fix="compute in float64: model.astype(np.float64)"):
+    """``a`` as the float ``dtype`` (no copy if it is one already); values beyond that type's range
+    are refused, naming them and ``fix``, rather than made infinite (1e300 as float32 is inf)."""
+    dtype = np.dtype(dtype)
+    if a.dtype == dtype:
+        return a
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = a.astype(dtype)
+        overflowed = dtype.kind == "f" and not all_finite([out]) and all_finite([a])
+    if overflowed:
+        top = float(np.max(np.abs(a.astype(np.float64))))
+        raise DataError(f"{name} holds values up to {top:.3g}, beyond the range of {dtype} (±{np.finfo(dtype).max:.3g}) "
+                        f"that the model computes in; scale {name} down, or {fix}")
+    return out
+
+
+def available_memory():
+    """Bytes of memory available now (Linux's MemAvailable; else free pages, else all of it: macOS
+    says only that), None if the system does not say."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    for pages in ("SC_AVPHYS_PAGES", "SC_PHYS_PAGES"):
+        try:
+            return os.sysconf(pages) * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            continue
+    return None
+
+
+def fmt_bytes(n):
+    """``1.5 GiB``: a byte count for a message."""
+    n = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.3g} {unit}"
+        n /= 1024
+
+
+def check_memory(what, nbytes, fix):
+    """Refuse (TooLargeError) before allocating ``nbytes`` for ``what`` if this machine has less
+    memory available; the message gives the estimate, the memory available and ``fix``. Below 16 MiB
+    the machine is not asked (reading its memory figures costs more than a small forward pass)."""
+    if nbytes < 16 * 2**20:
+        return
+    avail = available_memory()
+    if avail is not None and nbytes > avail:
+        raise TooLargeError(f"{what} needs at least {fmt_bytes(nbytes)} of memory, and this machine has "
+                            f"{fmt_bytes(avail)} available; {fix}")
+
+
 def check_finite(name, a):
     """Raise DataError naming the rows of ``a`` that hold NaN or infinite values."""
     if a.dtype.kind not in "fc" or a.size == 0:
         return  # integers and booleans cannot be NaN
+    a = a.reshape(1) if a.ndim == 0 else a  # (a single number is one row)
     # NaN and inf propagate through a sum, which needs no array of booleans as big as the data;
     # only if the sum is not finite (or large finite data overflowed it) do we look row by row.
     # Chunk by chunk, so that a memory-mapped file is read through, never made resident whole.
@@ -81,10 +160,12 @@ def warn_big_batch(batch_size, n):
                       "full batch (batch_size=None says so)", HandpropWarning, stacklevel=4)
 
 
-def _all_finite(arrays):
-    # The sum of an array is finite only if every entry is (NaN and inf propagate); it may overflow
-    # for weights near 1e308, which is divergence too. Cheaper than np.isfinite: no boolean array.
-    return all(math.isfinite(float(np.sum(a))) for a in arrays)
+def all_finite(arrays):
+    # The sum of an array is finite only if every entry is (NaN and inf propagate). Cheaper than
+    # np.isfinite (no boolean array); only a sum that is not finite (large finite weights may
+    # overflow it) is looked at entry by entry, so that huge but finite weights are not "NaN".
+    # (Called where overflow warnings are off: fit's loop, Sequential.outputs.)
+    return all(math.isfinite(float(np.sum(a))) or bool(np.isfinite(a).all()) for a in arrays)
 
 
 class Rollback:
@@ -103,14 +184,14 @@ class Rollback:
         self.step += 1
 
     def weights_finite(self):
-        return _all_finite(p.value for p in self.params)
+        return all_finite(p.value for p in self.params)
 
     def restore(self, back):
         """Put back the weights from before the step ``back`` steps ago (1: the last step taken)."""
         back = min(back, self.step)
         for buf, p in zip(self.buffers[(self.step - back) % 2], self.params):
             p.value[...] = buf
-        return _all_finite(p.value for p in self.params)
+        return all_finite(p.value for p in self.params)
 
     def restore_last_good(self, what):
         """``what`` is "loss" (the step's loss was not finite: the weights it was computed on

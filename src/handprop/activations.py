@@ -5,6 +5,8 @@ chain-rule step the blogs write as ``d_z = d_a * sigmoid_derivative(a)``. Where 
 can be written with the output alone (sigmoid, tanh), the layer keeps only ``a``, as blog 000 does.
 """
 
+import numbers
+
 import numpy as np
 
 from .errors import HandpropValueError
@@ -70,10 +72,9 @@ class LeakyReLU(Layer):
     """``a = z if z > 0 else α·z``; backward: ``dL/dz = dL/da · (1 if z > 0 else α)``."""
 
     def __init__(self, alpha=0.01):
-        alpha = float(alpha)
-        if not (0.0 <= alpha < 1.0):
+        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0.0 <= float(alpha) < 1.0:
             raise HandpropValueError(f"LeakyReLU: alpha must be in [0, 1), got {alpha!r}")
-        self.alpha = alpha
+        self.alpha = float(alpha)
 
     def forward(self, z):
         self.slope = np.where(z > 0, 1.0, self.alpha).astype(z.dtype, copy=False)

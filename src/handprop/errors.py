@@ -13,6 +13,18 @@ class HandpropValueError(HandpropError, ValueError):
     """A value, shape or hyperparameter given by the user is not acceptable."""
 
 
+class HandpropKeyError(HandpropError, KeyError):
+    """A name that is not there: a history key, a column. The message lists the names there are."""
+
+    def __str__(self):  # KeyError would show the message in quotes
+        return str(self.args[0]) if self.args else ""
+
+
+class TooLargeError(HandpropValueError, MemoryError):
+    """A size this machine's memory cannot hold (a layer, a batch): refused before allocating, with
+    the estimate and the memory available."""
+
+
 class ShapeError(HandpropValueError):
     """Arrays whose shapes do not fit together (data vs. first layer, targets vs. output)."""
 

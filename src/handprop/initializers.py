@@ -23,11 +23,28 @@ def as_rng(rng):
     new ``numpy.random.default_rng``."""
     if isinstance(rng, (np.random.Generator, np.random.RandomState)):
         return rng
-    if rng is None or isinstance(rng, (int, np.integer)):
-        return np.random.default_rng(rng)
+    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
+        return generator("rng", rng)
     raise HandpropValueError(
-        f"rng must be a numpy Generator, a RandomState, an int seed or None, not {type(rng).__name__}"
+        f"rng must be a numpy Generator, a RandomState, an int seed or None, not {type(rng).__name__} {rng!r}"
     )
+
+
+def _whole(n):
+    return isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0
+
+
+def generator(name, seed):
+    """``numpy.random.default_rng(seed)`` for a seed that is None, an int >= 0, a list of them (one
+    stream per purpose: ``[seed, 1]``) or a Generator (used as is); anything else (``"abc"``,
+    ``-1``, ``1.5``, ``True``) is refused, naming ``name``."""
+    if isinstance(seed, (np.random.Generator, np.random.SeedSequence)):
+        return np.random.default_rng(seed)
+    listed = isinstance(seed, (list, tuple)) and len(seed) > 0 and all(_whole(s) for s in seed)
+    if not (seed is None or _whole(seed) or listed):
+        raise HandpropValueError(f"{name} must be a whole number >= 0 (or None for a fresh random "
+                                 f"one), got {seed!r}; e.g. {name}=0")
+    return np.random.default_rng(seed)
 
 
 def _standard_normal(rng, shape):

@@ -12,7 +12,8 @@ Rows are samples (blog 000's convention): ``x`` has shape ``(batch, n_in)``.
 import numpy as np
 
 from . import initializers
-from .errors import HandpropError, HandpropValueError, ShapeError
+from ._safety import all_finite, as_numeric, cast, check_finite, check_memory, fmt_bytes
+from .errors import DataError, HandpropError, HandpropValueError, ShapeError, TooLargeError
 
 
 class Parameter:
@@ -56,7 +57,21 @@ class Layer:
         raise NotImplementedError
 
     def __call__(self, x):
-        return self.forward(x)
+        """``forward(x)``, for ``x`` checked to hold finite numbers (integers are computed as float64);
+        an output that overflowed is refused in words, not returned as inf or NaN."""
+        name = f"{self!r}: x"
+        x = as_numeric(name, x)
+        x = x if x.dtype.kind == "f" else x.astype(np.float64)
+        n_in = getattr(self, "n_in", None)
+        if x.ndim != 2 or (n_in is not None and x.shape[1] != n_in):
+            raise ShapeError(f"{name} must have shape (samples, {n_in or 'features'}), got {x.shape}")
+        check_finite(name, x)
+        with np.errstate(all="ignore"):
+            out = self.forward(x)
+            if all_finite([out]):
+                return out
+        raise DataError(f"{self!r}: the output overflowed (not finite) for inputs up to "
+                        f"{float(np.max(np.abs(x))):.3g}; scale the inputs down")
 
     def parameters(self):
         return [Parameter(self, name) for name in self.param_names]
@@ -71,6 +86,7 @@ class Layer:
 
     def astype(self, dtype):
         """Cast parameters (and their gradients) to ``dtype`` in place; returns self."""
+        dtype = float_dtype(dtype, f"{self!r}.astype")
         for name in self.param_names:
             setattr(self, name, getattr(self, name).astype(dtype))
             grad = getattr(self, "d" + name, None)
@@ -90,6 +106,39 @@ class Layer:
 
     def __repr__(self):
         return f"{type(self).__name__}()"
+
+
+def float_dtype(dtype, where):
+    """``dtype`` as a NumPy float dtype (parameters are trained in it), or an error naming it."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.kind != "f":
+        raise HandpropValueError(f"{where}: dtype must be a float type (np.float64 or np.float32), got {dtype!r}")
+    return dt
+
+
+def _given(name, value, dtype, layer):
+    """A weight or bias given by the user, copied as ``dtype``: numbers, all finite."""
+    where = f"Dense({layer.n_in}, {layer.n_out}): {name}"
+    a = np.array(cast(where, as_numeric(where, value), dtype, fix="give dtype=np.float64"), dtype=dtype)
+    if not np.isfinite(a).all():
+        raise DataError(f"{where} holds NaN or infinite values; every initial value must be a finite number")
+    return a
+
+
+def _drawn(init, shape, rng, dtype, name, layer):
+    """What an initializer returned, checked as given weights are: numbers of ``dtype`` and ``shape``
+    (a function of the user's own may return anything)."""
+    where = f"Dense({layer.n_in}, {layer.n_out}): {name}"
+    a = as_numeric(f"{where}'s result", init(shape, rng, dtype))
+    if a.shape != shape:
+        raise ShapeError(f"{where} returned shape {a.shape}, expected {shape}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        if not all_finite([a]):
+            raise DataError(f"{where} returned NaN or infinite values")
+    return a.astype(dtype, copy=False)
 
 
 class Dense(Layer):
@@ -127,25 +176,35 @@ class Dense(Layer):
                 raise HandpropValueError(f"Dense: {arg} must be a positive integer, got {value!r}")
         self.n_in, self.n_out = int(n_in), int(n_out)
         self.init, self.bias_init = init, bias_init
-        dtype = np.dtype(dtype)
+        dtype = float_dtype(dtype, f"Dense({n_in}, {n_out})")
         needs_rng = weight is None or (bias is None and bias_init != "zeros")
         rng = initializers.as_rng(rng) if needs_rng else None
-        if weight is None:
-            W = initializers.get(init)((self.n_in, self.n_out), rng, dtype)
-        else:
-            W = np.array(weight, dtype=dtype)
-        if W.shape != (self.n_in, self.n_out):
-            raise ShapeError(f"Dense({n_in}, {n_out}): weight has shape {W.shape}, expected {(self.n_in, self.n_out)}")
-        if bias is None:
-            b = initializers.get(bias_init)((1, self.n_out), rng, dtype).reshape(self.n_out)
-        else:
-            b = np.array(bias, dtype=dtype)
-            if b.shape in ((1, self.n_out), (self.n_out, 1)):
-                b = b.reshape(self.n_out)
-        if b.shape != (self.n_out,):
-            raise ShapeError(f"Dense({n_in}, {n_out}): bias has shape {b.shape}, expected ({self.n_out},)")
+        size = f"{self.n_in:,} × {self.n_out:,} {dtype}"
+        # W and dW, and the float64 draws an initializer makes on the way: refused before allocating
+        need = self.n_in * self.n_out * (2 * dtype.itemsize + (16 if weight is None else 0))
+        fix = f"use fewer units (n_in × n_out is {self.n_in * self.n_out:,})"
+        check_memory(f"Dense({n_in}, {n_out}) (its weights and their gradients: 2 arrays of {size})", need, fix)
+        try:
+            if weight is None:
+                W = _drawn(initializers.get(init), (self.n_in, self.n_out), rng, dtype, "init", self)
+            else:
+                W = _given("weight", weight, dtype, self)
+            if W.shape != (self.n_in, self.n_out):
+                raise ShapeError(f"Dense({n_in}, {n_out}): weight has shape {W.shape}, expected {(self.n_in, self.n_out)}")
+            if bias is None:
+                b = _drawn(initializers.get(bias_init), (1, self.n_out), rng, dtype, "bias_init", self).reshape(-1)
+            else:
+                b = _given("bias", bias, dtype, self)
+                if b.shape in ((1, self.n_out), (self.n_out, 1)):
+                    b = b.reshape(self.n_out)
+            if b.shape != (self.n_out,):
+                raise ShapeError(f"Dense({n_in}, {n_out}): bias has shape {b.shape}, expected ({self.n_out},)")
+            dW, db = np.zeros_like(W), np.zeros_like(b)
+        except MemoryError:  # the estimate fitted, the allocation did not (other programs, no swap)
+            raise TooLargeError(f"Dense({n_in}, {n_out}): out of memory allocating 2 arrays of {size} "
+                                f"({fmt_bytes(need)}); {fix}") from None
         self.W, self.b = W, b
-        self.dW, self.db = np.zeros_like(W), np.zeros_like(b)
+        self.dW, self.db = dW, db
         self.x = None
 
     def forward(self, x):
@@ -155,6 +214,9 @@ class Dense(Layer):
     def backward(self, delta, need_input_grad=True):
         if self.x is None:
             raise self._missing_forward()
+        if np.shape(delta) != (len(self.x), self.n_out):
+            raise ShapeError(f"{self!r}.backward: the gradient has shape {np.shape(delta)}, but the "
+                             f"layer's output for the last forward had shape {(len(self.x), self.n_out)}")
         self.dW = self.x.T @ delta
         self.db = delta.sum(axis=0)
         if need_input_grad:

@@ -20,6 +20,8 @@ import warnings
 
 import numpy as np
 
+from ._arguments import flag
+from ._safety import as_numeric, cast
 from .activations import Sigmoid, Softmax, sigmoid
 from .errors import HandpropError, HandpropValueError, HandpropWarning, ShapeError
 
@@ -53,10 +55,19 @@ class Loss:
         return f"{type(self).__name__}()"
 
 
+def _numbers(pred, target, loss):
+    """``pred`` and ``target`` as arrays of numbers, or a DataError naming the loss and the argument."""
+    pred = as_numeric(f"{loss}: pred", pred)
+    if pred.size == 0:
+        raise HandpropValueError(f"{loss}: pred is empty (shape {pred.shape}); a loss of 0 samples is undefined")
+    if pred.dtype.kind != "f":  # integer or boolean outputs (a model's are float): computed as float64
+        pred = pred.astype(np.float64)
+    return pred, as_numeric(f"{loss}: target", target)
+
+
 def _same_shape_target(pred, target, loss):
     """Targets shaped like pred, as pred's float dtype; (n,) is accepted for a single output."""
-    pred = np.asarray(pred)
-    target = np.asarray(target)
+    pred, target = _numbers(pred, target, loss)
     if target.shape != pred.shape:
         if pred.ndim == 2 and pred.shape[1] == 1 and target.shape == (pred.shape[0],):
             target = target.reshape(-1, 1)
@@ -64,7 +75,7 @@ def _same_shape_target(pred, target, loss):
             raise ShapeError(
                 f"{loss}: target has shape {target.shape} but the model's output has shape {pred.shape}"
             )
-    return pred, target.astype(pred.dtype, copy=False)
+    return pred, cast(f"{loss}: target", target, pred.dtype)
 
 
 class MSE(Loss):
@@ -77,8 +88,9 @@ class MSE(Loss):
 
     def forward(self, pred, target):
         self.pred, self.target = _same_shape_target(pred, target, "MSE")
-        diff = self.pred - self.target
-        return float(np.mean(diff * diff))
+        with np.errstate(all="ignore"):  # beyond 1e154 the square overflows: the loss is inf, honestly
+            diff = self.pred - self.target
+            return float(np.mean(diff * diff))
 
     def backward(self):
         pred, target = self._cached()
@@ -95,8 +107,9 @@ class HalfSSE(Loss):
 
     def forward(self, pred, target):
         self.pred, self.target = _same_shape_target(pred, target, "HalfSSE")
-        diff = self.pred - self.target
-        return float(0.5 * np.sum(diff * diff))
+        with np.errstate(all="ignore"):  # beyond 1e154 the square overflows: the loss is inf, honestly
+            diff = self.pred - self.target
+            return float(0.5 * np.sum(diff * diff))
 
     def backward(self):
         pred, target = self._cached()
@@ -121,7 +134,7 @@ class BCE(Loss):
     name = "bce"
 
     def __init__(self, from_logits=False):
-        self.from_logits = bool(from_logits)
+        self.from_logits = flag("BCE: from_logits", from_logits)
 
     def forward(self, pred, target):
         pred, target = _same_shape_target(pred, target, "BCE")
@@ -129,16 +142,17 @@ class BCE(Loss):
         self.pred, self.target = pred, target
         if self.from_logits:
             z = pred
-            return float(np.mean(np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))))
+            with np.errstate(all="ignore"):  # an infinite logit gives a non-finite loss, which fit reports
+                return float(np.mean(np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))))
         if np.any((pred < 0) | (pred > 1)):
             raise HandpropValueError(
                 "BCE: predictions must be probabilities in [0, 1]; end the model with a Sigmoid layer, "
                 "or use BCE(from_logits=True) on raw outputs"
             )
-        with np.errstate(divide="ignore"):  # log(0) = -inf, clamped just below
+        with np.errstate(divide="ignore", over="ignore"):  # log(0) = -inf, clamped just below
             log_p = np.maximum(np.log(pred), -100.0)
             log_q = np.maximum(np.log(1 - pred), -100.0)
-        return float(-np.mean(target * log_p + (1 - target) * log_q))
+            return float(-np.mean(target * log_p + (1 - target) * log_q))
 
     def backward(self):
         pred, target = self._cached()
@@ -193,11 +207,13 @@ class CrossEntropy(Loss):
             warnings.warn("CrossEntropy got rows that are probabilities (non-negative, summing to 1): it "
                           "expects logits and applies softmax itself; drop the model's final Softmax layer",
                           HandpropWarning, stacklevel=2)
-        shifted = z - z.max(axis=1, keepdims=True)
-        log_sum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        self.log_p = shifted - log_sum
+        with np.errstate(all="ignore"):  # logits 1e308 apart: a -inf log-probability, an inf loss
+            shifted = z - z.max(axis=1, keepdims=True)
+            log_sum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            self.log_p = shifted - log_sum
+            terms = np.where(self.target != 0, self.target * self.log_p, 0.0)  # 0 · -inf is no term
         self.pred = z
-        return float(-np.sum(self.target * self.log_p) / n)
+        return float(-np.sum(terms) / n)
 
     def backward(self):
         z, target = self._cached()
@@ -206,17 +222,16 @@ class CrossEntropy(Loss):
 
     def _logits_and_target(self, pred, target):
         """Check the shapes; int labels become one-hot rows."""
-        z = np.asarray(pred)
+        z, target = _numbers(pred, target, "CrossEntropy")
         if z.ndim != 2:
             raise ShapeError(f"CrossEntropy: logits must have shape (n, classes), got {z.shape}")
         n, k = z.shape
-        target = np.asarray(target)
         labels = self._labels(target, n, k)
         if labels is not None:
             onehot = np.zeros_like(z)
             onehot[np.arange(n), labels] = 1.0
             target = onehot
-        return z, target.astype(z.dtype, copy=False)
+        return z, cast("CrossEntropy: target", target, z.dtype)
 
     @staticmethod
     def _labels(target, n, k):
@@ -226,15 +241,14 @@ class CrossEntropy(Loss):
             if labels.shape[0] != n:
                 raise ShapeError(f"CrossEntropy: {labels.shape[0]} labels for {n} rows of logits")
             if labels.dtype.kind == "f":
-                if not np.all(labels == np.round(labels)):
+                if not (np.all(np.isfinite(labels)) and np.all(labels == np.round(labels))):
                     raise HandpropValueError("CrossEntropy: class labels must be whole numbers")
-                labels = labels.astype(np.int64)
             elif labels.dtype.kind not in "iub":
                 raise HandpropValueError(f"CrossEntropy: class labels must be integers, got dtype {labels.dtype}")
-            if n and (labels.min() < 0 or labels.max() >= k):
+            if n and (labels.min() < 0 or labels.max() >= k):  # (checked before a cast that could overflow)
                 bad = labels[(labels < 0) | (labels >= k)][0]
-                raise HandpropValueError(f"CrossEntropy: label {bad} is out of range for {k} classes (0..{k - 1})")
-            return labels
+                raise HandpropValueError(f"CrossEntropy: label {bad:g} is out of range for {k} classes (0..{k - 1})")
+            return labels.astype(np.int64) if labels.dtype.kind == "f" else labels
         if target.shape != (n, k):
             raise ShapeError(f"CrossEntropy: target has shape {target.shape} but logits have shape {(n, k)}")
         return None
@@ -243,8 +257,8 @@ class CrossEntropy(Loss):
         if isinstance(layer, (Softmax, Sigmoid)):
             raise HandpropValueError(
                 f"CrossEntropy takes logits and applies softmax itself, but the model ends with "
-                f"{type(layer).__name__}: remove that layer (the model then outputs logits; "
-                "use predict_proba for probabilities)"
+                f"{type(layer).__name__}: remove that layer (the model then outputs logits; its "
+                "probabilities are handprop.Softmax()(model.predict(X)))"
             )
 
 

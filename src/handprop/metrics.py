@@ -16,14 +16,23 @@ A network's raw output becomes class labels with :func:`output_to_labels`: the a
 columns (logits or probabilities), or one column thresholded (0.5 on probabilities, 0 on logits).
 """
 
+import math
+
 import numpy as np
 
-from .errors import HandpropValueError, ShapeError
+from ._arguments import positive_int
+from ._safety import as_numeric, check_finite, check_memory
+from .errors import DataError, HandpropValueError, ShapeError
 
 
 def _labels(y, name):
     """Class labels from ``y``: 1-D labels as they are; a one-hot / score matrix by its argmax."""
-    y = np.asarray(y)
+    try:
+        y = np.asarray(y)
+    except (ValueError, TypeError):  # rows of different lengths
+        raise DataError(f"{name} is not a table: its rows have different lengths") from None
+    if y.dtype.kind == "f":
+        check_finite(name, y)  # a NaN label or score would count as a wrong answer, silently
     if y.ndim == 2 and y.shape[1] > 1:
         return y.argmax(axis=1)
     if y.ndim == 2 and y.shape[1] == 1:
@@ -61,29 +70,44 @@ def accuracy(y_true, y_pred):
 
 
 def _pair(y_true, y_pred):
-    t = np.asarray(y_true, dtype=np.float64)
-    p = np.asarray(y_pred, dtype=np.float64)
+    t = as_numeric("y_true", y_true).astype(np.float64, copy=False)
+    p = as_numeric("y_pred", y_pred).astype(np.float64, copy=False)
+    for name, a in (("y_true", t), ("y_pred", p)):
+        if a.ndim == 0:
+            raise ShapeError(f"{name} must hold one value (or row) per sample, got the single number {a}")
+    if t.size == 0 or p.size == 0:
+        raise HandpropValueError("a metric of 0 samples is undefined")
     if t.shape != p.shape:
         # A single output may come as (n,) on one side and (n, 1) on the other.
         if t.size == p.size and t.ndim <= 2 and p.ndim <= 2 and len(t) == len(p):
             t, p = t.reshape(len(t), -1), p.reshape(len(p), -1)
         else:
             raise ShapeError(f"y_true has shape {t.shape} but y_pred has shape {p.shape}")
-    if t.size == 0:
-        raise HandpropValueError("a metric of 0 samples is undefined")
-    return t, p
+    check_finite("y_true", t)
+    check_finite("y_pred", p)
+    return _scaled(t, p)
+
+
+def _scaled(t, p):
+    """``(t / s, p / s, s)``: squares of values beyond 1e150 overflow, so such values are divided by
+    a power of two ``s`` (exactly) and the metric scaled back; below that, ``s = 1``."""
+    top = max(float(np.max(np.abs(t))), float(np.max(np.abs(p))))
+    if top <= 1e150:
+        return t, p, 1.0
+    s = 2.0 ** math.frexp(top)[1]
+    return t / s, p / s, s
 
 
 def mse(y_true, y_pred):
-    """Mean squared error ``mean((pred − y)²)`` over all elements."""
-    t, p = _pair(y_true, y_pred)
-    return float(np.mean((p - t) ** 2))
+    """Mean squared error ``mean((pred − y)²)`` over all elements (inf if that exceeds a float)."""
+    t, p, s = _pair(y_true, y_pred)
+    return float(np.mean((p - t) ** 2)) * s * s
 
 
 def mae(y_true, y_pred):
     """Mean absolute error ``mean(|pred − y|)`` over all elements."""
-    t, p = _pair(y_true, y_pred)
-    return float(np.mean(np.abs(p - t)))
+    t, p, s = _pair(y_true, y_pred)
+    return float(np.mean(np.abs(p - t))) * s
 
 
 def r2(y_true, y_pred):
@@ -92,7 +116,7 @@ def r2(y_true, y_pred):
     A constant column of ``y_true`` has ``SS_tot = 0``: its score is 1 if predicted exactly and 0
     otherwise (scikit-learn's convention), rather than a division by zero.
     """
-    t, p = _pair(y_true, y_pred)
+    t, p, _ = _pair(y_true, y_pred)  # (R² does not change with the scale)
     t, p = t.reshape(len(t), -1), p.reshape(len(p), -1)
     ss_res = ((t - p) ** 2).sum(axis=0)
     ss_tot = ((t - t.mean(axis=0)) ** 2).sum(axis=0)
@@ -113,14 +137,20 @@ def confusion_matrix(y_true, y_pred, n_classes=None):
     for name, v in (("y_true", t), ("y_pred", p)):
         if v.dtype.kind not in "iub" and not (v.dtype.kind == "f" and np.all(v == np.round(v))):
             raise HandpropValueError(f"confusion_matrix: {name} must hold integer class labels, got {v.dtype}")
+        if len(v) and float(v.min()) < 0:
+            raise HandpropValueError("confusion_matrix: labels must be >= 0")
+        if len(v) and float(v.max()) >= 2**31:
+            raise HandpropValueError(f"confusion_matrix: {name} holds the label {v.max():g}: labels are class "
+                                     "indices 0..k-1 (handprop.data.LabelEncoder makes them)")
     t, p = t.astype(np.int64), p.astype(np.int64)
+    n_classes = positive_int("confusion_matrix: n_classes", n_classes, allow_none=True)
     top = int(max(t.max(initial=-1), p.max(initial=-1))) + 1
     if n_classes is None:
         n_classes = top
     elif top > n_classes:
         raise HandpropValueError(f"confusion_matrix: label {top - 1} is out of range for n_classes={n_classes}")
-    if len(t) and min(t.min(), p.min()) < 0:
-        raise HandpropValueError("confusion_matrix: labels must be >= 0")
+    check_memory(f"confusion_matrix: a {n_classes:,} × {n_classes:,} matrix", n_classes * n_classes * 8,
+                 "labels are class indices 0..k-1 (handprop.data.LabelEncoder makes them)")
     C = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(C, (t, p), 1)
     return C

@@ -9,9 +9,10 @@ import inspect
 import numpy as np
 
 from . import activations
+from ._arguments import positive_int
 from .initializers import as_rng
-from ._safety import check_finite
-from .errors import HandpropValueError, ShapeError
+from ._safety import all_finite, as_numeric, cast, check_finite, check_memory
+from .errors import DataError, HandpropTypeError, HandpropValueError, ShapeError
 from .layers import Dense, Layer
 
 
@@ -40,6 +41,9 @@ class Sequential:
     """
 
     def __init__(self, layers):
+        if isinstance(layers, (str, bytes, dict)) or not hasattr(layers, "__iter__"):
+            raise HandpropTypeError(f"Sequential takes a list of layers, got {type(layers).__name__} {layers!r}; "
+                                    "e.g. Sequential([Dense(2, 3), Tanh(), Dense(3, 1)])")
         layers = list(layers)
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
@@ -97,12 +101,25 @@ class Sequential:
     def n_params(self):
         return sum(layer.n_params for layer in self.layers)
 
+    def forward_bytes(self, rows, n_in=None):
+        """Bytes that the layers' outputs for ``rows`` rows take (one array per layer)."""
+        n, total = self.n_inputs or n_in or 1, 0
+        for layer in self.layers:
+            n = layer.output_size(n)
+            total += n
+        return rows * total * self.dtype.itemsize
+
+    def check_memory(self, rows, what, copies=1, n_in=None, extra=0):
+        """Refuse (TooLargeError) a pass over ``rows`` rows (of ``n_in`` features, for a model without
+        Dense layers) whose ``copies`` of the layers' outputs (and ``extra`` bytes) this machine's
+        memory cannot hold, before anything is allocated."""
+        check_memory(f"{what} of {rows:,} rows through {self!r}", copies * self.forward_bytes(rows, n_in) + extra,
+                     "give a smaller batch_size")
+
     # -- computation -------------------------------------------------------------------------
     def check_input(self, X):
         """``X`` as a 2-D array of the model's dtype, or a ShapeError saying what is wrong."""
-        X = np.asarray(X)
-        if X.dtype.kind not in "biuf":
-            raise HandpropValueError(f"X must be numeric, got dtype {X.dtype}")
+        X = as_numeric("X", X)
         if X.ndim != 2:
             fix = " (one sample? use X.reshape(1, -1))" if X.ndim == 1 else ""
             raise ShapeError(f"X must be 2-D (samples, features), got shape {X.shape}{fix}")
@@ -112,14 +129,18 @@ class Sequential:
                 f"X has {X.shape[1]} features (shape {X.shape}) but the first layer "
                 f"{self.layers[0]!r} expects {n_in}"
             )
-        return X.astype(self.dtype, copy=False)
+        return cast("X", X, self.dtype)
 
     def forward(self, X):
-        """Output of the network for the rows of ``X`` (samples × features)."""
-        out = self.check_input(X)
-        for layer in self.layers:
-            out = layer.forward(out)
-        return out
+        """Output of the network for the rows of ``X`` (samples × features).
+
+        Rows holding NaN or infinite values are refused (a DataError naming them), and so is an
+        output that is not finite: it says whether the weights or the inputs are to blame.
+        """
+        X = self.check_input(X)
+        check_finite("X", X)
+        self.check_memory(len(X), "the forward pass", n_in=X.shape[1])
+        return self.outputs(X)
 
     __call__ = forward
 
@@ -143,13 +164,44 @@ class Sequential:
         """The model's output for ``X``; in batches of ``batch_size`` rows to bound memory.
 
         Rows holding NaN or infinite values are refused (a DataError naming them): their
-        predictions would be NaN, silently.
+        predictions would be NaN, silently; so is an output that is not finite (it overflowed).
         """
-        X = np.asarray(X)
+        X = self.check_input(X)
+        batch_size = positive_int("batch_size", batch_size, allow_none=True)
+        if len(X) == 0:
+            raise DataError(f"X has no rows (shape {X.shape}): there is nothing to predict")
         check_finite("X", X)
-        if batch_size is None:
-            return self.forward(X)
-        return np.concatenate([self.forward(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
+        self.check_memory(min(len(X), batch_size or len(X)), "prediction", n_in=X.shape[1])
+        return self.outputs(X, batch_size)
+
+    def outputs(self, X, batch_size=None):
+        """``predict`` for an ``X`` already checked (``fit`` measures its checked data every epoch):
+        the layers' forwards, in batches; an output that is not finite is refused, in words."""
+        with np.errstate(all="ignore"):  # an overflow on the way is reported once, below
+            if batch_size is None or batch_size >= len(X):
+                out = self._layers(X)
+            else:
+                out = np.concatenate([self._layers(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
+            if all_finite([out]):
+                return out
+            self._not_finite(X, out)
+
+    def _layers(self, X):
+        for layer in self.layers:
+            X = layer.forward(X)
+        return X
+
+    def _not_finite(self, X, out):
+        """A DataError saying why ``out`` is not finite: weights that are not (training diverged), or
+        inputs too large for these weights (values overflowed through the layers)."""
+        bad = ~np.isfinite(out.reshape(len(out), -1)).all(axis=1)
+        rows = ", ".join(str(i) for i in np.flatnonzero(bad)[:5]) + (" ..." if bad.sum() > 5 else "")
+        if not all_finite([p.value for p in self.parameters()]):
+            raise DataError(f"the model's weights hold NaN or infinite values, so its output does too "
+                            f"(rows {rows}): training diverged; retrain with a smaller learning rate")
+        big = float(np.max(np.abs(X[bad]))) if X.size else 0.0
+        raise DataError(f"the model's output overflowed (not finite) for X's rows {rows}, whose values reach "
+                        f"{big:.3g}: scale X as the training data was scaled (e.g. the same StandardScaler)")
 
     def fit(self, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, shuffle=True,
             seed=None, log_every=None, **kwargs):
@@ -195,6 +247,9 @@ def mlp(sizes, activation="sigmoid", output=None, init=None, rng=None, dtype=np.
     the last Dense layer (None or "identity" for none: logits for CrossEntropy, values for
     regression). ``init`` defaults to He for ReLU-like activations and Glorot otherwise.
     """
+    if not isinstance(sizes, (list, tuple, range, np.ndarray)):
+        raise HandpropTypeError(f"mlp: sizes must be a list of layer sizes, got {type(sizes).__name__} {sizes!r}; "
+                                "e.g. mlp([2, 3, 1])")
     sizes = list(sizes)
     if len(sizes) < 2:
         raise HandpropValueError(f"mlp: sizes needs at least input and output sizes, got {sizes}")

@@ -9,6 +9,8 @@ Use them in ``fit`` or in a loop you write yourself::
         opt.step(model.parameters())
 
 Gradients are not accumulated (each backward overwrites ``dW``), so there is no ``zero_grad``.
+An optimizer is bound to the parameters it first steps (``bind``): its state is theirs, so
+stepping another model's parameters raises; make one optimizer per model.
 State (momentum buffers, Adam moments) lives in lists aligned with the parameter list, and
 parameters are updated in place, so ``layer.W`` is the same array before and after a step.
 
@@ -18,14 +20,18 @@ formulas in the docstrings, operation for operation.
 """
 
 import math
+import numbers
 
 import numpy as np
 
+from ._arguments import flag
 from .errors import HandpropValueError
 from .layers import Parameter
 
 
 def _check(name, value, low, high=None, low_inclusive=True, high_inclusive=False):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise HandpropValueError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
     value = float(value)
     ok_low = value >= low if low_inclusive else value > low
     ok_high = high is None or (value <= high if high_inclusive else value < high)
@@ -50,6 +56,33 @@ class Optimizer:
     def __init__(self, lr):
         self.lr = _check(f"{type(self).__name__}: lr", lr, 0.0)
         self.n_params = None
+        self._bound = None    # the parameters' owners, [(layer, name), ...]: see ``bind``
+        self._checked = None  # the list of parameters last found to be the bound ones
+
+    def bind(self, params):
+        """Bind this optimizer to ``params`` (a model's ``parameters()``), or check that it is.
+
+        An optimizer's state (momentum, Adam's moments, the step count) belongs to the parameters
+        it first stepped; stepping another model's parameters would carry it over in silence, so
+        that raises. ``fit`` and ``step`` bind; a copy (``copy.deepcopy``) is not bound.
+        """
+        owners = [(getattr(p, "layer", p), getattr(p, "name", None)) for p in params]
+        bound = getattr(self, "_bound", None)
+        if bound is None:
+            self._bound = owners
+        elif len(bound) != len(owners) or any(a is not b or m != n for (a, m), (b, n) in zip(bound, owners)):
+            raise HandpropValueError(
+                f"{type(self).__name__} is bound to the {len(bound)} parameters of the model it first "
+                f"stepped, and these {len(owners)} parameters are another model's: its state (momentum, "
+                f"moments, step count) is not theirs. Use one optimizer per model; for this one: {self!r}")
+        self._checked = params
+
+    def __getstate__(self):
+        # copy.copy and copy.deepcopy keep the state but not the binding: a copy binds anew.
+        state = dict(self.__dict__)
+        state.pop("_bound", None)
+        state.pop("_checked", None)
+        return state
 
     def step(self, params):
         """Apply one update to every parameter of ``params`` (from ``model.parameters()``)."""
@@ -59,6 +92,8 @@ class Optimizer:
             update(i, *_value_and_grad(p))
 
     def _count_step(self, params):
+        if params is not getattr(self, "_checked", None):  # the same list as last time: checked
+            self.bind(params)
         if self.n_params is None:
             self.n_params = len(params)
             self._init_state(params)
@@ -109,7 +144,7 @@ class Optimizer:
         self._scratch, self._decayed = [None] * n, [None] * n  # working arrays, not state: made anew
 
     def reset(self):
-        """Forget the state (momentum, moments); the next step starts afresh."""
+        """Forget the state (momentum, moments); the next step starts afresh (on the same model)."""
         self.n_params = None
 
 
@@ -126,7 +161,7 @@ class SGD(Optimizer):
         super().__init__(lr)
         self.momentum = _check("SGD: momentum", momentum, 0.0, 1.0)
         self.weight_decay = _check("SGD: weight_decay", weight_decay, 0.0)
-        self.nesterov = bool(nesterov)
+        self.nesterov = flag("SGD: nesterov", nesterov)
         if self.nesterov and self.momentum == 0:
             raise HandpropValueError("SGD: nesterov=True needs a momentum > 0")
 
@@ -184,7 +219,11 @@ class Adam(Optimizer):
 
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(lr)
-        b1, b2 = betas
+        try:
+            b1, b2 = betas
+        except (TypeError, ValueError):
+            raise HandpropValueError(f"Adam: betas must be a pair of numbers (beta1, beta2), got {betas!r}; "
+                                     "e.g. betas=(0.9, 0.999)") from None
         self.betas = (_check("Adam: betas[0]", b1, 0.0, 1.0), _check("Adam: betas[1]", b2, 0.0, 1.0))
         self.eps = _check("Adam: eps", eps, 0.0)
         self.weight_decay = _check("Adam: weight_decay", weight_decay, 0.0)
@@ -220,8 +259,13 @@ OPTIMIZERS = {"sgd": SGD, "adam": Adam}
 
 
 def get(optimizer, lr=None):
-    """An optimizer from its name (``"sgd"``, ``"adam"``) or an Optimizer instance."""
+    """An optimizer from its name (``"sgd"``, ``"adam"``) or an Optimizer instance (then ``lr``,
+    which would do nothing, must not be given: the instance has its own)."""
     if isinstance(optimizer, Optimizer):
+        if lr is not None:
+            raise HandpropValueError(
+                f"lr={lr!r} would do nothing: the optimizer {optimizer!r} has its own learning rate; set it "
+                f"there, e.g. optimizer={type(optimizer).__name__}(lr={lr!r}), or pass optimizer by name")
         return optimizer
     try:
         cls = OPTIMIZERS[str(optimizer).lower()]

@@ -21,13 +21,13 @@ import math
 
 import numpy as np
 
-from . import _safety, losses, optimizers
+from . import _arguments, _safety, initializers, losses, optimizers
 from . import metrics as _metrics
 from ._engine import runner as _runner
 from ._engine import train_step  # noqa: F401  (public: handprop.training.train_step)
-from ._gather import Rows
+from ._gather import iter_batches  # noqa: F401  (public: handprop.training.iter_batches)
 from ._safety import InterruptGuard as _InterruptGuard
-from .errors import HandpropValueError, ShapeError
+from .errors import DataError, HandpropKeyError, HandpropTypeError, HandpropValueError, ShapeError
 
 
 class History:
@@ -49,6 +49,10 @@ class History:
         return self.history.get("loss", [])
 
     def __getitem__(self, key):
+        if not isinstance(key, str) or key not in self.history:
+            held = ", ".join(self.history) or "nothing yet"
+            raise HandpropKeyError(f"the history has no {key!r}; it holds: {held} (val_* values need "
+                                   "validation_data or validation_split, metrics need metrics=[...])")
         return self.history[key]
 
     def __len__(self):
@@ -75,12 +79,8 @@ class History:
         return f"History(epochs={len(self)}, last={last})"
 
 
-def _positive_int(name, value, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise HandpropValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+_TEXT_LABELS = ("; text labels become class indices with handprop.data.LabelEncoder: "
+                "y = LabelEncoder().fit_transform(y)")
 
 
 def prepare_data(model, X, y):
@@ -89,11 +89,11 @@ def prepare_data(model, X, y):
     float32 features make the model train in float32 (its parameters are cast once); integer or
     boolean features are used as float64 (or the model's float type).
     """
-    X = np.asarray(X)
+    X = _safety.as_numeric("X", X)
     if X.dtype.kind == "f" and X.dtype != model.dtype:
         model.astype(X.dtype)
     X = model.check_input(X)
-    y = np.asarray(y)
+    y = _safety.as_numeric("y", y, _TEXT_LABELS)
     if y.ndim == 0 or len(y) != len(X):
         raise ShapeError(f"X has {len(X)} samples but y has {y.shape[0] if y.ndim else 0} (y shape {y.shape})")
     if len(X) == 0:
@@ -101,42 +101,8 @@ def prepare_data(model, X, y):
     _safety.check_finite("X", X)
     _safety.check_finite("y", y)
     if y.dtype.kind in "fb":
-        y = y.astype(model.dtype, copy=False)
+        y = _safety.cast("y", y, model.dtype)
     return X, y
-
-
-def iter_batches(X, y, batch_size, shuffle, rng):
-    """Yield ``(X_batch, y_batch)`` pairs covering the data once, in shuffled order if ``shuffle``.
-
-    ``batch_size=None`` (or >= the number of rows) yields the whole data set once: full-batch
-    gradient descent, as in the blogs.
-
-    The data set is never copied: only the order of its rows is shuffled (``rng.permutation``),
-    and each batch's rows are gathered into the same two arrays, reused from batch to batch (copy
-    a batch to keep it past the next one). Without shuffling, batches are views of ``X`` and ``y``.
-    A memory-mapped ``X`` or ``y`` (``np.load(path, mmap_mode="r")``) is read from its file a batch
-    at a time, so memory stays flat however large the file is (see ``handprop._gather``).
-    """
-    n = len(X)
-    if batch_size is None or batch_size >= n:
-        yield X, y
-        return
-    X_rows, y_rows = Rows(X), Rows(y)
-    X_batch = np.empty((batch_size,) + X.shape[1:], X.dtype)
-    y_batch = np.empty((batch_size,) + y.shape[1:], y.dtype)
-    try:
-        if not shuffle:
-            for start in range(0, n, batch_size):
-                stop = min(start + batch_size, n)
-                yield X_rows.slice(start, stop, X_batch), y_rows.slice(start, stop, y_batch)
-            return
-        order = rng.permutation(n)
-        for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
-            yield X_rows.take(idx, X_batch), y_rows.take(idx, y_batch)
-    finally:
-        X_rows.close()
-        y_rows.close()
 
 
 class TrainState:
@@ -190,20 +156,26 @@ def evaluate(model, X, y, loss=None, metrics=("accuracy",), batch_size=8192, inc
     or BCE(from_logits=True); otherwise a probability, thresholded at 0.5). The loss is reported
     when ``loss`` is given and ``include_loss``.
     """
-    X = model.check_input(X)
+    X = _arguments.model("evaluate", model).check_input(X)
+    batch_size = _arguments.positive_int("batch_size", batch_size)
+    if len(X) == 0:
+        raise DataError(f"X has no rows (shape {X.shape}): there is nothing to evaluate")
     _safety.check_finite("X", X)
-    y = np.asarray(y)
+    model.check_memory(min(len(X), batch_size), "evaluation", n_in=X.shape[1])
+    y = _safety.as_numeric("y", y, _TEXT_LABELS)
     _safety.check_finite("y", y)
     if y.ndim == 0 or len(y) != len(X):
         raise ShapeError(f"X has {len(X)} samples but y has {len(y) if y.ndim else 0} (y shape {y.shape})")
-    if any(_metrics.get(m)[2] == "class" for m in metrics or ()):
+    metrics = _arguments.names("metrics", metrics)
+    if any(_metrics.get(m)[2] == "class" for m in metrics):
         _safety.check_labels(y, model.n_outputs)
-    return _measure(model, X, y, loss, metrics, batch_size, include_loss)
+    with np.errstate(over="ignore", invalid="ignore"):  # a loss that overflows is inf, said once
+        return _measure(model, X, y, loss, metrics, batch_size, include_loss)
 
 
 def _measure(model, X, y, loss, metrics, batch_size=8192, include_loss=True):
     """``evaluate`` without its checks: ``fit`` checked its data once, before the first epoch."""
-    out = model.predict(X, batch_size=batch_size)
+    out = model.outputs(X, batch_size=batch_size)  # X was checked: by fit once, or by evaluate
     result = {}
     if loss is not None:
         loss = losses.get(loss)
@@ -233,8 +205,8 @@ def _validation(model, X, y, validation_data, validation_split):
         Xv, yv = prepare_data(model, Xv, yv)
         return X, y, Xv, yv
     if validation_split:
-        frac = float(validation_split)
-        if not 0 < frac < 1:
+        frac = validation_split if isinstance(validation_split, (float, int, np.number)) else -1
+        if isinstance(validation_split, bool) or not 0 < frac < 1:
             raise HandpropValueError(f"validation_split must be in (0, 1), got {validation_split!r}")
         n_val = int(round(frac * len(X)))
         if n_val < 1 or n_val >= len(X):
@@ -247,6 +219,9 @@ def _validation(model, X, y, validation_data, validation_split):
 
 
 def _apply_resume(resume, rng, callbacks, batch_size, shuffle):
+    if not isinstance(resume, ResumeState):
+        raise HandpropTypeError(f"resume must be what handprop.io.load_checkpoint(path).resume gives, got "
+                                f"{type(resume).__name__} {resume!r:.60}")
     for name, mine, theirs in (("batch_size", batch_size, resume.batch_size), ("shuffle", shuffle, resume.shuffle)):
         if theirs is not None and mine != theirs:
             raise HandpropValueError(
@@ -304,19 +279,18 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
     unless a ``StopOnNonFinite`` callback is given; either way the model keeps the weights of the last
     step whose loss was finite (the optimizer's state is reset), so nothing it learned is lost.
     """
-    loss = losses.get(loss)
-    optimizer = optimizers.get(optimizer, lr)
-    epochs = _positive_int("epochs", epochs)
-    batch_size = _positive_int("batch_size", batch_size, allow_none=True)
-    log_every = _positive_int("log_every", log_every, allow_none=True)
-    metric_names = [_metrics.get(m)[0] for m in (metrics or [])]
-    callbacks = list(callbacks or [])
+    model, loss, optimizer = _arguments.model("fit", model), losses.get(loss), optimizers.get(optimizer, lr)
+    epochs, shuffle = _arguments.positive_int("epochs", epochs), _arguments.flag("shuffle", shuffle)
+    batch_size = _arguments.positive_int("batch_size", batch_size, allow_none=True)
+    log_every = _arguments.positive_int("log_every", log_every, allow_none=True)
+    metric_names = [_metrics.get(m)[0] for m in _arguments.names("metrics", metrics)]
+    callbacks = _arguments.callbacks(callbacks)
     losses.check_pairing(model, loss)
     X, y = prepare_data(model, X, y)
     X, y, X_val, y_val = _validation(model, X, y, validation_data, validation_split)
     n = len(X)
     _safety.warn_big_batch(batch_size, n)
-    rng = np.random.default_rng(seed)
+    rng = initializers.generator("seed", seed)
     history = History()
     start = 0
     if resume is not None:
@@ -325,13 +299,13 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
         if resume.stop_reason:
             history.stop_reason = f"the checkpointed run had already ended: {resume.stop_reason}"
             return history
-    if progress:
+    if _arguments.flag("progress", progress):
         from .callbacks import ProgressBar  # callbacks sit beside training; imported when used
 
         callbacks.append(ProgressBar())
     state = TrainState(model, loss, optimizer, rng, history, epochs, batch_size, shuffle, callbacks)
     state.epoch = state.epochs_done = start
-    engine = _runner(model, loss, optimizer)  # runs the steps: see handprop._engine
+    engine = _runner(model, loss, optimizer, min(batch_size or n, n))  # runs the steps: see handprop._engine
     # Overflow on the way to a non-finite loss is expected when training diverges; it is caught
     # (after every step) and reported once, as a DivergenceError, instead of as NumPy warnings.
     errstate = np.errstate(over="ignore", invalid="ignore", divide="ignore")
