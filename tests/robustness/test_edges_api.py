@@ -279,6 +279,8 @@ CASES_16 = [
     ("Sequential(5)", lambda t: hp.Sequential(5), hp.errors.HandpropTypeError, r"Sequential takes a list of layers, got int 5"),
     ("unknown encoding", lambda t: hp.data.read_csv(_csv(t), encoding="klingon"), hp.HandpropValueError,
      r"unknown encoding 'klingon'"),
+    ("encoding None", lambda t: hp.data.read_csv(_csv(t), encoding=None), hp.HandpropValueError,
+     r"unknown encoding None; give its name, e.g. encoding='utf-8'"),
     ("text metric values", lambda t: metrics.mse(["a"], ["b"]), hp.DataError, r"y_true must be numeric, got dtype <U1"),
     ("ragged metric rows", lambda t: metrics.accuracy([[1, 2], [1]], [1, 2]), hp.DataError, r"y_true is not a table"),
     ("NaN label in accuracy", lambda t: metrics.accuracy([np.nan, 1.0], [0, 1]), hp.DataError, r"y_true holds NaN values in row 0"),

@@ -30,8 +30,8 @@ def _decode(raw, encoding, path):
     """Decode the whole file at once, so that a bad byte can be located by its offset."""
     try:
         codecs.lookup(encoding)
-    except LookupError:
-        raise HandpropValueError(f"unknown encoding {encoding!r}") from None
+    except (LookupError, TypeError):  # TypeError: not a name at all (None, 8)
+        raise HandpropValueError(f"unknown encoding {encoding!r}; give its name, e.g. encoding='utf-8'") from None
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
