@@ -275,6 +275,9 @@ def make_parser():
     from .cli_data import add_commands  # train, evaluate, predict, summary
 
     add_commands(sub)
+    from .cli_playground import add_command as add_playground  # the local web app
+
+    add_playground(sub)
     return parser
 
 
