@@ -134,3 +134,19 @@ def test_unknown_sessions_and_settings_are_errors_not_crashes(client):
         _receive_until(ws, lambda m: m["type"] == "frame" and m["epoch"] == 1)
 
 
+
+
+def test_the_servers_data_file_is_offered_to_every_tab(tmp_path):
+    from starlette.testclient import TestClient
+
+    from handprop.cli_playground import load_file
+    from handprop.playground.server import make_app
+
+    path = tmp_path / "house.csv"
+    path.write_text("rooms,area,price\n" + "".join(f"{i % 6 + 1},{50 + 7 * i},{100.5 + 3 * i}\n" for i in range(30)))
+    with TestClient(make_app(data=load_file(str(path), "price"))) as c, c.websocket_connect("/ws") as ws:
+        ws.send_text(json.dumps({"cmd": "hello", "settings": {"dataset": "file", "x-axis": "1", "y-axis": "0"}}))
+        assert _receive_until(ws, lambda m: m["type"] == "hello")["file"] == str(path)
+        data = _receive_until(ws, lambda m: m["type"] == "data" and m["axes"] == ["area", "rooms"])
+        assert data["task"] == "regression" and data["target_name"] == "price"
+        assert data["range"] == [100.5, 100.5 + 3 * 29]

@@ -80,86 +80,101 @@ def _error_text(exc, tmpdir=None):
     return " / ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
+async def page(request):
+    return FileResponse(str(STATIC / "index.html"), media_type="text/html")
+
+
+async def socket(websocket):
+    """A tab: its session lives as long as this WebSocket."""
+    await websocket.accept()
+    state = websocket.app.state
+    outbox = Outbox(asyncio.get_running_loop())
+    session = Session(secrets.token_hex(8), outbox.put, file=state.data)
+    state.sessions[session.id] = session
+    sender = asyncio.create_task(outbox.drain(websocket))
+    try:
+        while True:
+            message = json.loads(await websocket.receive_text())
+            await run_in_threadpool(session.handle, message)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        outbox.closed = True
+        sender.cancel()
+        state.sessions.pop(session.id, None)
+        await run_in_threadpool(session.close)
+
+
+def _find(request):
+    session = request.app.state.sessions.get(request.query_params.get("session", ""))
+    if session is None:
+        raise HandpropError("no such session: reload the page")
+    return session
+
+
+def _too_big(name, size=None):
+    what = f"{size:,} bytes is" if size is not None else "it is"
+    return JSONResponse({"error": f"{name}: {what} over the playground's limit of {MAX_UPLOAD:,} bytes (50 MB); "
+                                  "train on it with `handprop train`"}, status_code=413)
+
+
+async def _receive(request, path):
+    """Write the request's body to ``path``; False (and nothing more read) once over MAX_UPLOAD."""
+    total = 0
+    with open(path, "wb") as f:
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > MAX_UPLOAD:
+                return False
+            f.write(chunk)
+    return True
+
+
+async def upload(request):
+    """A CSV file as the request body, read by ``load_data`` as the CLI reads it."""
+    try:
+        session = _find(request)
+    except HandpropError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=404)
+    name = _SAFE_NAME.sub("_", os.path.basename(request.query_params.get("name") or "upload.csv")) or "upload.csv"
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_UPLOAD:
+        return _too_big(name, int(declared))
+    tmpdir = tempfile.mkdtemp(prefix="handprop-upload-")
+    try:
+        path = os.path.join(tmpdir, name)
+        if not await _receive(request, path):
+            return _too_big(name)
+        try:
+            ds = await run_in_threadpool(load_data, path)
+            result = await run_in_threadpool(session.use_upload, name, ds)
+        except HandpropError as exc:
+            message = _error_text(exc, tmpdir)
+            session.emit({"type": "error", "message": message})
+            return JSONResponse({"error": message}, status_code=400)
+        return JSONResponse(result)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _exporter(kind):
+    async def handler(request):
+        try:
+            return await run_in_threadpool(_export, _find(request), kind)
+        except HandpropError as exc:
+            return JSONResponse({"error": _error_text(exc)}, status_code=400)
+    return handler
+
+
 def make_app(data=None):
     """The app; ``data`` is ``(path, Dataset)`` from ``handprop playground --data``, or None."""
-    sessions = {}
-
-    async def page(request):
-        return FileResponse(str(STATIC / "index.html"), media_type="text/html")
-
-    async def socket(websocket):
-        await websocket.accept()
-        outbox = Outbox(asyncio.get_running_loop())
-        session = Session(secrets.token_hex(8), outbox.put, file=data)
-        sessions[session.id] = session
-        sender = asyncio.create_task(outbox.drain(websocket))
-        try:
-            while True:
-                message = json.loads(await websocket.receive_text())
-                await run_in_threadpool(session.handle, message)
-        except (WebSocketDisconnect, RuntimeError):
-            pass
-        finally:
-            outbox.closed = True
-            sender.cancel()
-            sessions.pop(session.id, None)
-            await run_in_threadpool(session.close)
-
-    def find(request):
-        session = sessions.get(request.query_params.get("session", ""))
-        if session is None:
-            raise HandpropError("no such session: reload the page")
-        return session
-
-    async def upload(request):
-        try:
-            session = find(request)
-        except HandpropError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=404)
-        name = _SAFE_NAME.sub("_", os.path.basename(request.query_params.get("name") or "upload.csv")) or "upload.csv"
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_UPLOAD:
-            return JSONResponse({"error": f"{name}: {int(declared):,} bytes is over the playground's limit of "
-                                          f"{MAX_UPLOAD:,} bytes (50 MB); train on it with `handprop train`"},
-                                status_code=413)
-        tmpdir = tempfile.mkdtemp(prefix="handprop-upload-")
-        try:
-            path, total = os.path.join(tmpdir, name), 0
-            with open(path, "wb") as f:
-                async for chunk in request.stream():
-                    total += len(chunk)
-                    if total > MAX_UPLOAD:
-                        return JSONResponse({"error": f"{name}: over the playground's limit of {MAX_UPLOAD:,} "
-                                                      "bytes (50 MB); train on it with `handprop train`"},
-                                            status_code=413)
-                    f.write(chunk)
-            try:
-                ds = await run_in_threadpool(load_data, path)
-                result = await run_in_threadpool(session.use_upload, name, ds)
-            except HandpropError as exc:
-                message = _error_text(exc, tmpdir)
-                session.emit({"type": "error", "message": message})
-                return JSONResponse({"error": message}, status_code=400)
-            return JSONResponse(result)
-        finally:
-            shutil.rmtree(tmpdir, ignore_errors=True)
-
-    def export(kind):
-        async def handler(request):
-            try:
-                session = find(request)
-                return await run_in_threadpool(_export, session, kind)
-            except HandpropError as exc:
-                return JSONResponse({"error": _error_text(exc)}, status_code=400)
-        return handler
-
-    routes = [Route("/", page), WebSocketRoute("/ws", socket),
-              Route("/upload", upload, methods=["POST"]),
-              Route("/api/predictions", export("predictions"))]
-    routes += [Route(f"/export/{kind}", export(kind)) for kind in ("model", "data", "command", "python")]
+    routes = [Route("/", page), WebSocketRoute("/ws", socket), Route("/upload", upload, methods=["POST"]),
+              Route("/api/predictions", _exporter("predictions"))]
+    routes += [Route(f"/export/{kind}", _exporter(kind)) for kind in ("model", "data", "command", "python")]
     routes.append(Mount("/static", StaticFiles(directory=str(STATIC)), name="static"))
     app = Starlette(routes=routes)
-    app.state.sessions = sessions
+    app.state.sessions = {}  # session id -> Session, one per open tab
+    app.state.data = data
     return app
 
 
