@@ -2,6 +2,7 @@
 exports, and sessions that live and die with their tabs."""
 
 import json
+import threading
 import time
 
 import numpy as np
@@ -13,6 +14,26 @@ pytest.importorskip("starlette")
 pytest.importorskip("httpx")
 
 # ------------------------------------------------------------------------------------ the web app
+
+
+def _run_threads():
+    return [t for t in threading.enumerate() if t.name == "handprop-playground-run"]
+
+
+def _ends(thread, seconds=10):
+    """True once ``thread`` has ended (within ``seconds``)."""
+    thread.join(seconds)
+    return not thread.is_alive()
+
+
+@pytest.fixture(autouse=True)
+def no_run_left_behind():
+    """Every test ends with its tabs closed, and a closed tab's training stopped."""
+    yield
+    deadline = time.monotonic() + 5
+    while _run_threads() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not _run_threads(), "a training thread outlived its tab"
 
 
 @pytest.fixture
@@ -36,8 +57,11 @@ def _receive_until(ws, predicate, limit=500):
 
 
 def _hello(ws, **s):
+    """Open a session with settings ``s``; returns its id once its first frame has come."""
     ws.send_text(json.dumps({"cmd": "hello", "settings": s}))
-    return _receive_until(ws, lambda m: m["type"] == "hello")["session"]
+    session = _receive_until(ws, lambda m: m["type"] == "hello")["session"]
+    _receive_until(ws, lambda m: m["type"] == "frame")
+    return session
 
 
 def test_the_page_and_its_files_are_served_from_the_package(client):
@@ -97,12 +121,9 @@ def test_tabs_train_independently_and_closing_one_stops_its_training(client):
             _receive_until(busy, lambda m: m["type"] == "frame" and m["epoch"] >= 5)
             quiet_run = [s for k, s in client.app_state.sessions.items() if k != busy_id][0].run
             assert quiet_run.epoch == 0
-        deadline = time.monotonic() + 10
-        while run.thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert not run.thread.is_alive() and busy_id not in client.app_state.sessions
+        assert _ends(run.thread) and busy_id not in client.app_state.sessions
         assert quiet_run.thread.is_alive()
-    assert not quiet_run.thread.is_alive()
+    assert _ends(quiet_run.thread)
 
 
 def test_the_model_download_loads_with_the_servers_predictions(client, tmp_path):

@@ -89,6 +89,7 @@ class Run:
         self.cond = threading.Condition()
         self.last_frame = self.last_live = 0.0
         self.thread = None
+        self.frame(send=False)  # exports work from the start
 
     # -- the model, as `handprop train` builds it ---------------------------------------------------
     def new_model(self):
@@ -146,13 +147,13 @@ class Run:
             return
         self.emit({"type": "state", "playing": playing})
 
-    def stop(self, timeout=5.0):
-        """End ``fit`` after its current epoch and wait for the thread."""
+    def stop(self, wait=True):
+        """End ``fit`` after its current epoch; ``wait``: until the thread has ended (at most 5 s)."""
         with self.cond:
             self.stopped = True
             self.cond.notify_all()
-        if self.thread is not None and self.thread is not threading.current_thread():
-            self.thread.join(timeout)
+        if wait and self.thread is not None and self.thread is not threading.current_thread():
+            self.thread.join(5.0)
 
     def between_epochs(self, state, first=False):
         """Called by ``fit`` (through the Controller) before the first epoch and after each."""
@@ -187,7 +188,7 @@ class Run:
                 self.cond.wait()
 
     # -- what the page sees -------------------------------------------------------------------------
-    def frame(self):
+    def frame(self, send=True):
         """Draw the heatmaps, losses and weights of the model now; keep its weights for exports."""
         frame = render(self)
         frame["epoch"] = self.epoch
@@ -197,7 +198,8 @@ class Run:
             self.snapshot = {"epoch": self.epoch, "weights": [p.value.copy() for p in self.model.parameters()],
                              "outputs": frame.pop("outputs")}
         self.last_frame = time.perf_counter()
-        self.emit(frame, key="frame")
+        if send:
+            self.emit(frame, key="frame")
 
     def answer(self, kind):
         self.last_live = time.perf_counter()

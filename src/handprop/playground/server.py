@@ -102,7 +102,7 @@ async def socket(websocket):
         outbox.closed = True
         sender.cancel()
         state.sessions.pop(session.id, None)
-        await run_in_threadpool(session.close)
+        session.close(wait=False)  # at once, even if this task is being cancelled
 
 
 def _find(request):
@@ -184,6 +184,8 @@ def _download(body, name, media_type):
 
 def _export(session, kind):
     run = session.run
+    if run is None:
+        raise HandpropError("no run yet: the settings shown in the error need fixing first")
     if kind == "data":
         return _download(exports.data_csv(run), exports.DATA_NAME, "text/csv")
     epoch, model = run.model_at_snapshot()

@@ -2,6 +2,8 @@
 its current ``Run``. Every change is checked in full before the running run is replaced: a bad
 setting or file leaves the old run as it was and shows an error in the page."""
 
+import threading
+
 import numpy as np
 
 from ..errors import DataError, HandpropError
@@ -17,16 +19,17 @@ class Session:
         self.file = file  # (path, Dataset) from `handprop playground --data`
         self.upload = None  # (name, Dataset)
         self.run, self.settings = None, None
+        self.lock = threading.Lock()  # a tab may close while its settings are being applied
+        self.closed = False
 
     def handle(self, message):
         """One message from the page (a dict with ``cmd``); errors go to the page's #error."""
         cmd = message.get("cmd")
         try:
+            if cmd == "hello":  # first the session's id: the page needs it even if the settings are bad
+                self.emit({"type": "hello", "session": self.id, "file": None if self.file is None else self.file[0]})
             if cmd in ("hello", "settings"):
                 self.apply(message.get("settings") or {})
-                if cmd == "hello":
-                    self.emit({"type": "hello", "session": self.id,
-                               "file": None if self.file is None else self.file[0]})
             elif cmd == "reset":
                 self.apply(self.settings or {})
             elif cmd == "regenerate":
@@ -59,13 +62,16 @@ class Session:
         """Build the run of settings ``given``; replace the current run only if that succeeds."""
         s = parse(given)
         run = Run(s, self.problem(s), self.emit)
-        if self.run is not None:
-            self.run.stop()
-        self.run, self.settings = run, s
-        self.emit({"type": "settings", "settings": s})
-        self.emit(data_message(run))
-        self.emit({"type": "error", "message": ""})
-        run.start()
+        with self.lock:
+            if self.closed:
+                return
+            if self.run is not None:
+                self.run.stop()
+            self.emit({"type": "settings", "settings": s})
+            self.emit(data_message(run))
+            self.emit({"type": "error", "message": ""})
+            self.run, self.settings = run, s
+            run.start()
 
     def use_upload(self, name, ds):
         """Train on an uploaded file (a ``Dataset`` read by ``load_data``), target its last column."""
@@ -79,6 +85,10 @@ class Session:
         return {"ok": True, "name": name, "rows": int(len(ds.X)), "features": list(ds.feature_names),
                 "target": ds.target_name}
 
-    def close(self):
-        if self.run is not None:
-            self.run.stop()
+    def close(self, wait=True):
+        """Stop the training for good (the tab has closed); ``wait`` for its thread to end."""
+        with self.lock:
+            self.closed = True
+            run = self.run
+        if run is not None:
+            run.stop(wait=wait)
