@@ -5,12 +5,11 @@ exported data, must give the network the playground shows, to the last bit; the 
 run in its own process, too.
 """
 
-import json
+import base64
 import os
 import shlex
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
@@ -19,9 +18,8 @@ import pytest
 import handprop
 from handprop.cli import main
 from handprop.errors import HandpropError
-from handprop.playground import datasets, exports, settings
+from handprop.playground import datasets, exports, frames, settings
 from handprop.playground.run import Run
-from handprop.playground.session import Session
 
 SRC = os.path.join(os.path.dirname(__file__), os.pardir, "src")
 
@@ -194,6 +192,42 @@ def test_explain_and_doctor_are_handprops_on_the_current_weights():
     assert doc["text"].startswith("Training doctor:")
 
 
+def _decode(b64):
+    return np.frombuffer(base64.b64decode(b64), np.uint8)
+
+
+def test_the_heatmap_bytes_are_the_models_predictions_on_the_grid(tmp_path):
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(90, 2))
+    names = np.array(["low", "mid", "high"])[np.digitize(X[:, 0], [-0.5, 0.5])]
+    path = tmp_path / "three.csv"
+    path.write_text("a,b,level\n" + "".join(f"{a!r},{b!r},{k}\n" for (a, b), k in zip(X.tolist(), names)))
+    ds = handprop.data.load_data(path)
+    problem = datasets.file_problem("three.csv", ds, datasets.detect_task(ds.y, ds.class_names))
+    run, messages = _train({"dataset": "upload", "layers": "5"}, problem, 2)
+    frame = [m for m in messages if m["type"] == "frame"][-1]
+    grid = frames.grid_points(problem.bounds)
+    assert frame["kind"] == "class" and frame["n_classes"] == 3
+    _, model = run.model_at_snapshot()
+    labels = model.info.predict(model, problem.features(grid))  # class names, by the saved model's own rule
+    np.testing.assert_array_equal(np.array(["high", "low", "mid"])[_decode(frame["output"])], labels)
+    assert grid[0].tolist() == [problem.bounds[0], problem.bounds[3]]  # row 0 is the top edge
+
+
+def test_a_regression_heatmap_spans_the_targets_range():
+    problem = datasets.toy_problem("plane", ["x1", "x2"], n=200, seed=0)
+    run, messages = _train({"dataset": "plane", "layers": "4"}, problem, 2)
+    frame = [m for m in messages if m["type"] == "frame"][-1]
+    lo, hi = frame["range"]
+    assert (lo, hi) == (problem.y.min(), problem.y.max())
+    _, model = run.model_at_snapshot()
+    values = model.info.predict(model, problem.features(frames.grid_points(problem.bounds)))[:, 0]
+    expected = np.clip(np.rint((values - lo) / (hi - lo) * 255), 0, 255)
+    np.testing.assert_array_equal(_decode(frame["output"]), expected)
+    assert len(frame["neurons"]) == 1 and len(frame["neurons"][0]) == 4
+    assert len(_decode(frame["neurons"][0][0])) == frame["neuron_grid"] ** 2
+
+
 def test_exports_before_any_epoch_are_refused():
     problem = datasets.toy_problem("xor", ["x1", "x2"], n=100, seed=0)
     run = Run(settings.parse({}), problem, lambda m, key=None: None)
@@ -216,7 +250,3 @@ def test_the_command_serves_on_127_0_0_1_by_default():
 
     args = make_parser().parse_args(["playground"])
     assert (args.host, args.port, args.no_browser) == ("127.0.0.1", 8000, False)
-
-
-def test_no_thread_is_left_behind():
-    assert not [t for t in threading.enumerate() if t.name == "handprop-playground-run"]

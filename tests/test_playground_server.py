@@ -171,3 +171,35 @@ def test_the_servers_data_file_is_offered_to_every_tab(tmp_path):
         data = _receive_until(ws, lambda m: m["type"] == "data" and m["axes"] == ["area", "rooms"])
         assert data["task"] == "regression" and data["target_name"] == "price"
         assert data["range"] == [100.5, 100.5 + 3 * 29]
+
+
+@pytest.mark.slow
+def test_the_command_serves_the_page_on_127_0_0_1(tmp_path):
+    """`handprop playground --no-browser --port P` as a user runs it, stopped at the end."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    pytest.importorskip("uvicorn")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    src = os.path.join(os.path.dirname(__file__), os.pardir, "src")
+    proc = subprocess.Popen([sys.executable, "-m", "handprop", "playground", "--no-browser", "--port", str(port)],
+                            env=dict(os.environ, PYTHONPATH=os.path.abspath(src)), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout.readline().strip() == f"handprop playground: http://127.0.0.1:{port}/ (Ctrl-C stops it)"
+        deadline, page = time.monotonic() + 20, None
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxy for 127.0.0.1
+        while page is None and time.monotonic() < deadline:
+            try:
+                page = direct.open(f"http://127.0.0.1:{port}/", timeout=2).read().decode()
+            except OSError:
+                time.sleep(0.1)
+        assert page is not None and 'id="heatmap"' in page
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -114,8 +114,8 @@ def _find(request):
 
 def _too_big(name, size=None):
     what = f"{size:,} bytes is" if size is not None else "it is"
-    return JSONResponse({"error": f"{name}: {what} over the playground's limit of {MAX_UPLOAD:,} bytes (50 MB); "
-                                  "train on it with `handprop train`"}, status_code=413)
+    return JSONResponse({"error": f"{name}: {what} over the playground's limit of {MAX_UPLOAD:,} bytes (50 MB)"},
+                        status_code=413)
 
 
 async def _receive(request, path):
