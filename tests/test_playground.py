@@ -250,3 +250,46 @@ def test_the_command_serves_on_127_0_0_1_by_default():
 
     args = make_parser().parse_args(["playground"])
     assert (args.host, args.port, args.no_browser) == ("127.0.0.1", 8000, False)
+
+
+def test_wide_networks_are_drawn_in_part_and_huge_ones_refused():
+    problem = datasets.toy_problem("xor", ["x1", "x2"], n=100, seed=0)
+    run, messages = _train({"dataset": "xor", "layers": "40,3"}, problem, 1)
+    frame = [m for m in messages if m["type"] == "frame"][-1]
+    assert frame["sizes"] == [2, 40, 3, 2]
+    assert [len(layer) for layer in frame["neurons"]] == [frames.DRAWN, 3]
+    assert np.shape(frame["weights"][1]) == (frames.DRAWN, 3)
+    np.testing.assert_array_equal(frame["weights"][1], np.round(run.model.layers[2].W[:frames.DRAWN], 5))
+    # (2+1)·1000 + (1000+1)·1000 + (1000+1)·2 = 3,000 + 1,001,000 + 2,002
+    with pytest.raises(HandpropError, match="a 2-1000-1000-2 network has 1,006,002 parameters; the playground "
+                                            "trains at most 1,000,000"):
+        Run(settings.parse({"dataset": "xor", "layers": "1000,1000"}), problem, lambda m, key=None: None)
+
+
+def test_the_chain_rule_is_asked_for_a_training_sample_that_exists():
+    problem = datasets.toy_problem("xor", ["x1", "x2"], n=100, seed=0)
+    run = Run(settings.parse({"dataset": "xor"}), problem, lambda m, key=None: None)
+    assert run.sample_index("7") == 7 and run.sample_index(49) == 49
+    for bad in (50, -1, "x", 2.5, True):
+        with pytest.raises(HandpropError, match="explain-sample must be a training sample's index, 0 to 49"):
+            run.sample_index(bad)
+
+
+def test_a_diverging_run_stops_with_the_engines_message_and_its_advice_works():
+    import re
+
+    problem = datasets.toy_problem("plane", ["x1", "x2"], seed=0)
+    messages = []
+    run = Run(settings.parse({"dataset": "plane", "layers": "8", "activation": "relu", "lr": "50"}), problem,
+              lambda m, key=None: messages.append(m))
+    run.start()
+    run.command("play")
+    run.thread.join(30)
+    assert not run.thread.is_alive()
+    error = [m["message"] for m in messages if m["type"] == "error"][-1]
+    assert error.startswith("training stopped at epoch 0: training diverged")
+    run.command("step")
+    assert "this run has ended" in messages[-1]["message"] and "press reset" in messages[-1]["message"]
+    advice = re.search(r"try lr=([0-9.]+)", error).group(1)  # the page's lr setting, as the message says
+    fixed, later = _train({"dataset": "plane", "layers": "8", "activation": "relu", "lr": advice}, problem, 5)
+    assert fixed.error is None and np.isfinite([m["train_loss"] for m in later if m["type"] == "frame"]).all()

@@ -203,3 +203,14 @@ def test_the_command_serves_the_page_on_127_0_0_1(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_a_page_from_another_site_cannot_open_a_session(client):
+    from starlette.websockets import WebSocketDisconnect
+
+    with pytest.raises(WebSocketDisconnect):
+        with client.websocket_connect("/ws", headers={"origin": "http://evil.example"}) as ws:
+            ws.receive_text()
+    assert client.app_state.sessions == {}
+    with client.websocket_connect("/ws", headers={"origin": "http://testserver"}) as ws:
+        assert _hello(ws)

@@ -14,6 +14,7 @@ from ..layers import Dense
 
 GRID = 48
 NEURON_STRIDE = 2  # neuron heatmaps: every second cell of the grid (24 × 24)
+DRAWN = 32  # units drawn per layer (heatmaps and weight lines); the first DRAWN of a wider layer
 
 
 def grid_points(bounds, n=GRID):
@@ -73,13 +74,14 @@ def render(run):
     frame = {"type": "frame", "grid": GRID, **_head(run, out)}
     neurons, scales = [], []
     for h in hidden:
-        cells = h.reshape(GRID, GRID, -1)[::NEURON_STRIDE, ::NEURON_STRIDE]
+        cells = h.reshape(GRID, GRID, -1)[::NEURON_STRIDE, ::NEURON_STRIDE, :DRAWN]
         scale = np.maximum(np.abs(cells).max(axis=(0, 1)), 1e-12)
         neurons.append([_bytes((cells[:, :, j] / scale[j] + 1) * 127.5) for j in range(cells.shape[2])])
         scales.append(scale.round(6).tolist())
     frame.update(neurons=neurons, neuron_scales=scales, neuron_grid=GRID // NEURON_STRIDE)
     dense = [layer for layer in model.layers if isinstance(layer, Dense)]
-    frame["weights"] = [np.round(layer.W, 5).tolist() for layer in dense]
-    frame["biases"] = [np.round(layer.b, 5).tolist() for layer in dense]
+    frame["sizes"] = [dense[0].n_in] + [layer.n_out for layer in dense]
+    frame["weights"] = [np.round(layer.W[:DRAWN, :DRAWN], 5).tolist() for layer in dense]
+    frame["biases"] = [np.round(layer.b.reshape(-1)[:DRAWN], 5).tolist() for layer in dense]
     frame["outputs"] = model.predict(run.X_all)  # kept by the run for exports, not sent
     return frame

@@ -17,12 +17,12 @@ from .. import evaluate, explain, fit, mlp
 from ..callbacks import Callback
 from ..data import LabelEncoder, StandardScaler, train_test_split
 from ..doctor import diagnose
-from ..errors import HandpropError
+from ..errors import HandpropError, HandpropValueError
 from ..losses import MSE, CrossEntropy
 from ..modelinfo import ModelInfo
 from ..optimizers import SGD, Adam
 from .frames import render
-from .settings import layer_sizes, test_fraction, weight_decay
+from .settings import check_size, layer_sizes, test_fraction, weight_decay
 
 FRAME_INTERVAL = 1 / 40  # at most 40 frames a second: the engine trains in between
 LIVE_INTERVAL = 1.0  # the doctor and the chain rule, refreshed while playing
@@ -85,7 +85,7 @@ class Run:
         self.batch_size = s["batch-size"] if s["batch-size"] < n else None
         self.epoch, self.playing, self.steps_left, self.stopped = 0, False, 0, False
         self.requests, self.snapshot, self.error = [], None, None
-        self.explain_sample = 0
+        self.explain_sample, self.history = 0, None
         self.cond = threading.Condition()
         self.last_frame = self.last_live = 0.0
         self.thread = None
@@ -96,6 +96,7 @@ class Run:
         """A fresh network with the run's initial weights (``handprop train``'s: rng [seed, 1])."""
         s = self.settings
         sizes = [self.problem.X.shape[1]] + layer_sizes(s["layers"]) + [self.n_outputs]
+        check_size(sizes)  # before any weight is allocated
         return mlp(sizes, s["activation"], output=None, rng=np.random.default_rng([s["seed"], 1]))
 
     def model_at_snapshot(self):
@@ -136,7 +137,7 @@ class Run:
             elif name == "step":
                 self.playing, self.steps_left = False, self.steps_left + 1
             elif name == "explain":
-                self.explain_sample = int(kw.get("sample", 0))
+                self.explain_sample = self.sample_index(kw.get("sample", 0))
                 self.requests.append("explain")
             elif name == "doctor":
                 self.requests.append("doctor")
@@ -146,6 +147,13 @@ class Run:
             self.emit({"type": "error", "message": f"this run has ended ({self.error}); press reset"})
             return
         self.emit({"type": "state", "playing": playing})
+
+    def sample_index(self, value):
+        """The page's ``explain-sample``: a training row's index, checked."""
+        n, text = len(self.X_train), str(value).strip()
+        if isinstance(value, bool) or not text.isdigit() or int(text) >= n:
+            raise HandpropValueError(f"explain-sample must be a training sample's index, 0 to {n - 1}, got {value!r}")
+        return int(value)
 
     def stop(self, wait=True):
         """End ``fit`` after its current epoch; ``wait``: until the thread has ended (at most 5 s)."""
@@ -205,10 +213,10 @@ class Run:
         self.last_live = time.perf_counter()
         if kind == "doctor":
             found = diagnose(self.model, self.X_train, self.y_train, loss=self.loss,
-                             history=getattr(self, "history", None))
+                             history=self.history)
             self.emit({"type": "doctor", "epoch": self.epoch, "ok": found.ok, "text": str(found)}, key="doctor")
         elif kind == "explain":
-            i = min(max(self.explain_sample, 0), len(self.X_train) - 1)
+            i = self.explain_sample
             plain = isinstance(self.optimizer, SGD) and not self.optimizer.weight_decay
             ex = explain(self.model, self.loss, self.X_train[i:i + 1], self.y_train[i:i + 1],
                          lr=self.settings["lr"], optimizer=None if plain else self.optimizer, check=False)

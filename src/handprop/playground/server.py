@@ -22,6 +22,7 @@ import shutil
 import tempfile
 import threading
 from importlib import resources
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -85,7 +86,12 @@ async def page(request):
 
 
 async def socket(websocket):
-    """A tab: its session lives as long as this WebSocket."""
+    """A tab: its session lives as long as this WebSocket. Another site's page is refused (a page
+    from elsewhere may try to open ws://127.0.0.1:8000/ws in your browser)."""
+    origin = websocket.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != websocket.headers.get("host"):
+        await websocket.close(code=1008)
+        return
     await websocket.accept()
     state = websocket.app.state
     outbox = Outbox(asyncio.get_running_loop())

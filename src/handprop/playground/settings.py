@@ -12,7 +12,8 @@ ACTIVATIONS = ("tanh", "relu", "sigmoid", "leaky_relu")
 OPTIMIZERS = ("sgd", "adam")
 REGULARIZATIONS = ("none", "L2", "L1")
 FILE_SETS = ("upload", "file")  # an uploaded CSV; the file given to `handprop playground --data`
-MAX_UNITS = 10_000  # per layer; with 2 inputs and a 48×48 grid, memory stays well under 1 GB
+MAX_UNITS = 1024  # per hidden layer
+MAX_PARAMS = 1_000_000  # per network: a frame's 48×48 grid through it stays well under 100 MB
 
 DEFAULTS = {
     "dataset": "circle", "noise": 0, "train-ratio": 50, "batch-size": 10, "layers": "4,2",
@@ -46,6 +47,15 @@ def layer_sizes(text):
     if bad:
         raise HandpropValueError(f"layers: every size must be between 1 and {MAX_UNITS}, got {text!r}")
     return sizes
+
+
+def check_size(sizes):
+    """Refuse a network over MAX_PARAMS parameters (``sizes``: inputs, hidden layers, outputs)."""
+    n = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    if n > MAX_PARAMS:
+        raise HandpropValueError(f"layers: a {'-'.join(map(str, sizes))} network has {n:,} parameters; the "
+                                 f"playground trains at most {MAX_PARAMS:,} (fewer or narrower layers)")
+    return n
 
 
 def parse(given):

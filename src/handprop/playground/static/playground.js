@@ -131,7 +131,7 @@ function drawHeatmap(frame) {
 function drawNetwork(frame) {
   const canvas = $("network"), ctx = canvas.getContext("2d"), d = state.data;
   ctx.clearRect(0, 0, canvas.width, canvas.height);
-  const sizes = [d.features.length].concat(frame.weights.map((W) => W[0].length));
+  const sizes = [frame.weights[0].length].concat(frame.weights.map((W) => W[0].length));
   const cols = sizes.length, box = Math.min(36, (canvas.height - 10) / Math.max(...sizes) - 4);
   const xOf = (l) => 40 + l * (canvas.width - 90) / Math.max(cols - 1, 1);
   const yOf = (l, j) => (canvas.height - sizes[l] * (box + 4)) / 2 + j * (box + 4) + box / 2;
@@ -147,7 +147,10 @@ function drawNetwork(frame) {
   });
   ctx.font = "11px system-ui";
   ctx.fillStyle = "#333";
-  d.features.forEach((name, j) => {
+  sizes.forEach((n, l) => { // a layer wider than what is drawn says so
+    if (frame.sizes[l] > n) ctx.fillText(`first ${n} of ${frame.sizes[l]}`, xOf(l) - box / 2, canvas.height - 2);
+  });
+  d.features.slice(0, sizes[0]).forEach((name, j) => {
     ctx.strokeRect(xOf(0) - box / 2, yOf(0, j) - box / 2, box, box);
     ctx.fillText(name, 0, yOf(0, j) + 4);
   });
