@@ -176,7 +176,7 @@ def test_an_uploaded_file_with_text_labels_exports_a_command_that_reproduces_it(
     work.mkdir()
     model = _cli_model(run, work, monkeypatch)
     np.testing.assert_array_equal(model.predict(model.info.prepare(X)), run.snapshot["outputs"])
-    assert model.info.class_names == ["no", "yes"]
+    assert model.info.class_names == ["no", "yes"] and model.n_outputs == 1  # BCE on one logit
 
 
 def test_explain_and_doctor_are_handprops_on_the_current_weights():
@@ -256,12 +256,12 @@ def test_wide_networks_are_drawn_in_part_and_huge_ones_refused():
     problem = datasets.toy_problem("xor", ["x1", "x2"], n=100, seed=0)
     run, messages = _train({"dataset": "xor", "layers": "40,3"}, problem, 1)
     frame = [m for m in messages if m["type"] == "frame"][-1]
-    assert frame["sizes"] == [2, 40, 3, 2]
+    assert frame["sizes"] == [2, 40, 3, 1]  # two classes: one output, a logit, as in TensorFlow Playground
     assert [len(layer) for layer in frame["neurons"]] == [frames.DRAWN, 3]
     assert np.shape(frame["weights"][1]) == (frames.DRAWN, 3)
     np.testing.assert_array_equal(frame["weights"][1], np.round(run.model.layers[2].W[:frames.DRAWN], 5))
-    # (2+1)·1000 + (1000+1)·1000 + (1000+1)·2 = 3,000 + 1,001,000 + 2,002
-    with pytest.raises(HandpropError, match="a 2-1000-1000-2 network has 1,006,002 parameters; the playground "
+    # (2+1)·1000 + (1000+1)·1000 + (1000+1)·1 = 3,000 + 1,001,000 + 1,001
+    with pytest.raises(HandpropError, match="a 2-1000-1000-1 network has 1,005,001 parameters; the playground "
                                             "trains at most 1,000,000"):
         Run(settings.parse({"dataset": "xor", "layers": "1000,1000"}), problem, lambda m, key=None: None)
 
@@ -293,3 +293,13 @@ def test_a_diverging_run_stops_with_the_engines_message_and_its_advice_works():
     advice = re.search(r"try lr=([0-9.]+)", error).group(1)  # the page's lr setting, as the message says
     fixed, later = _train({"dataset": "plane", "layers": "8", "activation": "relu", "lr": advice}, problem, 5)
     assert fixed.error is None and np.isfinite([m["train_loss"] for m in later if m["type"] == "frame"]).all()
+
+
+def test_a_target_with_one_class_is_refused(tmp_path):
+    path = tmp_path / "same.csv"
+    path.write_text("a,b,label\n" + "".join(f"{i},{i * i},yes\n" for i in range(10)))
+    ds = handprop.data.load_data(path)
+    problem = datasets.file_problem("same.csv", ds, datasets.detect_task(ds.y, ds.class_names))
+    with pytest.raises(HandpropError, match="same.csv: the target 'label' holds one class only .'yes'.; a "
+                                            "classifier needs at least two"):
+        Run(settings.parse({"dataset": "upload"}), problem, lambda m, key=None: None)

@@ -107,13 +107,13 @@ def test_play_trains_and_the_page_keeps_up(page, shots):
     page.screenshot(path=os.path.join(shots, "01-loaded.png"))
     page.click("#play")
     _wait_epoch(page, 5)
-    # frame rate: 2-8-8-2 (two logits) on 500 points, heatmaps drawn in the page while training runs
+    # frame rate: 2-8-8-1 on 500 points, heatmaps drawn in the page while training runs
     before = page.evaluate("({f: window.hpStats.frames, e: window.hpStats.epoch, t: performance.now()})")
     page.wait_for_timeout(3000)
     after = page.evaluate("({f: window.hpStats.frames, e: window.hpStats.epoch, t: performance.now()})")
     rate = (after["f"] - before["f"]) / ((after["t"] - before["t"]) / 1000)
     epochs_per_s = (after["e"] - before["e"]) / ((after["t"] - before["t"]) / 1000)
-    print(f"\nplayground: {rate:.1f} heatmap updates/s, {epochs_per_s:.0f} epochs/s (2-8-8-2, 500 points)")
+    print(f"\nplayground: {rate:.1f} heatmap updates/s, {epochs_per_s:.0f} epochs/s (2-8-8-1, 500 points)")
     with open(os.path.join(shots, "frame-rate.txt"), "w") as f:
         f.write(f"{rate:.1f} heatmap updates/s, {epochs_per_s:.0f} epochs/s\n")
     assert rate >= 20, f"only {rate:.1f} heatmap updates per second"
@@ -205,6 +205,9 @@ def test_upload_a_csv_then_a_bad_one_and_a_bad_setting(page, shots, tmp_path):
 def test_two_tabs_train_independently_and_a_closed_tab_stops(page, browser, server):
     base, app = server
     _open(page, "dataset=gauss&layers=3")
+    page.select_option("#activation", "relu")  # a change of setting is written to the URL
+    page.wait_for_function("window.location.search.includes('activation=relu')")
+    assert "dataset=gauss" in page.url and "layers=3" in page.url
     other = page.context.new_page()
     other.goto(f"{base}/?dataset=xor&layers=4")
     other.wait_for_function("window.hpStats && window.hpStats.frames >= 1")

@@ -53,7 +53,7 @@ def train_command(run, epoch):
     s, p = run.settings, run.problem
     parts = ["handprop", "train", DATA_NAME, "--target", p.target_name, "--task", p.task,
              "--layers", s["layers"] or "none", "--activation", s["activation"],
-             "--loss", "ce" if p.task == "classification" else "mse", "--optimizer", s["optimizer"],
+             "--loss", run.loss_name, "--optimizer", s["optimizer"],
              "--lr", repr(s["lr"])]
     if s["optimizer"] == "sgd":
         parts += ["--momentum", "0"]
@@ -84,7 +84,7 @@ X_train, X_test, y_train, y_test = train_test_split(X, y, {test!r}, seed={seed},
 x_scaler = StandardScaler().fit(X_train)
 {y_scaling}
 model = handprop.mlp({sizes}, {activation!r}, output=None, rng=np.random.default_rng([{seed}, 1]))
-loss = handprop.{loss}()
+loss = handprop.{loss}
 optimizer = handprop.{optimizer}
 model.fit(x_scaler.transform(X_train), fit_y(y_train), loss=loss, optimizer=optimizer, epochs={epochs},
           batch_size={batch_size}, seed=[{seed}, 2])
@@ -102,6 +102,12 @@ y = encoder.transform(raw)'''
 _VALUES = "y = np.asarray(data.y, dtype=np.float64).reshape(len(data.y), -1)"
 
 
+_FIT_Y = {"bce": "fit_y = lambda v: v.astype(np.float64)  # class indices 0 and 1, as BCE's targets",
+          "ce": "fit_y = lambda v: v  # class indices",
+          "mse": "y_scaler = StandardScaler().fit(y_train)\nfit_y = y_scaler.transform"}
+_LOSSES = {"bce": "BCE(from_logits=True)", "ce": "CrossEntropy()", "mse": "MSE()"}
+
+
 def python_script(run, epoch):
     """A script that rebuilds this run for ``epoch`` epochs from ``DATA_NAME`` and saves the model."""
     _require_epochs(epoch)
@@ -116,8 +122,6 @@ def python_script(run, epoch):
         data=DATA_NAME, model=MODEL_NAME, script=SCRIPT_NAME, target=p.target_name,
         targets=_CLASSES if classification else _VALUES, test=test_fraction(s), seed=s["seed"],
         stratify=classification, sizes=sizes, activation=s["activation"],
-        y_scaling=("fit_y = lambda v: v  # class indices" if classification else
-                   "y_scaler = StandardScaler().fit(y_train)\nfit_y = y_scaler.transform"),
-        loss="CrossEntropy" if classification else "MSE", optimizer=optimizer, epochs=epoch,
+        y_scaling=_FIT_Y[run.loss_name], loss=_LOSSES[run.loss_name], optimizer=optimizer, epochs=epoch,
         batch_size=s["batch-size"] if s["batch-size"] < len(run.X_train) else None, task=p.task,
         info="label_encoder=encoder," if classification else "y_scaler=y_scaler,")

@@ -17,8 +17,8 @@ from .. import evaluate, explain, fit, mlp
 from ..callbacks import Callback
 from ..data import LabelEncoder, StandardScaler, train_test_split
 from ..doctor import diagnose
-from ..errors import HandpropError, HandpropValueError
-from ..losses import MSE, CrossEntropy
+from ..errors import DataError, HandpropError, HandpropValueError
+from ..losses import BCE, MSE, CrossEntropy
 from ..modelinfo import ModelInfo
 from ..optimizers import SGD, Adam
 from .frames import render
@@ -67,17 +67,19 @@ class Run:
         Xt = p.X[self.train_idx]
         x_scaler = StandardScaler().fit(Xt)
         y_scaler = None if classification else StandardScaler().fit(yt)
-        self.loss = CrossEntropy() if classification else MSE()
+        self.loss_name, self.n_outputs = self.head(y)
+        self.loss = {"bce": BCE(from_logits=True), "ce": CrossEntropy(), "mse": MSE()}[self.loss_name]
         self.info = ModelInfo(loss=self.loss, task=p.task, x_scaler=x_scaler, y_scaler=y_scaler,
                               label_encoder=self.encoder, feature_names=p.feature_names,
                               target_name=p.target_name)
-        self.n_outputs = len(self.encoder.classes_) if classification else y.shape[1]
         self.model = self.new_model()
         self.model.info = self.info
         wd = weight_decay(s)
         self.optimizer = (Adam(lr=s["lr"], weight_decay=wd) if s["optimizer"] == "adam"
                           else SGD(lr=s["lr"], momentum=0.0, weight_decay=wd))
-        fit_y = (lambda v: v) if y_scaler is None else y_scaler.transform
+        # as `handprop train` hands the targets to fit: BCE's as floats, a regression target standardised
+        fit_y = y_scaler.transform if y_scaler is not None else (
+            (lambda v: v.astype(np.float64)) if self.loss_name == "bce" else (lambda v: v))
         self.X_all = self.info.prepare(p.X)
         self.X_train, self.y_train = self.X_all[self.train_idx], fit_y(yt)
         self.X_test, self.y_test = self.X_all[self.test_idx], fit_y(ys)
@@ -92,6 +94,17 @@ class Run:
         self.frame(send=False)  # exports work from the start
 
     # -- the model, as `handprop train` builds it ---------------------------------------------------
+    def head(self, y):
+        """``(loss, outputs)``: two classes as TensorFlow Playground has them, one output (a logit,
+        ``handprop train --loss bce``); more classes, one logit each (``ce``); values, ``mse``."""
+        if self.encoder is None:
+            return "mse", y.shape[1]
+        classes = self.encoder.classes_
+        if len(classes) < 2:
+            raise DataError(f"{self.problem.name}: the target {self.problem.target_name!r} holds one class only "
+                            f"({str(classes[0])!r}); a classifier needs at least two")
+        return ("bce", 1) if len(classes) == 2 else ("ce", len(classes))
+
     def new_model(self):
         """A fresh network with the run's initial weights (``handprop train``'s: rng [seed, 1])."""
         s = self.settings

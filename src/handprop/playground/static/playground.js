@@ -200,9 +200,11 @@ function draw() {
 // ---------------------------------------------------------------------------------- messages
 function onData(d) {
   state.data = d;
+  state.frame = null; // the last run's frame does not fit these points
   state.curve = [];
-  const axes = $("axes-box");
-  axes.hidden = !["upload", "file"].includes(state.settings.dataset);
+  const fromFile = ["upload", "file"].includes(state.settings.dataset);
+  $("axes-box").hidden = !fromFile;
+  $("features-box").hidden = fromFile; // a file's columns are its features
   for (const [id, pick] of [["x-axis", d.axes[0]], ["y-axis", d.axes[1]]]) {
     const sel = $(id);
     sel.innerHTML = "";
