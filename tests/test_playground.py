@@ -303,3 +303,28 @@ def test_a_target_with_one_class_is_refused(tmp_path):
     with pytest.raises(HandpropError, match="same.csv: the target 'label' holds one class only .'yes'.; a "
                                             "classifier needs at least two"):
         Run(settings.parse({"dataset": "upload"}), problem, lambda m, key=None: None)
+
+
+def test_without_the_extra_the_command_says_how_to_get_it(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if uvicorn were not installed
+    assert main(["playground", "--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert err == ('error: the playground needs the \'playground\' extra (uvicorn is missing): '
+                   'pip install "handprop[playground]"\n')
+
+
+def test_a_bug_in_the_training_thread_is_shown_as_one(monkeypatch, caplog):
+    problem = datasets.toy_problem("xor", ["x1", "x2"], n=100, seed=0)
+    messages = []
+    run = Run(settings.parse({"dataset": "xor"}), problem, lambda m, key=None: messages.append(m))
+
+    def broken(state, first=False):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(run, "between_epochs", broken)  # a bug inside fit's thread, not a user's input
+    run.start()
+    run.thread.join(10)
+    assert not run.thread.is_alive()
+    error = [m["message"] for m in messages if m["type"] == "error"][-1]
+    assert error.startswith("internal error: RuntimeError: boom (a bug in handprop")
+    assert "training thread" in caplog.text

@@ -8,6 +8,7 @@ trains the very same network. ``fit`` runs for as many epochs as the user lets i
 the run is paused. Stopping the run ends ``fit`` after the current epoch.
 """
 
+import logging
 import threading
 import time
 
@@ -134,12 +135,20 @@ class Run:
                 epochs=EPOCH_LIMIT, batch_size=self.batch_size, seed=[self.settings["seed"], 2],
                 callbacks=[Controller(self)])
         except HandpropError as exc:  # diverged: fit has restored the last good weights
-            self.error = str(exc)
-            with self.cond:
-                self.playing = False
-            self.emit({"type": "error", "message": f"training stopped at epoch {self.epoch}: {exc}"})
-            self.emit({"type": "state", "playing": False, "finished": True})
+            self.end(f"training stopped at epoch {self.epoch}: {exc}", str(exc))
             self.frame()
+        except Exception as exc:  # a bug in handprop: said so, and logged
+            logging.getLogger("handprop.playground").exception("training thread")
+            self.end(f"internal error: {type(exc).__name__}: {exc} (a bug in handprop; the server's log "
+                     "has the traceback)", f"{type(exc).__name__}: {exc}")
+
+    def end(self, message, reason):
+        """The run cannot go on: say why in the page; play and step now answer ``reason``."""
+        self.error = reason
+        with self.cond:
+            self.playing = False
+        self.emit({"type": "error", "message": message})
+        self.emit({"type": "state", "playing": False, "finished": True})
 
     def command(self, name, **kw):
         """``play``, ``pause``, ``toggle``, ``step``, ``explain`` (sample=i), ``doctor``: from the page."""

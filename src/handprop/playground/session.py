@@ -2,6 +2,7 @@
 its current ``Run``. Every change is checked in full before the running run is replaced: a bad
 setting or file leaves the old run as it was and shows an error in the page."""
 
+import logging
 import threading
 
 import numpy as np
@@ -40,8 +41,12 @@ class Session:
                 self.run.command(cmd, **{k: v for k, v in message.items() if k == "sample"})
             else:
                 raise HandpropError(f"unknown command {cmd!r}")
-        except (HandpropError, ValueError, TypeError) as exc:
+        except HandpropError as exc:
             self.emit({"type": "error", "message": " / ".join(str(exc).splitlines())})
+        except Exception as exc:  # a bug in handprop, not the user's input: said so, and logged
+            logging.getLogger("handprop.playground").exception("while handling %r", cmd)
+            self.emit({"type": "error", "message": f"internal error: {type(exc).__name__}: {exc} (a bug in "
+                                                   "handprop; the server's log has the traceback)"})
 
     def problem(self, s):
         if s["dataset"] in DATASETS:
