@@ -226,6 +226,10 @@ def test_a_regression_heatmap_spans_the_targets_range():
     np.testing.assert_array_equal(_decode(frame["output"]), expected)
     assert len(frame["neurons"]) == 1 and len(frame["neurons"][0]) == 4
     assert len(_decode(frame["neurons"][0][0])) == frame["neuron_grid"] ** 2
+    # the first input's heatmap is x1, standardised, scaled by its largest magnitude on the grid
+    x1 = model.info.prepare(problem.features(frames.grid_points(problem.bounds)))[:, 0].reshape(48, 48)[::2, ::2]
+    expected = np.clip(np.rint((x1 / np.abs(x1).max() + 1) * 127.5), 0, 255).ravel()
+    np.testing.assert_array_equal(_decode(frame["inputs"][0]), expected)
 
 
 def test_exports_before_any_epoch_are_refused():

@@ -73,12 +73,12 @@ def render(run):
             hidden.append(out)
     frame = {"type": "frame", "grid": GRID, **_head(run, out)}
     neurons, scales = [], []
-    for h in hidden:
+    for h in [X] + hidden:  # the inputs as the network sees them, then every hidden unit
         cells = h.reshape(GRID, GRID, -1)[::NEURON_STRIDE, ::NEURON_STRIDE, :DRAWN]
         scale = np.maximum(np.abs(cells).max(axis=(0, 1)), 1e-12)
         neurons.append([_bytes((cells[:, :, j] / scale[j] + 1) * 127.5) for j in range(cells.shape[2])])
         scales.append(scale.round(6).tolist())
-    frame.update(neurons=neurons, neuron_scales=scales, neuron_grid=GRID // NEURON_STRIDE)
+    frame.update(inputs=neurons[0], neurons=neurons[1:], neuron_scales=scales[1:], neuron_grid=GRID // NEURON_STRIDE)
     dense = [layer for layer in model.layers if isinstance(layer, Dense)]
     frame["sizes"] = [dense[0].n_in] + [layer.n_out for layer in dense]
     frame["weights"] = [np.round(layer.W[:DRAWN, :DRAWN], 5).tolist() for layer in dense]

@@ -151,15 +151,18 @@ function drawNetwork(frame) {
     if (frame.sizes[l] > n) ctx.fillText(`first ${n} of ${frame.sizes[l]}`, xOf(l) - box / 2, canvas.height - 2);
   });
   d.features.slice(0, sizes[0]).forEach((name, j) => {
-    ctx.strokeRect(xOf(0) - box / 2, yOf(0, j) - box / 2, box, box);
+    const img = gridImage(decode(frame.inputs[j]), frame.neuron_grid, (v) => diverging(v / 255));
+    ctx.drawImage(img, xOf(0) - box / 2, yOf(0, j) - box / 2, box, box);
     ctx.fillText(name, 0, yOf(0, j) + 4);
   });
   frame.neurons.forEach((layer, l) => layer.forEach((b64, j) => {
     const img = gridImage(decode(b64), frame.neuron_grid, (v) => diverging(v / 255));
     ctx.drawImage(img, xOf(l + 1) - box / 2, yOf(l + 1, j) - box / 2, box, box);
   }));
-  const last = cols - 1;
+  const last = cols - 1; // one output: its heatmap; several: outlines
+  const out = frame.kind === "class" ? null : gridImage(decode(frame.output), frame.grid, (v) => diverging(v / 255));
   for (let j = 0; j < sizes[last]; j++) {
+    if (out && sizes[last] === 1) ctx.drawImage(out, xOf(last) - box / 2, yOf(last, j) - box / 2, box, box);
     ctx.strokeRect(xOf(last) - box / 2, yOf(last, j) - box / 2, box, box);
   }
 }
