@@ -214,3 +214,21 @@ def test_a_page_from_another_site_cannot_open_a_session(client):
     assert client.app_state.sessions == {}
     with client.websocket_connect("/ws", headers={"origin": "http://testserver"}) as ws:
         assert _hello(ws)
+
+
+def test_the_same_link_gives_the_same_run(client):
+    """Two tabs opened on one URL's settings train identical networks."""
+    link = {"dataset": "spiral", "layers": "5,5", "noise": "20", "seed": "3", "features": "x1,x2,sinx1"}
+    runs = []
+    for _ in range(2):
+        with client.websocket_connect("/ws") as ws:
+            sid = _hello(ws, **link)
+            for _ in range(4):
+                ws.send_text(json.dumps({"cmd": "step"}))
+            _receive_until(ws, lambda m: m["type"] == "frame" and m["epoch"] == 4)
+            runs.append(client.app_state.sessions[sid].run)
+    a, b = (r.snapshot for r in runs)
+    assert a["epoch"] == b["epoch"] == 4
+    for wa, wb in zip(a["weights"], b["weights"]):
+        np.testing.assert_array_equal(wa, wb)
+    assert runs[0].settings == runs[1].settings and runs[0].settings["seed"] == 3
