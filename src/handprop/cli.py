@@ -352,6 +352,9 @@ def make_parser():
     from .cli_export import add_command as add_export  # export: ONNX, a PyTorch or a handprop script
 
     add_export(sub)
+    from .cli_playground import add_command as add_playground  # the local web app
+
+    add_playground(sub)
     return parser
 
 
