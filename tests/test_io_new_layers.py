@@ -1,0 +1,54 @@
+"""Save and load models holding the new layers: same layers, same arrays, same predictions; a file
+whose arrays do not match its config is refused before they are inflated."""
+
+import json
+
+import numpy as np
+import pytest
+
+import handprop as hp
+from handprop.conv import AvgPool1D, Conv1D, MaxPool1D
+from handprop.errors import FileFormatError
+from handprop.shape import Flatten, Reshape
+
+
+def cnn(rng):
+    return hp.Sequential([Reshape((2, 20)), Conv1D(2, 3, 4, stride=2, padding=1, dilation=2, rng=rng), hp.ReLU(),
+                          MaxPool1D(2, stride=1), AvgPool1D(2), Flatten(), hp.Dense(9, 2, rng=rng)])
+
+
+def test_round_trip_keeps_layers_arrays_and_predictions(tmp_path):
+    rng = np.random.default_rng(0)
+    model = cnn(rng)
+    X = rng.standard_normal((5, 40))
+    model.save(tmp_path / "m.npz")
+    back = hp.load(tmp_path / "m.npz")
+    assert [repr(layer) for layer in back.layers] == [repr(layer) for layer in model.layers]
+    assert [layer.get_config() for layer in back.layers] == [layer.get_config() for layer in model.layers]
+    for p, q in zip(model.parameters(), back.parameters()):
+        np.testing.assert_array_equal(p.value, q.value)
+    np.testing.assert_array_equal(back.predict(X), model.predict(X))
+
+
+def _rewrite(path, edit):
+    with np.load(path, allow_pickle=False) as z:
+        entries = {k: z[k] for k in z.files}
+    config = json.loads(entries["__config__"].tobytes())
+    edit(config, entries)
+    entries["__config__"] = np.frombuffer(json.dumps(config).encode(), dtype=np.uint8)
+    np.savez(path, **entries)
+
+
+@pytest.mark.parametrize("edit,match", [
+    (lambda c, e: c["layers"][1]["config"].update(kernel_size=5),
+     r"layers\[1\] \(Conv1D\)\.W has shape \(3, 2, 4\), expected \(3, 2, 5\)"),
+    (lambda c, e: c["layers"][1]["config"].update(out_channels=0), r"out_channels must be an integer >= 1, got 0"),
+    (lambda c, e: c["layers"][1]["config"].update(weight=[1]), r"unknown Conv1D settings \['weight'\]"),
+    (lambda c, e: c["layers"][0]["config"].update(shape=[3, 20]), r"layer 1: Conv1D.* takes 2 channels, but the layer before it gives 3"),
+    (lambda c, e: e.update({"layers.1.b": np.zeros(4)}), r"layers\[1\] \(Conv1D\)\.b has shape \(4,\), expected \(3,\)"),
+])
+def test_a_file_whose_arrays_do_not_fit_its_config_is_refused(tmp_path, edit, match):
+    cnn(np.random.default_rng(1)).save(tmp_path / "m.npz")
+    _rewrite(tmp_path / "m.npz", edit)
+    with pytest.raises(FileFormatError, match=match):
+        hp.load(tmp_path / "m.npz")

@@ -1,0 +1,47 @@
+"""Sequential with shaped samples: a Reshape declares the input, shapes are followed through every
+layer, mismatches are refused when the model is built, and the summary shows each shape."""
+
+import numpy as np
+import pytest
+
+import handprop as hp
+from handprop.conv import Conv1D, MaxPool1D
+from handprop.errors import ShapeError
+from handprop.shape import Flatten, Reshape
+
+
+def issue_model(rng=0):
+    return hp.Sequential([Reshape((1, 40)), Conv1D(1, 25, 5, stride=2, rng=rng), hp.ReLU(), Flatten(),
+                          hp.Dense(25 * 18, 10, rng=rng)])
+
+
+def test_reshaped_model_declares_rows_of_40_and_gives_10():
+    model = issue_model()
+    assert model.n_inputs == 40 and model.n_outputs == 10
+    out = model.predict(np.random.default_rng(0).standard_normal((3, 40)))
+    assert out.shape == (3, 10)
+
+
+def test_summary_shows_each_samples_shape():
+    lines = issue_model().summary().splitlines()
+    assert "Reshape((1, 40))" in lines[2] and "(batch, 1, 40)" in lines[2]
+    assert "(batch, 25, 18)" in lines[3] and "150" in lines[3]  # 25·1·5 weights + 25 biases
+    assert "(batch, 450)" in lines[5] and "4,510" in lines[6]
+
+
+def test_rows_of_the_wrong_width_are_refused_naming_the_reshape():
+    with pytest.raises(ShapeError, match=r"X has 39 features .* expects 40"):
+        issue_model().predict(np.zeros((2, 39)))
+
+
+@pytest.mark.parametrize("layers,match", [
+    ([Conv1D(1, 2, 3), Flatten()], r"layer 0 Conv1D\(1, 2, 3\) needs to know the shape of its input.*Reshape\(\(1, 40\)\)"),
+    ([Reshape((2, 10)), Conv1D(1, 2, 3)], r"layer 1: Conv1D\(1, 2, 3\) takes 1 channels, but the layer before it gives 2"),
+    ([Reshape((1, 10)), Conv1D(1, 2, 3), Flatten(), hp.Dense(9, 1)], r"layer 3 Dense\(9, 1\) takes 9 inputs, but the layer before it gives 16"),
+    ([Reshape((1, 10)), Conv1D(1, 2, 3), hp.Dense(8, 1)], r"layer 2 Dense\(8, 1\) takes 8 inputs, but the layer before it gives \(2, 8\)"),
+    ([hp.Dense(4, 6), Reshape((4, 2))], r"layer 1: Reshape\(\(4, 2\)\) takes samples of 8 values, but the layer before it gives 6"),
+    ([Reshape((1, 4)), MaxPool1D(5)], r"layer 1: MaxPool1D\(5\): a length of 4 is shorter than the kernel \(5\)"),
+])
+def test_layers_that_do_not_fit_together_are_refused_when_built(layers, match):
+    with pytest.raises(ShapeError, match=match):
+        hp.Sequential(layers)
