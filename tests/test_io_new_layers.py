@@ -52,3 +52,17 @@ def test_a_file_whose_arrays_do_not_fit_its_config_is_refused(tmp_path, edit, ma
     _rewrite(tmp_path / "m.npz", edit)
     with pytest.raises(FileFormatError, match=match):
         hp.load(tmp_path / "m.npz")
+
+
+def test_dropout_and_batchnorm_round_trip(tmp_path):
+    from handprop.dropout import Dropout
+    from handprop.norm import BatchNorm1d
+
+    model = hp.Sequential([Reshape((2, 3)), BatchNorm1d(2, momentum=0.3, eps=1e-4), Flatten(), Dropout(0.25),
+                           hp.Dense(6, 2, rng=0)])
+    model.save(tmp_path / "m.npz")
+    back = hp.load(tmp_path / "m.npz")
+    assert [layer.get_config() for layer in back.layers] == [layer.get_config() for layer in model.layers]
+    assert back.layers[3].p == 0.25 and back.layers[1].momentum == 0.3 and back.layers[1].eps == 1e-4
+    X = np.random.default_rng(0).standard_normal((4, 6))
+    np.testing.assert_array_equal(back.eval().predict(X), model.eval().predict(X))

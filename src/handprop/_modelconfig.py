@@ -10,7 +10,7 @@ import json
 
 import numpy as np
 
-from . import activations, conv, layers, losses, optimizers, shape
+from . import activations, conv, dropout, layers, losses, norm, optimizers, shape
 from .errors import HandpropValueError
 from .limits import HISTORY_BYTES_PER_EPOCH, check_memory
 from .model import Sequential
@@ -18,7 +18,8 @@ from .modelinfo import ModelInfo
 from .training import History, ResumeState
 
 LAYERS = {cls.__name__: cls for cls in set(activations.ACTIVATIONS.values()) | {
-    layers.Dense, conv.Conv1D, conv.MaxPool1D, conv.AvgPool1D, shape.Flatten, shape.Reshape}}
+    layers.Dense, conv.Conv1D, conv.MaxPool1D, conv.AvgPool1D, shape.Flatten, shape.Reshape,
+    dropout.Dropout, norm.BatchNorm1d}}
 LOSSES = {cls.__name__: cls for cls in (losses.MSE, losses.HalfSSE, losses.BCE, losses.CrossEntropy)}
 OPTIMIZERS = {cls.__name__: cls for cls in (optimizers.SGD, optimizers.Adam)}
 # Parsing JSON takes far more memory than its bytes: a list "[[],[],...]" 22 times as much, a list
@@ -170,6 +171,9 @@ def layer_shapes(i, cls, cfg):
         return _dense_shapes(i, cfg)
     if cls is conv.Conv1D:
         return _conv_shapes(i, cfg)
+    if cls is norm.BatchNorm1d:
+        n = _count(i, "BatchNorm1d", cfg, "n", 1)
+        return {name: (n,) for name in saved_names(cls)}
     return {}
 
 
@@ -297,7 +301,7 @@ def build_model(config, arrays):
                 _conv_shapes(i, cfg)
                 layer = cls(**cfg, weight=values["W"], bias=values["b"], dtype=dtype)
             else:
-                layer = cls(**cfg)
+                layer = cls(**cfg, dtype=dtype) if cls is norm.BatchNorm1d else cls(**cfg)
                 for p, arr in values.items():  # shapes checked against the config before inflating
                     setattr(layer, p, arr.astype(dtype))
         except (HandpropValueError, TypeError) as exc:
