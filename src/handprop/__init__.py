@@ -17,6 +17,7 @@ from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .errors import (DataError, DivergenceError, FileFormatError, HandpropError, HandpropValueError,
                      HandpropWarning, MissingFileError, ShapeError)
 from .layers import Dense, Layer, Parameter
+from .clipping import clip_norm, clip_value
 from .conv import AvgPool1D, Conv1D, MaxPool1D
 from .dropout import Dropout
 from .norm import BatchNorm1d
@@ -45,6 +46,7 @@ __all__ = [
     "__version__", "initializers",
     "Layer", "Parameter", "Dense",
     "Conv1D", "MaxPool1D", "AvgPool1D", "Flatten", "Reshape", "Dropout", "BatchNorm1d",
+    "clip_norm", "clip_value",
     "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softmax", "Identity",
     "Loss", "MSE", "HalfSSE", "BCE", "CrossEntropy",
     "Optimizer", "SGD", "Adam",
