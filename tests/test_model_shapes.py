@@ -45,3 +45,17 @@ def test_rows_of_the_wrong_width_are_refused_naming_the_reshape():
 def test_layers_that_do_not_fit_together_are_refused_when_built(layers, match):
     with pytest.raises(ShapeError, match=match):
         hp.Sequential(layers)
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_handprop_gradcheck_passes_on_a_model_with_every_new_layer(mode):
+    # in training mode a dropout draws a new mask each forward, so finite differences see p = 0 there
+    rng = np.random.default_rng(6)
+    model = hp.Sequential([
+        Reshape((2, 10)), hp.Conv1D(2, 3, 3, stride=2, padding=1, dilation=2, rng=rng), hp.Tanh(),
+        hp.BatchNorm1d(3), hp.AvgPool1D(2, stride=1), MaxPool1D(2), Flatten(),
+        hp.Dropout(0.0 if mode == "train" else 0.5, rng=0), hp.Dense(6, 3, rng=rng)])
+    getattr(model, mode)()
+    X, y = rng.standard_normal((5, 20)), rng.integers(0, 3, 5)
+    report = hp.gradcheck(model, "cross_entropy", X, y)
+    assert report.passed, str(report)

@@ -120,7 +120,7 @@ class Conv1D(Layer):
         self.x_shape = x.shape
         self.cols = cols.transpose(0, 3, 1, 2).reshape(N * L_out, -1)          # X: (N·L_out, C·K)
         Y = self.cols @ self.W.reshape(self.out_channels, -1).T + self.b      # (N·L_out, O)
-        return Y.reshape(N, L_out, self.out_channels).transpose(0, 2, 1)
+        return np.ascontiguousarray(Y.reshape(N, L_out, self.out_channels).transpose(0, 2, 1))
 
     def backward(self, delta, need_input_grad=True):
         if self.cols is None:
@@ -216,7 +216,7 @@ class MaxPool1D(_Pool1D):
     def forward(self, x):
         cols = self._windows(x)
         self.argmax = cols.argmax(axis=2)                                      # (N, C, L_out)
-        return np.take_along_axis(cols, self.argmax[:, :, None, :], axis=2)[:, :, 0, :]
+        return np.ascontiguousarray(cols.max(axis=2))
 
     def backward(self, delta, need_input_grad=True):
         self._check_grad(delta)
@@ -234,7 +234,7 @@ class AvgPool1D(_Pool1D):
     """
 
     def forward(self, x):
-        return self._windows(x).mean(axis=2)
+        return np.ascontiguousarray(self._windows(x).mean(axis=2))
 
     def backward(self, delta, need_input_grad=True):
         self._check_grad(delta)
