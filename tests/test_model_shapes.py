@@ -54,7 +54,7 @@ def test_handprop_gradcheck_passes_on_a_model_with_every_new_layer(mode):
     model = hp.Sequential([
         Reshape((2, 10)), hp.Conv1D(2, 3, 3, stride=2, padding=1, dilation=2, rng=rng), hp.Tanh(),
         hp.BatchNorm1d(3), hp.AvgPool1D(2, stride=1), MaxPool1D(2), Flatten(),
-        hp.Dropout(0.0 if mode == "train" else 0.5, rng=0), hp.Dense(6, 3, rng=rng)])
+        hp.Dropout(0.0 if mode == "train" else 0.5, rng=0), hp.Dense(3, 3, rng=rng)])  # lengths 20 -> 4 -> 3 -> 1
     getattr(model, mode)()
     X, y = rng.standard_normal((5, 20)), rng.integers(0, 3, 5)
     report = hp.gradcheck(model, "cross_entropy", X, y)
