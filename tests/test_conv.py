@@ -5,7 +5,7 @@ import pytest
 
 from conftest import check_layer_gradients
 from handprop.conv import AvgPool1D, Conv1D, MaxPool1D, add_windows, out_length, windows
-from handprop.errors import HandpropValueError, ShapeError
+from handprop.errors import HandpropValueError, ShapeError, TooLargeError
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -119,6 +119,7 @@ BAD = [
     (lambda: Conv1D(1, 1, 3).forward(np.zeros((1, 9))), ShapeError, r"expects \(samples, 1 channels, length\)"),
     (lambda: Conv1D(1, 1, 5, dilation=2).forward(np.zeros((1, 1, 8))), ShapeError, "too short for a kernel reaching 9"),
     (lambda: Conv1D(1, 1, 3).backward(np.zeros((1, 1, 1))), Exception, "before forward"),
+    (lambda: Conv1D(10**6, 10**6, 10**4), TooLargeError, r"Conv1D\(1000000, 1000000, 10000\) \(its weights.*use fewer channels"),
     (lambda: MaxPool1D(0), HandpropValueError, "kernel_size must be a positive integer"),
     (lambda: AvgPool1D(4).forward(np.zeros((1, 1, 3))), ShapeError, "shorter than the kernel"),
     (lambda: MaxPool1D(2).output_size(10), ShapeError, r"put Reshape\(\(channels, length\)\) before it"),

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import initializers
 from ._arguments import positive_int
+from ._safety import check_memory
 from .errors import HandpropValueError, ShapeError
 from .layers import Layer, float_dtype
 from .shape import check_batch, sample_shape
@@ -91,6 +92,9 @@ class Conv1D(Layer):
         self.padding = int(padding)
         dtype = float_dtype(dtype, repr(self))
         shape = (self.out_channels, self.in_channels, self.kernel_size)
+        size = int(np.prod(shape))  # W and dW, and the float64 draws on the way: refused before allocating
+        check_memory(f"{self!r} (its weights and their gradients: 2 arrays of {size:,} {dtype})",
+                     size * (2 * dtype.itemsize + 8), "use fewer channels or a smaller kernel")
         bound = 1.0 / np.sqrt(self.in_channels * self.kernel_size)
         rng = initializers.as_rng(rng) if weight is None or bias is None else None
         self.W = self._initial("weight", weight, shape, rng, bound, dtype)
