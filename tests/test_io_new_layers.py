@@ -8,6 +8,7 @@ import pytest
 
 import handprop as hp
 from handprop.conv import AvgPool1D, Conv1D, MaxPool1D
+from handprop.callbacks import Callback
 from handprop.errors import FileFormatError
 from handprop.shape import Flatten, Reshape
 
@@ -66,3 +67,36 @@ def test_dropout_and_batchnorm_round_trip(tmp_path):
     assert back.layers[3].p == 0.25 and back.layers[1].momentum == 0.3 and back.layers[1].eps == 1e-4
     X = np.random.default_rng(0).standard_normal((4, 6))
     np.testing.assert_array_equal(back.eval().predict(X), model.eval().predict(X))
+
+
+class Crash(Callback):
+    def __init__(self, at):
+        self.at = at
+
+    def on_epoch_begin(self, state):
+        if state.epoch == self.at:
+            raise RuntimeError("killed")
+
+
+def test_a_killed_and_resumed_cnn_run_equals_an_uninterrupted_one(tmp_path):
+    # the checkpoint holds Conv1D's and BatchNorm1d's arrays and Adam's state for each (shapes checked)
+    from handprop import io as hio
+    from handprop.callbacks import ModelCheckpoint
+    from handprop.layerspec import parse_layers
+
+    rng = np.random.default_rng(2)
+    X, y = rng.standard_normal((60, 12)), rng.integers(0, 3, 60)
+    spec = "reshape:1x12,conv:3x3/2,batchnorm,relu,flatten,dense:3"
+    kw = dict(loss="ce", epochs=6, batch_size=16, seed=3)
+    whole = hp.Sequential(parse_layers(spec, 12, 3, rng=1))
+    hp.fit(whole, X, y, optimizer=hp.Adam(lr=0.02), callbacks=[ModelCheckpoint(tmp_path / "a.npz")], **kw)
+    with pytest.raises(RuntimeError, match="killed"):
+        hp.fit(hp.Sequential(parse_layers(spec, 12, 3, rng=1)), X, y, optimizer=hp.Adam(lr=0.02),
+               callbacks=[ModelCheckpoint(tmp_path / "b.npz"), Crash(4)], **kw)
+    ck = hio.load_checkpoint(tmp_path / "b.npz")
+    assert ck.epochs_done == 4
+    hp.fit(ck.model, X, y, optimizer=ck.optimizer, callbacks=[ModelCheckpoint(tmp_path / "b.npz")],
+           resume=ck.resume, **kw)
+    for a, b in zip(whole.parameters(), ck.model.parameters()):
+        np.testing.assert_array_equal(a.value, b.value)
+    np.testing.assert_array_equal(whole.layers[2].running_var, ck.model.layers[2].running_var)
