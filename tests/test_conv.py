@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import check_layer_gradients
 from handprop.conv import AvgPool1D, Conv1D, MaxPool1D, add_windows, out_length, windows
@@ -130,3 +132,22 @@ BAD = [
 def test_bad_arguments_are_refused_in_words(make, error, match):
     with pytest.raises(error, match=match):
         make()
+
+
+@settings(max_examples=25, deadline=None)
+@given(C=st.integers(1, 3), O=st.integers(1, 3), K=st.integers(1, 5), s=st.integers(1, 3), p=st.integers(0, 3),
+       d=st.integers(1, 3), extra=st.integers(0, 9), N=st.integers(1, 3), seed=st.integers(0, 2**16))
+def test_conv1d_equals_torch_for_any_settings(C, O, K, s, p, d, extra, N, seed):
+    L = max(1, d * (K - 1) + 1 - 2 * p) + extra  # long enough for one window
+    rng = np.random.default_rng(seed)
+    layer = Conv1D(C, O, K, stride=s, padding=p, dilation=d, rng=rng)
+    x = rng.standard_normal((N, C, L))
+    y = layer.forward(x)
+    G = rng.standard_normal(y.shape)
+    dx = layer.backward(G)
+    xt, Wt = _t(x), _t(layer.W)
+    yt = F.conv1d(xt, Wt, torch.tensor(layer.b), stride=s, padding=p, dilation=d)
+    (yt * torch.tensor(G)).sum().backward()
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(layer.dW, Wt.grad.numpy(), rtol=0, atol=1e-10)
