@@ -59,3 +59,21 @@ def test_handprop_gradcheck_passes_on_a_model_with_every_new_layer(mode):
     X, y = rng.standard_normal((5, 20)), rng.integers(0, 3, 5)
     report = hp.gradcheck(model, "cross_entropy", X, y)
     assert report.passed, str(report)
+
+
+def test_the_advice_to_start_with_reshape_or_declare_n_in_works():
+    with pytest.raises(ShapeError, match=r"start the model with Reshape.*Reshape\(\(1, 40\)\).*n_in attribute"):
+        hp.Sequential([Conv1D(1, 2, 3), Flatten(), hp.Dense(76, 2)])
+    assert hp.Sequential([Reshape((1, 40)), Conv1D(1, 2, 3), Flatten(), hp.Dense(76, 2)]).n_inputs == 40
+
+    class Doubler(hp.Layer):  # a layer of one's own that changes sizes
+        n_in = 3
+
+        def forward(self, x):
+            return np.concatenate([x, x], axis=1)
+
+        def output_size(self, n_in):
+            return 2 * n_in
+
+    model = hp.Sequential([Doubler(), hp.Dense(6, 1)])
+    assert model.n_inputs == 3 and model.n_outputs == 1

@@ -71,7 +71,8 @@ class Sequential:
                     raise ShapeError(
                         f"Sequential: layer {i} {layer!r} needs to know the shape of its input, but no layer "
                         "before it declares one; start the model with Reshape, e.g. Reshape((1, 40)) turns "
-                        "rows of 40 features into one channel of length 40")
+                        "rows of 40 features into one channel of length 40 (a layer of your own that changes "
+                        "sizes declares the features it takes as its n_in attribute)")
                 continue
             try:
                 n = layer.output_size(declared if n is None else n)
