@@ -17,6 +17,11 @@ from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .errors import (DataError, DivergenceError, FileFormatError, HandpropError, HandpropValueError,
                      HandpropWarning, MissingFileError, ShapeError)
 from .layers import Dense, Layer, Parameter
+from .clipping import clip_norm, clip_value
+from .conv import AvgPool1D, Conv1D, MaxPool1D
+from .dropout import Dropout
+from .norm import BatchNorm1d
+from .shape import Flatten, Reshape
 from .losses import BCE, MSE, CrossEntropy, HalfSSE, Loss
 from .model import Sequential, mlp
 from .optimizers import SGD, Adam, Optimizer
@@ -40,6 +45,8 @@ del _name
 __all__ = [
     "__version__", "initializers",
     "Layer", "Parameter", "Dense",
+    "Conv1D", "MaxPool1D", "AvgPool1D", "Flatten", "Reshape", "Dropout", "BatchNorm1d",
+    "clip_norm", "clip_value",
     "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softmax", "Identity",
     "Loss", "MSE", "HalfSSE", "BCE", "CrossEntropy",
     "Optimizer", "SGD", "Adam",

@@ -10,14 +10,16 @@ import json
 
 import numpy as np
 
-from . import activations, layers, losses, optimizers
+from . import activations, conv, dropout, layers, losses, norm, optimizers, shape
 from .errors import HandpropValueError
 from .limits import HISTORY_BYTES_PER_EPOCH, check_memory
 from .model import Sequential
 from .modelinfo import ModelInfo
 from .training import History, ResumeState
 
-LAYERS = {cls.__name__: cls for cls in set(activations.ACTIVATIONS.values()) | {layers.Dense}}
+LAYERS = {cls.__name__: cls for cls in set(activations.ACTIVATIONS.values()) | {
+    layers.Dense, conv.Conv1D, conv.MaxPool1D, conv.AvgPool1D, shape.Flatten, shape.Reshape,
+    dropout.Dropout, norm.BatchNorm1d}}
 LOSSES = {cls.__name__: cls for cls in (losses.MSE, losses.HalfSSE, losses.BCE, losses.CrossEntropy)}
 OPTIMIZERS = {cls.__name__: cls for cls in (optimizers.SGD, optimizers.Adam)}
 # Parsing JSON takes far more memory than its bytes: a list "[[],[],...]" 22 times as much, a list
@@ -109,7 +111,7 @@ def model_config(model, info, loss, arrays, version, fmt):
         if name not in LAYERS or type(layer) is not LAYERS[name]:
             raise HandpropValueError(f"cannot save layer {i} ({layer!r}): only handprop's own layers are saved")
         params = {}
-        for p in layer.param_names:
+        for p in saved_names(layer):
             key = f"layers.{i}.{p}"
             arrays[key] = getattr(layer, p)
             params[p] = key
@@ -138,6 +140,43 @@ def _dense_shapes(i, cfg):
     return {"W": (cfg["n_in"], cfg["n_out"]), "b": (cfg["n_out"],)}
 
 
+def _count(i, name, cfg, arg, least):
+    v = cfg.get(arg)
+    expect(isinstance(v, int) and not isinstance(v, bool) and v >= least,
+           f"layers[{i}] ({name}): {arg} must be an integer >= {least}, got {v!r}")
+    return v
+
+
+def _conv_shapes(i, cfg):
+    """``{"W": (O, C, K), "b": (O,)}`` from a Conv1D config, its settings checked."""
+    sizes = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation")
+    extra = set(cfg) - set(sizes)
+    expect(not extra, f"layers[{i}]: unknown Conv1D settings {sorted(extra)}")
+    C, O, K = (_count(i, "Conv1D", cfg, arg, 1) for arg in sizes[:3])
+    for arg in sizes[3:]:
+        if arg in cfg:
+            _count(i, "Conv1D", cfg, arg, 0 if arg == "padding" else 1)
+    return {"W": (O, C, K), "b": (O,)}
+
+
+def saved_names(layer):
+    """The arrays a layer's file entry holds: its parameters, then its non-trainable state
+    (``state_names``: BatchNorm1d's running statistics)."""
+    return tuple(layer.param_names) + tuple(getattr(layer, "state_names", ()))
+
+
+def layer_shapes(i, cls, cfg):
+    """``{name: shape}`` of the arrays a layer's config says its file entry holds, checked."""
+    if cls is layers.Dense:
+        return _dense_shapes(i, cfg)
+    if cls is conv.Conv1D:
+        return _conv_shapes(i, cfg)
+    if cls is norm.BatchNorm1d:
+        n = _count(i, "BatchNorm1d", cfg, "n", 1)
+        return {name: (n,) for name in saved_names(cls)}
+    return {}
+
+
 def expected_members(config, present):
     """``{key: shape}`` of every array the config names (shape None: any, for a checkpoint's
     arrays), refusing names missing from ``present`` and members nothing names."""
@@ -151,9 +190,10 @@ def expected_members(config, present):
                f"layers[{i}]: unknown layer class {name!r} (known: {', '.join(sorted(LAYERS))})")
         expect(isinstance(cfg, dict), f"layers[{i}].config must be an object")
         cls = LAYERS[name]
-        expect(isinstance(params, dict) and set(params) == set(cls.param_names),
-               f"layers[{i}] ({name}) must list parameters {list(cls.param_names)}, got {sorted(params)}")
-        shapes = _dense_shapes(i, cfg) if cls is layers.Dense else {}
+        names = saved_names(cls)
+        expect(isinstance(params, dict) and set(params) == set(names),
+               f"layers[{i}] ({name}) must list parameters {list(names)}, got {sorted(params)}")
+        shapes = layer_shapes(i, cls, cfg)
         for p, key in params.items():
             expect(isinstance(key, str) and key in present, f"layers[{i}].{p}: array {key!r} is missing")
             expect(expected.get(key, shapes[p]) == shapes[p], f"layers[{i}].{p}: array {key!r} is used twice")
@@ -185,9 +225,8 @@ def _param_shapes(config):
     shapes = []
     for i, lc in enumerate(config["layers"]):
         cls = LAYERS[lc["class"]]
-        if cls is layers.Dense:
-            dense = _dense_shapes(i, lc.get("config") or {})
-            shapes += [dense[p] for p in cls.param_names]
+        declared = layer_shapes(i, cls, lc.get("config") or {})
+        shapes += [declared[p] for p in cls.param_names]
     return shapes
 
 
@@ -233,6 +272,10 @@ def check_declared(key, shape, dtype, expected, layer_cfgs):
         return
     i, p = next((i, p) for i, lc in enumerate(layer_cfgs) for p, k in lc["params"].items() if k == key)
     expect(dtype.kind == "f", f"layers[{i}].{p} has dtype {dtype}, not float")
+    name = layer_cfgs[i]["class"]
+    if name != "Dense":
+        expect(shape == want, f"layers[{i}] ({name}).{p} has shape {shape}, expected {want}")
+        return
     ok = shape == want or (p == "b" and shape in ((1,) + want, want + (1,)))
     what = "weight" if p == "W" else "bias"
     n_in, n_out = (want[0], want[1]) if p == "W" else (layer_cfgs[i]["config"]["n_in"], want[0])
@@ -254,8 +297,13 @@ def build_model(config, arrays):
             if cls is layers.Dense:
                 _dense_shapes(i, cfg)
                 layer = layers.Dense(cfg["n_in"], cfg["n_out"], weight=values["W"], bias=values["b"], dtype=dtype)
+            elif cls is conv.Conv1D:
+                _conv_shapes(i, cfg)
+                layer = cls(**cfg, weight=values["W"], bias=values["b"], dtype=dtype)
             else:
-                layer = cls(**cfg)
+                layer = cls(**cfg, dtype=dtype) if cls is norm.BatchNorm1d else cls(**cfg)
+                for p, arr in values.items():  # shapes checked against the config before inflating
+                    setattr(layer, p, arr.astype(dtype))
         except (HandpropValueError, TypeError) as exc:
             raise Invalid(f"layers[{i}] ({name}): {exc}") from None
         built.append(layer)

@@ -55,30 +55,63 @@ class Sequential:
 
     # -- structure ---------------------------------------------------------------------------
     def _check_sizes(self):
+        """Follow a sample's shape through the layers (an int for rows, a tuple such as (C, L) after a
+        Reshape): a layer that declares its input size (Dense, Reshape) starts it; a layer that changes
+        shapes but declares none (Conv1D, pools, Flatten) needs a declared one before it."""
         n = None
         for i, layer in enumerate(self.layers):
-            if isinstance(layer, Dense):
-                if n is not None and layer.n_in != n:
+            declared = getattr(layer, "n_in", None)
+            if isinstance(layer, Dense) and n is not None and layer.n_in != n:
+                raise ShapeError(
+                    f"Sequential: layer {i} {layer!r} takes {layer.n_in} inputs, "
+                    f"but the layer before it gives {n}"
+                )
+            if n is None and declared is None:
+                if type(layer).output_size is not Layer.output_size:
                     raise ShapeError(
-                        f"Sequential: layer {i} {layer!r} takes {layer.n_in} inputs, "
-                        f"but the layer before it gives {n}"
-                    )
-                n = layer.n_out
+                        f"Sequential: layer {i} {layer!r} needs to know the shape of its input, but no layer "
+                        "before it declares one; start the model with Reshape, e.g. Reshape((1, 40)) turns "
+                        "rows of 40 features into one channel of length 40 (a layer of your own that changes "
+                        "sizes declares the features it takes as its n_in attribute)")
+                continue
+            try:
+                n = layer.output_size(declared if n is None else n)
+            except ShapeError as exc:
+                raise ShapeError(f"Sequential: layer {i}: {exc}") from None
 
     @property
     def n_inputs(self):
-        """Number of input features (from the first Dense layer), or None."""
+        """Number of input features: the input size of the first layer that declares one (a Dense's
+        ``n_in``, a Reshape's sample size), or None."""
         for layer in self.layers:
-            if isinstance(layer, Dense):
-                return layer.n_in
+            n = getattr(layer, "n_in", None)
+            if n is not None:
+                return n
         return None
 
     @property
     def n_outputs(self):
+        """Number of output features (a shape tuple if the model ends before a Flatten), or None."""
         n = self.n_inputs
         for layer in self.layers:
             n = layer.output_size(n) if n is not None else None
         return n
+
+    def train(self):
+        """Training mode for every layer that has one (Dropout drops, BatchNorm uses the batch's
+        statistics); returns self."""
+        for layer in self.layers:
+            if hasattr(layer, "training"):
+                layer.training = True
+        return self
+
+    def eval(self):
+        """Evaluation mode for every layer that has one (Dropout is the identity, BatchNorm uses its
+        running statistics); returns self."""
+        for layer in self.layers:
+            if hasattr(layer, "training"):
+                layer.training = False
+        return self
 
     @property
     def dtype(self):
@@ -106,7 +139,7 @@ class Sequential:
         n, total = self.n_inputs or n_in or 1, 0
         for layer in self.layers:
             n = layer.output_size(n)
-            total += n
+            total += int(np.prod(n))  # a sample's shape (C, L) after a Reshape holds C·L values
         return rows * total * self.dtype.itemsize
 
     def check_memory(self, rows, what, copies=1, n_in=None, extra=0):
@@ -227,7 +260,8 @@ class Sequential:
         n = self.n_inputs
         for i, layer in enumerate(self.layers):
             n = layer.output_size(n) if n is not None else None
-            rows.append((str(i), repr(layer), f"(batch, {n})" if n is not None else "?", f"{layer.n_params:,}"))
+            shape = ", ".join(map(str, n)) if isinstance(n, tuple) else n
+            rows.append((str(i), repr(layer), f"(batch, {shape})" if n is not None else "?", f"{layer.n_params:,}"))
         widths = [max(len(r[c]) for r in rows) for c in range(4)]
         line = "-" * (sum(widths) + 6)
         fmt = lambda r: f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>{widths[3]}}"
