@@ -63,8 +63,10 @@ class Layer:
         x = as_numeric(name, x)
         x = x if x.dtype.kind == "f" else x.astype(np.float64)
         n_in = getattr(self, "n_in", None)
-        if x.ndim != 2 or (n_in is not None and x.shape[1] != n_in):
+        if x.ndim < 2 or (n_in is not None and (x.ndim != 2 or x.shape[1] != n_in)):
             raise ShapeError(f"{name} must have shape (samples, {n_in or 'features'}), got {x.shape}")
+        if x.size == 0:
+            raise ShapeError(f"{name} is empty (shape {x.shape}): give at least one sample with one feature")
         check_finite(name, x)
         with np.errstate(all="ignore"):
             out = self.forward(x)
