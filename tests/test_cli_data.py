@@ -307,7 +307,7 @@ def test_a_model_saved_from_python_with_only_its_loss_can_be_evaluated(tmp_path,
     (np.zeros((10, 2)), None, "regression", "2 columns"),
 ])
 def test_the_task_is_read_from_the_target(y, class_names, task, why):
-    from handprop.cli_train import _detect_task
+    from handprop.cli.settings import detect_task as _detect_task
 
     found, reason = _detect_task(y, class_names)
     assert found == task and why in reason

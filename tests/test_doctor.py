@@ -6,7 +6,8 @@ import pytest
 
 import handprop
 from handprop import MSE, SGD, Adam, CrossEntropy, Dense, ReLU, Sequential, Sigmoid, mlp
-from handprop.cli import build_xor, main, make_parser, xor_probabilities
+from handprop.cli import main, make_parser
+from handprop.cli.xor import build_xor, xor_probabilities
 from handprop.data import StandardScaler
 from handprop.doctor import Diagnosis, GradientRecorder, diagnose
 from handprop.errors import HandpropValueError
@@ -310,7 +311,7 @@ def test_every_suggestion_runs_as_printed(argv, tmp_path, capsys, monkeypatch):
 def test_advice_never_repeats_the_settings_and_lr_zero_is_refused(capsys):
     import argparse
 
-    from handprop.cli import command_line
+    from handprop.cli.common import command_line
 
     args = argparse.Namespace(command="train", argv=["train", "--dataset", "moons", "--optimizer", "adam"],
                               layers=None, optimizer="adam", lr=None, activation=None)

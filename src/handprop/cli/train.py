@@ -7,299 +7,74 @@ softmax cross-entropy on logits, regression with MSE on a linear output; hidden 
 targets) standardised with statistics of the training rows. ``--val`` adds validation with early
 stopping; ``--dataset`` holds out 20% as a test part.
 
-The resolved settings are one dict, saved in checkpoints: ``--resume`` rebuilds the same data,
+The resolved settings (``handprop.cli.settings``) are one dict, saved in checkpoints: ``--resume`` rebuilds the same data,
 split and callbacks from it, so the resumed run continues bit for bit. Output paths are never
 saved nor read back: a resumed run writes checkpoints to its ``--checkpoint`` (else back to the
-``--resume`` file) and its history to its ``--log`` (else nowhere). ``cli_checks`` refuses outputs
+``--resume`` file) and its history to its ``--log`` (else nowhere). ``handprop.cli.checks`` refuses outputs
 that are inputs, and sizes this machine cannot hold, before any data is read.
 """
 
-import os
 import sys
 
 import numpy as np
 
-from .cli_checks import check_network_size, check_outputs, check_source_size
-from .cli_source import (MAX_CLASSES, check_array_kinds, check_source_finite, check_target, check_task,
-                         check_typed_flags, load_options, report_dropped)
-from .data.tables import printable
-from .errors import DataError, HandpropValueError
-
-SKLEARN_SETS = ("digits", "iris", "breast_cancer", "wine")
-# Settings a resumed run may change without leaving the run it continues.
-RESUME_FREE = {"epochs", "checkpoint", "checkpoint_every", "log"}
-# Output paths: only ever from the command line of the run that writes them, never from a file.
-OUTPUT_SETTINGS = ("checkpoint", "log")
-# What a checkpoint's settings must hold, and of which type (a tuple of choices for text settings).
-_NUMBER = (int, float)
-SETTINGS = {"dataset": (str, type(None)), "data": (str, type(None)), "target": (str, type(None)),
-            "seed": int, "n": int, "noise": _NUMBER + (type(None),), "task": ("classification", "regression"),
-            "loss": ("ce", "bce", "mse"), "layers": str, "activation": ("relu", "leaky_relu", "tanh", "sigmoid"),
-            "optimizer": ("adam", "sgd"), "lr": _NUMBER, "momentum": _NUMBER, "weight_decay": _NUMBER,
-            "epochs": int, "batch_size": int, "val": _NUMBER, "test": _NUMBER, "patience": int,
-            "scale": bool, "checkpoint_every": int}
-# How the data file was read: a resumed run must read it the same way (None: not typed).
-FILE_SETTINGS = {"delimiter": (str, type(None)), "no_header": (bool, type(None)), "columns": (str, type(None)),
-                 "drop": (str, type(None)), "drop_missing_target": (bool, type(None))}
-SETTINGS.update(FILE_SETTINGS)
-SETTINGS["n"] = (int, type(None))  # None: the generated set's default
+from ..errors import DataError, HandpropValueError
+from .checks import check_network_size, check_outputs, check_source_size
+from .common import add_teaching_flags, after_training, score_model, seed_arg
+from .settings import (OUTPUT_SETTINGS, SKLEARN_SETS, build, check_resume, describe, detect_task, given_settings,
+                       load_source, parse_layers, resolve, source_settings, split_rows)
+from .source import add_file_flags
 
 
-# ----------------------------------------------------------------------------------- data
-def _load_source(s):
-    """``(X, y, class_names, feature_names, target_name)`` from the settings' data source, checked:
-    a target to learn (not constant, of a kind ``--task`` can learn), finite numbers."""
-    from .data import Dataset, load_data, load_sklearn, make_dataset
-
-    if s["dataset"] in SKLEARN_SETS:
-        ds = load_sklearn(s["dataset"])
-    elif s["dataset"] is not None:
-        kw = {"n": 1000 if s["n"] is None else s["n"], "seed": s["seed"]}
-        if s["noise"] is not None:
-            kw["noise"] = s["noise"]
-        X, y = make_dataset(s["dataset"], **kw)
-        ds = Dataset(X=X, y=y, feature_names=[f"x{j}" for j in range(X.shape[1])], target_name="y")
-    else:
-        ds = load_data(s["data"], **load_options(s))
-        report_dropped(ds, s["data"])
-    if ds.y is None:
-        raise DataError(f"{s['data']}: no target in this file; save X and y together (np.savez(path, X=X, y=y))")
-    check_array_kinds(s["data"], ds.X, ds.y)
-    check_source_finite(s["data"], ds.X, ds.y)
-    check_target(ds.y, ds.class_names, ds.target_name, s["data"] or s["dataset"])
-    if s.get("task"):
-        check_task(s["task"], ds.y, ds.class_names, ds.target_name)
-    return ds.X, ds.y, ds.class_names, ds.feature_names, ds.target_name
-
-
-def _detect_task(y, class_names):
-    if class_names is not None:
-        return "classification", "the target holds text labels"
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] > 1:
-        return "regression", f"it has {y.shape[1]} columns"
-    if y.dtype.kind in "iub":
-        k = len(np.unique(y))
-        if k <= MAX_CLASSES and k <= len(y) // 2:
-            return "classification", f"it holds whole numbers with {k} distinct values"
-        return "regression", f"it holds whole numbers with {k} distinct values (more than {MAX_CLASSES})"
-    return "regression", "it holds fractional numbers"
-
-
-def _split(X, y, s, stratify):
-    """Train / validation / test parts (fractions of all rows), reproducible from the seed."""
-    from .data import train_test_split, train_val_test_split
-
-    val, test, seed = s["val"], s["test"], s["seed"]
-    if val and test:
-        Xt, Xv, Xs, yt, yv, ys = train_val_test_split(X, y, val, test, seed=seed, stratify=stratify)
-        return (Xt, yt), (Xv, yv), (Xs, ys)
-    if val or test:
-        Xt, Xo, yt, yo = train_test_split(X, y, val or test, seed=seed, stratify=stratify)
-        return (Xt, yt), ((Xo, yo) if val else None), ((Xo, yo) if test else None)
-    return (X, y), None, None
-
-
-# ----------------------------------------------------------------------------------- settings
-# n: None is 1000 rows for a generated set (None, so that --n typed for a file can be refused).
-DATA_DEFAULTS = {"seed": 0, "n": None, "noise": None, "target": None, "delimiter": None, "no_header": None,
-                 "columns": None, "drop": None, "drop_missing_target": None}
-
-
-def _given(args):
-    """The settings the user typed (absent: not given), plus the data source."""
-    keys = ["task", "layers", "activation", "loss", "optimizer", "lr", "momentum", "weight_decay",
-            "epochs", "batch_size", "val", "test", "patience", "scale", "checkpoint",
-            "checkpoint_every", "log", "n", "noise", "target", "seed", "delimiter", "no_header", "columns",
-            "drop", "drop_missing_target"]
-    check_typed_flags(args, SKLEARN_SETS)
-    given = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
-    for k in ("checkpoint", "log"):  # a resumed run may start in another directory
-        if k in given:
-            given[k] = os.path.abspath(given[k])
-    if args.dataset is not None:
-        given["dataset"] = args.dataset
-    if args.data is not None:
-        given["data"] = os.path.abspath(args.data)
-    return given
-
-
-def _source(given):
-    """The data-source settings, defaults filled in."""
-    s = dict(DATA_DEFAULTS, dataset=None, data=None)
-    s.update({k: v for k, v in given.items() if k in s})
-    if "task" in given:  # checked against the target as the data are read
-        s["task"] = given["task"]
-    return s
-
-
-def _resolve(given, task, typed=None):
-    """Every training setting, with defaults filled in: the run is exactly this dict. ``typed``: the
-    flags typed on this command line (default: all of ``given``), held to "does it do anything"."""
-    typed = given if typed is None else typed
-    s = _source(given)
-    s.update(given)
-    s.setdefault("task", task)
-    classification = s["task"] == "classification"
-    s.setdefault("loss", "ce" if classification else "mse")
-    s.setdefault("layers", "128,64")
-    s.setdefault("activation", "relu")
-    s.setdefault("optimizer", "adam")
-    s.setdefault("lr", 0.001 if s["optimizer"] == "adam" else 0.01)
-    s.setdefault("momentum", 0.9)
-    s.setdefault("weight_decay", 0.001)
-    s.setdefault("epochs", 100)
-    s.setdefault("batch_size", 32)
-    s.setdefault("val", 0.0)
-    s.setdefault("test", 0.2 if s["dataset"] else 0.0)
-    s.setdefault("patience", 20)
-    s.setdefault("scale", True)
-    s.setdefault("checkpoint", None)
-    s.setdefault("checkpoint_every", 1)
-    s.setdefault("log", None)
-    for flag in ("val", "test"):
-        if not 0 <= s[flag] < 1:
-            raise HandpropValueError(f"--{flag} must be a fraction of the rows in [0, 1), got {s[flag]}")
-    if s["lr"] == 0:  # lr 0 never moves a weight: refuse it rather than diagnose it
-        raise HandpropValueError(f"--lr must be positive, got {s['lr']:g}; the default is 0.001 for adam, 0.01 for sgd")
-    for flag in ("epochs", "batch_size", "checkpoint_every"):  # checked here even if unused
-        if s[flag] < 1:
-            raise HandpropValueError(f"--{flag.replace('_', '-')} must be a positive integer, got {s[flag]}")
-    if s["val"] + s["test"] >= 1:
-        raise HandpropValueError(f"--val {s['val']} + --test {s['test']} leave no rows for training")
-    if "patience" in typed and s["patience"] and not s["val"]:
-        raise HandpropValueError(f"--patience {s['patience']} does nothing without --val: early stopping "
-                                 "watches the validation loss; add --val 0.2, or leave --patience out")
-    if "checkpoint_every" in typed and not s["checkpoint"]:
-        raise HandpropValueError("--checkpoint-every does nothing without --checkpoint PATH: add it, or leave "
-                                 "--checkpoint-every out")
-    return s
-
-
-def _layers(text):
-    """The hidden sizes of ``--layers`` (``"64,32"``); their memory is checked by ``_build``."""
-    if str(text).lower() in ("", "none"):
-        return []
-    try:
-        sizes = [int(v) for v in str(text).split(",")]
-    except ValueError:
-        raise HandpropValueError(f"--layers must be comma-separated sizes like 64,32, got {text!r}") from None
-    if any(v < 1 for v in sizes):
-        raise HandpropValueError(f"--layers sizes must be positive, got {text!r}")
-    return sizes
-
-
-def _check_settings(where, saved):
-    """A checkpoint's settings, every key present with a value of its type: they come from a file."""
-    from .errors import FileFormatError
-
-    if not isinstance(saved, dict):
-        raise FileFormatError(f"{where}: the checkpoint's settings are not an object")
-    for key in FILE_SETTINGS:  # how the file was read: absent in checkpoints written before these flags
-        saved.setdefault(key, None)
-    missing = sorted(set(SETTINGS) - set(saved))
-    if missing:
-        raise FileFormatError(f"{where}: the checkpoint's settings lack {', '.join(missing)}; it cannot be "
-                              "resumed with handprop train")
-    for key, kind in SETTINGS.items():
-        value = saved[key]
-        if isinstance(kind, tuple) and isinstance(kind[0], str):
-            ok = value in kind
-        else:  # True is an int to Python, not to a setting
-            ok = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
-        if not ok:
-            raise FileFormatError(f"{where}: the checkpoint's setting {key} is {value!r:.80}, not a valid value")
-    try:
-        _resolve(dict(saved), saved["task"], typed=())  # the ranges typed flags are held to
-        _layers(saved["layers"])
-        if not 0 <= saved["seed"] < 2**32 or (saved["n"] is not None and saved["n"] < 1):
-            raise HandpropValueError(f"seed {saved['seed']} or n {saved['n']} is out of range")
-    except HandpropValueError as exc:
-        raise FileFormatError(f"{where}: the checkpoint's settings: {exc}") from None
-
-
-def _check_resume(args, saved):
-    """The checkpoint's settings, refusing typed flags that would change the run. Output paths come
-    from this command line alone: checkpoints go to --checkpoint, else back to the --resume file;
-    the history to --log, else nowhere."""
-    _check_settings(args.resume, saved)
-    given = _given(args)
-    for key, value in given.items():
-        if key in RESUME_FREE or value == saved.get(key):
-            continue
-        raise HandpropValueError(
-            f"--resume: {key} is {value!r} here but {saved.get(key)!r} in the checkpoint; a resumed run "
-            "keeps the checkpoint's data and settings (only --epochs, --checkpoint and --log may change)")
-    s = {k: v for k, v in saved.items() if k in SETTINGS}
-    s.update({k: v for k, v in given.items() if k in RESUME_FREE})
-    s["checkpoint"] = given.get("checkpoint", os.path.abspath(args.resume))
-    s["log"] = given.get("log")
-    return s
-
-
-def _build(s, n_features, n_classes, y_dim, rows=1):
-    """Model, loss and optimizer from the settings; refuses sizes whose memory (or, for absurd
-    counts, time) cannot be had before any weight is allocated."""
-    from . import losses
-    from .model import mlp
-    from .optimizers import SGD, Adam
-
-    if s["task"] == "classification":
-        if s["loss"] == "mse":
-            raise HandpropValueError("--loss mse is for regression; classes are trained with ce (or bce for 2 classes)")
-        if s["loss"] == "bce" and n_classes != 2:
-            raise HandpropValueError(f"--loss bce needs exactly 2 classes, the target has {n_classes}; use ce")
-        n_out = 1 if s["loss"] == "bce" else n_classes
-        loss = losses.BCE(from_logits=True) if s["loss"] == "bce" else losses.CrossEntropy()
-    else:
-        if s["loss"] != "mse":
-            raise HandpropValueError(f"--loss {s['loss']} is for classes; a numeric target is trained with mse")
-        n_out, loss = y_dim, losses.MSE()
-    sizes = [n_features] + _layers(s["layers"]) + [n_out]
-    check_network_size(s, sizes, rows)
-    model = mlp(sizes, s["activation"], output=None, rng=np.random.default_rng([s["seed"], 1]))
-    if s["optimizer"] == "adam":
-        opt = Adam(lr=s["lr"], weight_decay=s["weight_decay"])
-    else:
-        opt = SGD(lr=s["lr"], momentum=s["momentum"], weight_decay=s["weight_decay"])
-    return model, loss, opt
-
-
-def _describe(s, n_rows, n_features, why, info, model, loss, opt):
-    src = f"--dataset {s['dataset']}" if s["dataset"] else printable(s["data"])
-    lines = [f"data: {src}: {n_rows} rows, {n_features} features; target {info.target_name!r}"]
-    if s["task"] == "classification":
-        names = info.class_names
-        shown = ", ".join(map(printable, names[:10])) + (", ..." if len(names) > 10 else "")
-        lines.append(f"task: classification ({why}): {len(names)} classes [{shown}]")
-    else:
-        lines.append(f"task: regression ({why})")
-    out = {"ce": "logits, softmax cross-entropy (ce)", "bce": "one logit, binary cross-entropy (bce)",
-           "mse": "linear output, mean squared error (mse)"}[s["loss"]]
-    hidden = _layers(s["layers"])
-    init = "He" if "relu" in s["activation"] else "Glorot"  # mlp's choice for the activation
-    kind = f"{s['activation']} hidden layers ({init} init)" if hidden else "no hidden layer (a linear model)"
-    sizes = " -> ".join(str(v) for v in [n_features] + hidden + [model.n_outputs])
-    lines.append(f"model: {sizes}, {kind}, {out}; {model.n_params:,} parameters")
-    lines.append(f"optimizer: {opt!r}; {s['epochs']} epochs, batch size {s['batch_size']}, seed {s['seed']}")
-    parts = [f"validation {s['val']:.0%}" + (f" (early stopping, patience {s['patience']})"
-                                             if s["patience"] else "") if s["val"] else "no validation"]
-    parts.append(f"test {s['test']:.0%}" if s["test"] else "no test part")
-    scaled = "inputs standardised" + (" and target" if info.y_scaler is not None else "")
-    parts.append(scaled + " (training rows' mean/std)" if s["scale"] else "inputs not scaled")
-    lines.append("split: " + ", ".join(parts))
-    return "\n".join(lines)
+# ----------------------------------------------------------------------------------- parser
+def add_train_command(sub):
+    """Add ``train`` to the subparsers ``sub``."""
+    p = sub.add_parser("train", help="train a network on a CSV/NPZ file or a built-in data set",
+                       description="Train an MLP. Only DATA (or --dataset) is needed: every other "
+                                   "setting has a default, printed at the start.")
+    p.add_argument("data", nargs="?", help="a .csv/.tsv/.txt (header row) or .npz (X, y) file")
+    p.add_argument("--dataset", help="a built-in set instead of DATA: moons, circles, spirals, xor, "
+                                     "blobs, regression, ... or digits, iris, breast_cancer, wine (scikit-learn)")
+    p.add_argument("--target", help="target column of DATA (default: the last column); "
+                                    "several numeric targets: t1,t2")
+    add_file_flags(p, train=True)
+    p.add_argument("--n", type=int, help="rows to generate for --dataset (default 1000)")
+    p.add_argument("--noise", type=float, help="noise of a generated --dataset (default: the generator's)")
+    p.add_argument("--task", choices=["classification", "regression"], help="default: from the target")
+    p.add_argument("--layers", help="hidden layer sizes, e.g. 64,32 (default 128,64; 'none' for none)")
+    p.add_argument("--activation", choices=["relu", "leaky_relu", "tanh", "sigmoid"], help="default relu")
+    p.add_argument("--loss", choices=["ce", "bce", "mse"], help="default: ce for classes, mse for numbers")
+    p.add_argument("--optimizer", choices=["adam", "sgd"], help="default adam")
+    p.add_argument("--lr", type=float, help="learning rate (default 0.001 for adam, 0.01 for sgd)")
+    p.add_argument("--momentum", type=float, help="SGD momentum (default 0.9)")
+    p.add_argument("--weight-decay", type=float, help="L2 weight decay (default 0.001)")
+    p.add_argument("--epochs", type=int, help="default 100")
+    p.add_argument("--batch-size", type=int, help="default 32")
+    p.add_argument("--val", type=float, help="fraction of rows for validation and early stopping (default 0)")
+    p.add_argument("--test", type=float, help="fraction of rows held out and scored at the end "
+                                              "(default 0.2 with --dataset, 0 for files)")
+    p.add_argument("--patience", type=int, help="early stopping patience in epochs, with --val (default 20; 0: off)")
+    p.add_argument("--no-scale", dest="scale", action="store_const", const=False, help="do not standardise")
+    p.add_argument("--seed", type=seed_arg, help="seed of the splits, initial weights and shuffling (default 0)")
+    p.add_argument("--out", default="model.npz", help="where to save the model (default model.npz)")
+    p.add_argument("--checkpoint", help="save a resumable checkpoint here after every epoch")
+    p.add_argument("--checkpoint-every", type=int, help="epochs between checkpoints (default 1)")
+    p.add_argument("--log", help="write the history per epoch to this .csv or .json file")
+    p.add_argument("--resume", help="continue the run saved in this checkpoint (same data and settings)")
+    p.add_argument("--quiet", action="store_true", help="print only the final scores")
+    add_teaching_flags(p)
+    p.set_defaults(func=cmd_train)
 
 
 # ----------------------------------------------------------------------------------- command
 def _check_agrees(where, s, ckpt):
     """The settings a checkpoint stores against the model, loss and optimizer it holds."""
-    from .errors import FileFormatError
+    from ..errors import FileFormatError
 
     hidden = [layer.n_out for layer in ckpt.model.layers if hasattr(layer, "n_out")][:-1]
     found = {"layers": hidden, "loss": getattr(ckpt.loss, "name", None),
              "optimizer": type(ckpt.optimizer).__name__.lower()}
-    said = {"layers": _layers(s["layers"]), "loss": s["loss"], "optimizer": s["optimizer"]}
+    said = {"layers": parse_layers(s["layers"]), "loss": s["loss"], "optimizer": s["optimizer"]}
     for key, value in said.items():
         if found[key] != value:
             raise FileFormatError(f"{where}: the checkpoint's settings say {key} {value!r}, but it holds "
@@ -308,14 +83,14 @@ def _check_agrees(where, s, ckpt):
 
 def _start(args):
     """``(checkpoint or None, settings or None)``: a resumed run's, or None before the data is seen."""
-    from .io import load_checkpoint
+    from ..io import load_checkpoint
 
     if args.resume:
         ckpt = load_checkpoint(args.resume)
         if not ckpt.settings:
             raise HandpropValueError(f"{args.resume}: this checkpoint was not written by handprop train; "
                                      "resume it from Python with fit(resume=...)")
-        s = _check_resume(args, ckpt.settings)
+        s = check_resume(args, ckpt.settings)
         _check_agrees(args.resume, s, ckpt)
         return ckpt, s
     if (args.data is None) == (args.dataset is None):
@@ -325,7 +100,7 @@ def _start(args):
 
 def _callbacks(s, val, info):
     """Early stopping (with validation), checkpoints and the log, all where this command line says."""
-    from . import callbacks as cb
+    from .. import callbacks as cb
 
     callbacks = []
     if val is not None and s["patience"]:
@@ -338,75 +113,95 @@ def _callbacks(s, val, info):
     return callbacks
 
 
+def _encode_target(y, class_names, classification, ckpt):
+    """``(y, encoder)``: class indices and their LabelEncoder, or regression targets as columns."""
+    from ..data import LabelEncoder
+
+    if not classification:
+        return np.asarray(y, dtype=np.float64).reshape(len(y), -1), None
+    raw = np.asarray(class_names)[y] if class_names is not None else np.asarray(y)
+    if raw.ndim != 1:
+        raise DataError(f"classification needs one label per row; the target has shape {raw.shape}")
+    # A resumed run keeps the classes it was trained with (the same, for the same data).
+    encoder = ckpt.model.info.label_encoder if ckpt is not None else LabelEncoder().fit(raw)
+    return encoder.transform(raw), encoder
+
+
+def _model_for(s, ckpt, train, X, y, encoder, feature_names, target_name):
+    """``(model, loss, optimizer, info)``: the checkpoint's, or new ones built from the settings."""
+    from ..data import StandardScaler
+    from ..io import ModelInfo
+
+    if ckpt is not None:
+        model = ckpt.model
+        widths = [model.n_inputs] + [layer.n_out for layer in model.layers if hasattr(layer, "n_out")]
+        check_network_size(s, widths, len(train[0]))
+        return model, ckpt.loss, ckpt.optimizer, model.info
+    classification = s["task"] == "classification"
+    x_scaler = StandardScaler().fit(train[0], names=feature_names) if s["scale"] else None
+    y_scaler = StandardScaler().fit(train[1]) if s["scale"] and not classification else None
+    n_classes = len(encoder.classes_) if encoder else 0
+    model, loss, opt = build(s, X.shape[1], n_classes, y.shape[1] if y.ndim == 2 else 1, rows=len(train[0]))
+    info = ModelInfo(loss=loss, task=s["task"], x_scaler=x_scaler, y_scaler=y_scaler,
+                     label_encoder=encoder, feature_names=feature_names, target_name=target_name,
+                     optimizer=getattr(opt, "inner", opt))
+    model.info = info
+    return model, loss, opt, info
+
+
+def _batch_size(s, args, n_rows):
+    """The settings' batch size, or None (full batch) when it covers every training row."""
+    # A batch as large as the data is full-batch training; say so only if the user asked for it.
+    batch_size = s["batch_size"] if s["batch_size"] < n_rows else None
+    if batch_size is None and args.batch_size is not None and args.batch_size > n_rows:
+        print(f"warning: --batch-size {args.batch_size} is larger than the {n_rows} training rows: "
+              "every epoch is one full batch", file=sys.stderr)
+    return batch_size
+
+
+def _print_scores(model, info, parts):
+    for name, part in zip(("train", "val", "test"), parts):
+        if part is not None:
+            scores, _ = score_model(model, info, part[0], part[1])
+            for key, value in scores.items():
+                print(f"{name} {key}: {value:.4f}")
+
+
 def cmd_train(args):
-    from .cli_data import _scores
-    from .data import LabelEncoder, StandardScaler
-    from .io import ModelInfo, save
-    from .training import fit
+    from ..io import save
+    from ..training import fit
 
     ckpt, s = _start(args)
-    source = s or _source(_given(args))
-    check_outputs(args, s or _given(args))
+    source = s or source_settings(given_settings(args))
+    check_outputs(args, s or given_settings(args))
     check_source_size(source, generated=source["dataset"] not in (None,) + SKLEARN_SETS)
-    X, y, class_names, feature_names, target_name = _load_source(source)
-    task, why = _detect_task(y, class_names)
+    X, y, class_names, feature_names, target_name = load_source(source)
+    task, why = detect_task(y, class_names)
     if s is None:
-        s = _resolve(_given(args), task)
+        s = resolve(given_settings(args), task)
     if s["task"] != task or args.task:
         why = "--task"
     classification = s["task"] == "classification"
-    if classification:
-        raw = np.asarray(class_names)[y] if class_names is not None else np.asarray(y)
-        if raw.ndim != 1:
-            raise DataError(f"classification needs one label per row; the target has shape {raw.shape}")
-        # A resumed run keeps the classes it was trained with (the same, for the same data).
-        encoder = ckpt.model.info.label_encoder if ckpt is not None else LabelEncoder().fit(raw)
-        y = encoder.transform(raw)
-    else:
-        encoder = None
-        y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-    train, val, test = _split(X, y, s, stratify=classification)
-    if ckpt is not None:
-        model, loss, opt, info = ckpt.model, ckpt.loss, ckpt.optimizer, ckpt.model.info
-        widths = [model.n_inputs] + [layer.n_out for layer in model.layers if hasattr(layer, "n_out")]
-        check_network_size(s, widths, len(train[0]))
-    else:
-        x_scaler = StandardScaler().fit(train[0], names=feature_names) if s["scale"] else None
-        y_scaler = StandardScaler().fit(train[1]) if s["scale"] and not classification else None
-        n_classes = len(encoder.classes_) if encoder else 0
-        model, loss, opt = _build(s, X.shape[1], n_classes, y.shape[1] if y.ndim == 2 else 1, rows=len(train[0]))
-        info = ModelInfo(loss=loss, task=s["task"], x_scaler=x_scaler, y_scaler=y_scaler,
-                         label_encoder=encoder, feature_names=feature_names, target_name=target_name,
-                         optimizer=getattr(opt, "inner", opt))
-        model.info = info
+    y, encoder = _encode_target(y, class_names, classification, ckpt)
+    train, val, test = split_rows(X, y, s, stratify=classification)
+    model, loss, opt, info = _model_for(s, ckpt, train, X, y, encoder, feature_names, target_name)
     fit_y = (lambda v: v.astype(np.float64)) if s["loss"] == "bce" else (
         (lambda v: info.y_scaler.transform(v)) if info.y_scaler is not None else (lambda v: v))
     if not args.quiet:
-        print(_describe(s, len(X), X.shape[1], why, info, model, loss, opt))
+        print(describe(s, len(X), X.shape[1], why, info, model, loss, opt))
         if ckpt is not None:
             print(f"resuming {args.resume}: {ckpt.epochs_done} of {s['epochs']} epochs done")
-    # A batch as large as the data is full-batch training; say so only if the user asked for it.
-    batch_size = s["batch_size"] if s["batch_size"] < len(train[0]) else None
-    if batch_size is None and args.batch_size is not None and args.batch_size > len(train[0]):
-        print(f"warning: --batch-size {args.batch_size} is larger than the {len(train[0])} training rows: "
-              "every epoch is one full batch", file=sys.stderr)
     history = fit(model, info.prepare(train[0]), fit_y(train[1]), loss=loss, optimizer=opt, epochs=s["epochs"],
-                  batch_size=batch_size, seed=[s["seed"], 2],
+                  batch_size=_batch_size(s, args, len(train[0])), seed=[s["seed"], 2],
                   validation_data=None if val is None else (info.prepare(val[0]), fit_y(val[1])),
                   metrics=["accuracy"] if classification else ["r2"], callbacks=_callbacks(s, val, info),
                   progress=not args.quiet, resume=None if ckpt is None else ckpt.resume)
     if history.stop_reason and not args.quiet:
         print(f"stopped: {history.stop_reason}")
-    for name, part in (("train", train), ("val", val), ("test", test)):
-        if part is not None:
-            scores, _ = _scores(model, info, part[0], part[1])
-            for key, value in scores.items():
-                print(f"{name} {key}: {value:.4f}")
+    _print_scores(model, info, (train, val, test))
     save(model, args.out, info=info)
     if not args.quiet:
         print(f"saved {args.out}")
-    from .cli import after_training
-
     args.no_doctor = args.no_doctor or args.quiet
     held = val if val is not None else test  # rows not trained on: the train/held-out gap
     after_training(args, model, loss, info.prepare(train[0]), fit_y(train[1]), history, optimizer=opt,
