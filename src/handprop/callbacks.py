@@ -22,7 +22,7 @@ import sys
 
 import numpy as np
 
-from ._files import atomic_write_text, check_path_argument
+from .files import atomic_write_text, check_path_argument
 from .errors import HandpropValueError
 
 

@@ -22,7 +22,7 @@ Why not pickle: unpickling a file runs whatever code its author put in it. ``np.
 the config is validated before a model is built, and every array's declared shape before it is
 inflated (``_npzread``, ``_modelconfig``). Before a file is written, what it holds is read back in
 memory exactly as ``load`` would read it: a file that could not be loaded never replaces a good one.
-Files are written atomically (``_files``). ``docs/limits.md`` lists the sizes a file may declare.
+Files are written atomically (``handprop.files``). ``docs/limits.md`` lists the sizes a file may declare.
 """
 
 import json
@@ -32,7 +32,7 @@ import numpy as np
 
 from . import __version__, _npzread
 from . import _modelconfig as mc
-from ._files import atomic_write, check_path_argument
+from .files import atomic_write, check_path_argument
 from .callbacks import ModelCheckpoint
 from .errors import FileFormatError, HandpropValueError, MissingFileError
 from .limits import available_memory, fmt_bytes

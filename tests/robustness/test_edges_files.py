@@ -18,7 +18,7 @@ import pytest
 
 import handprop as hp
 from handprop import io as hio
-from handprop._files import atomic_write, writable_in_place
+from handprop.files import atomic_write, writable_in_place
 from handprop.cli import main
 from handprop.data import StandardScaler
 from handprop.errors import FileFormatError, FileWriteError, HandpropTypeError, HandpropValueError
@@ -240,7 +240,7 @@ def test_item11_writable_in_place_follows_the_mode_bits(tmp_path):
 # ----------------------------------------------------------------------------------- item 12
 _KILLED_WRITER = """
 import sys, time
-from handprop._files import atomic_write
+from handprop.files import atomic_write
 def write(f):
     f.write(b"half a model")
     f.flush()

@@ -24,7 +24,7 @@ def same_file(a, b):
 
 def check_outputs(args, s):
     """Refuse, before any data is read, outputs that would overwrite an input or each other."""
-    from .._files import check_writable
+    from ..files import check_writable
 
     outputs = [("--out", args.out), ("--checkpoint", s.get("checkpoint")), ("--log", s.get("log")),
                ("--plot", getattr(args, "plot", None))]
