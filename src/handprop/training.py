@@ -27,6 +27,7 @@ from ._engine import runner as _runner
 from ._engine import train_step  # noqa: F401  (public: handprop.training.train_step)
 from ._gather import Rows
 from ._safety import InterruptGuard as _InterruptGuard
+from .blas import blas_threads, fit_batch_size
 from .errors import HandpropValueError, ShapeError
 from .model import Sequential
 
@@ -431,8 +432,9 @@ def _epochs(state, engine, guard, X, y_train, y, X_val, y_val, metric_names, log
 def _fit_method(self, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, shuffle=True,
                 seed=None, log_every=None, **kwargs):
     """Train with backpropagation; returns a History. See ``handprop.training.fit``."""
-    return fit(self, X, y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
-               shuffle=shuffle, seed=seed, log_every=log_every, **kwargs)
+    with blas_threads(self, fit_batch_size(batch_size, X)):  # one BLAS thread for a small model
+        return fit(self, X, y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
+                   shuffle=shuffle, seed=seed, log_every=log_every, **kwargs)
 
 
 _fit_method.__name__, _fit_method.__qualname__ = "fit", "Sequential.fit"

@@ -168,6 +168,7 @@ def _print_scores(model, info, parts):
 
 
 def cmd_train(args):
+    from ..blas import blas_threads, fit_batch_size
     from ..io import save
     from ..training import fit
 
@@ -191,11 +192,13 @@ def cmd_train(args):
         print(describe(s, len(X), X.shape[1], why, info, model, loss, opt))
         if ckpt is not None:
             print(f"resuming {args.resume}: {ckpt.epochs_done} of {s['epochs']} epochs done")
-    history = fit(model, info.prepare(train[0]), fit_y(train[1]), loss=loss, optimizer=opt, epochs=s["epochs"],
-                  batch_size=_batch_size(s, args, len(train[0])), seed=[s["seed"], 2],
-                  validation_data=None if val is None else (info.prepare(val[0]), fit_y(val[1])),
-                  metrics=["accuracy"] if classification else ["r2"], callbacks=_callbacks(s, val, info),
-                  progress=not args.quiet, resume=None if ckpt is None else ckpt.resume)
+    batch_size = _batch_size(s, args, len(train[0]))
+    with blas_threads(model, fit_batch_size(batch_size, train[0])):  # one BLAS thread for a small model
+        history = fit(model, info.prepare(train[0]), fit_y(train[1]), loss=loss, optimizer=opt,
+                      epochs=s["epochs"], batch_size=batch_size, seed=[s["seed"], 2],
+                      validation_data=None if val is None else (info.prepare(val[0]), fit_y(val[1])),
+                      metrics=["accuracy"] if classification else ["r2"], callbacks=_callbacks(s, val, info),
+                      progress=not args.quiet, resume=None if ckpt is None else ckpt.resume)
     if history.stop_reason and not args.quiet:
         print(f"stopped: {history.stop_reason}")
     _print_scores(model, info, (train, val, test))
