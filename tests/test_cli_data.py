@@ -58,6 +58,7 @@ def test_noisy_spirals_reach_94_percent_with_the_documented_flags(tmp_path, caps
     assert scores(capsys.readouterr().out)["test accuracy"] >= 0.94
 
 
+@pytest.mark.slow  # 0.5-0.8 s each: full default trainings
 @pytest.mark.parametrize("name", ["moons", "circles", "spirals"])
 def test_builtin_sets_reach_95_percent_with_defaults(name, tmp_path, capsys):
     out_file = tmp_path / f"{name}.npz"

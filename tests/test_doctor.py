@@ -100,6 +100,7 @@ def test_blog_000_is_explained(blog_000):
     assert "saturated" in diagnosis.codes
 
 
+@pytest.mark.slow  # 1.1 s: long XOR runs
 def test_blog_000_more_epochs_or_larger_lr_do_not_help():
     """What the doctor says besides its fix: pushing harder only approaches the 0.125 floor."""
     for flags in (["--epochs", "30000"], ["--lr", "1.0"]):
@@ -109,6 +110,7 @@ def test_blog_000_more_epochs_or_larger_lr_do_not_help():
         assert "merged_samples" in doctor(run)
 
 
+@pytest.mark.slow  # 0.5 s each: XOR retrained per fix
 @pytest.mark.parametrize("index", [0, 1, 2])
 def test_blog_000_advice_applied_fixes_it(blog_000, index):
     suggestion = doctor(blog_000)["merged_samples"].suggest[index]
@@ -118,6 +120,7 @@ def test_blog_000_advice_applied_fixes_it(blog_000, index):
     assert doctor(run).ok, str(doctor(run))
 
 
+@pytest.mark.slow  # 1.7 s: several XOR runs of 10,000 epochs
 def test_xor_cli_prints_the_doctor_only_when_it_ends_badly(capsys):
     assert main(["xor"]) == 0
     out = capsys.readouterr().out

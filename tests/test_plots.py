@@ -67,6 +67,7 @@ def test_network_diagram_line_width_follows_weights(trained):
     plt.close(fig)
 
 
+@pytest.mark.slow  # 1.9 s: trains through the CLI and draws
 def test_training_figure_and_cli(tmp_path, capsys):
     out = tmp_path / "xor.png"
     assert main(["xor", "--epochs", "200", "--log-every", "100000", "--plot", str(out)]) == 0
@@ -137,6 +138,7 @@ def test_big_layers_captions_never_overlap(sizes):
     plt.close(fig)
 
 
+@pytest.mark.slow  # 1.6 s: trains through the CLI and draws
 def test_a_regression_run_plots_predictions_against_targets(tmp_path):
     rng = np.random.default_rng(0)
     Xr = rng.uniform(-2, 2, size=(50, 1))

@@ -11,6 +11,7 @@ Limits (docs: STYLE.md): a module holds at most 400 lines, a function at most 60
 """
 
 import ast
+import functools
 import os
 from pathlib import Path
 
@@ -35,6 +36,13 @@ def modules(root):
     return found
 
 
+@functools.lru_cache(maxsize=None)
+def _read(path):
+    """``(text, tree)`` of a source file, parsed once per test run."""
+    text = Path(path).read_text(encoding="utf-8")
+    return text, ast.parse(text)
+
+
 def _nearest(name, known):
     """``name`` or the closest enclosing module of it that exists (``pkg.mod.func`` -> ``pkg.mod``)."""
     while name and name not in known:
@@ -46,7 +54,7 @@ def imports_of(name, path, known):
     """The modules of ``known`` that module ``name`` (at ``path``) imports, anywhere in its code."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     targets = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(_read(path)[1]):
         if isinstance(node, ast.Import):
             targets |= {_nearest(alias.name, known) for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
@@ -119,11 +127,11 @@ def oversized(root):
     """``[(file, what, lines)]``: modules over 400 lines and functions over 60."""
     found = []
     for path in sorted(Path(root).rglob("*.py")):
-        text = path.read_text(encoding="utf-8")
+        text, tree = _read(path)
         rel = os.path.relpath(path, root)
         if len(text.splitlines()) > MAX_MODULE_LINES:
             found.append((rel, "module", len(text.splitlines())))
-        for node in ast.walk(ast.parse(text)):
+        for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 length = node.end_lineno - node.lineno + 1
                 if length > MAX_FUNCTION_LINES:

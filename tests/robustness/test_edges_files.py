@@ -298,6 +298,7 @@ def test_item15_sizes_that_cannot_fit_are_refused_with_the_estimate(argv, words,
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.slow  # 0.7 s
 def test_item15_a_run_that_fits_in_memory_but_would_take_years_is_refused(tmp_path, capsys):
     # 16 million parameters, 800 000 training rows, a million epochs: 0.7 GiB of memory, but
     # 6 * 16e6 * 8e5 * 1e6 = 7.7e19 operations: at 1e12 a second (faster than any CPU), 891 days.
