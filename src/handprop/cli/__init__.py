@@ -57,6 +57,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except MemoryError as exc:  # a size the user asked for (--n, --layers) that memory cannot hold
+        print(f"error: out of memory: {_one_line(exc)}; ask for less (fewer rows, smaller layers)", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # `handprop ... | head`: the reader left, which is not an error
         # Python's documented recipe: point stdout at devnull so the exit-time flush stays quiet.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
