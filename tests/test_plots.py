@@ -122,7 +122,8 @@ def _overlap(a, b):
     return not (a.x1 <= b.x0 or b.x1 <= a.x0 or a.y1 <= b.y0 or b.y1 <= a.y0)
 
 
-@pytest.mark.parametrize("sizes", [[64, 128, 64, 10], [2, 128, 128, 2], [30, 256, 3]])
+@pytest.mark.parametrize("sizes", [[64, 128, 64, 10], pytest.param([2, 128, 128, 2], marks=pytest.mark.slow),
+                                   pytest.param([30, 256, 3], marks=pytest.mark.slow)])  # 0.3-0.8 s each
 def test_big_layers_captions_never_overlap(sizes):
     model = mlp(sizes, "relu", rng=0)
     fig, ax = plt.subplots(figsize=(5, 4))  # the diagram's panel in training_figure
