@@ -187,8 +187,8 @@ def diagnose(subject, X, y, *, model=None, loss=None, history=None, gradients=No
         lr = gradients.lr
     grad_norms = _gradient_norms(model, gradients)
     ctx = dict(model=model, X=X, X_raw=X_raw, y2=y2, pred2=pred2, P=P, T=T, y_show=y if loss_is_ce else y2,
-               inputs=inputs + [pred], loss=loss, L=L,
-               bad_fit=bad_fit(L, baseline, pred2, y2, loss_is_ce), loss_is_ce=loss_is_ce, grad_norms=grad_norms, grad_norm=grad_norm,
+               inputs=inputs + [pred], loss=loss, L=L, bad_fit=bad_fit(L, baseline, pred2, y2, loss_is_ce),
+               loss_is_ce=loss_is_ce, grad_norms=grad_norms, grad_norm=grad_norm,
                history=history, lr=lr if lr is not None else getattr(optimizer, "lr", None), deltas=deltas,
                adam=type(optimizer).__name__ == "Adam", optimizer=optimizer)
     findings = []

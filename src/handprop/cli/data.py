@@ -2,7 +2,7 @@
 
 ``handprop.cli.make_parser`` registers them with ``add_commands(sub)`` (``train`` lives in
 ``handprop.cli.train``). Every ``cmd_*`` returns an exit code: 0 success, 2 bad
-input (raised as HandpropError and printed by ``cli.main``), 130 interrupted by Ctrl-C (the model
+input (raised as HandpropError and printed by ``handprop.cli.main``), 130 interrupted by Ctrl-C (the model
 trained so far is still saved).
 
 ``evaluate`` prints ``name: value`` lines (``accuracy: 0.9750``) that a script can read, then a

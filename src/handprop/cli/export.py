@@ -4,7 +4,7 @@
 * ``torch``: ``OUT.py``, a standalone PyTorch script, and ``OUT.npz`` (its weights) beside it;
 * ``python``: ``OUT.py``, a handprop script that rebuilds the model, and ``OUT.npz`` beside it.
 
-``cli.make_parser`` registers it with ``add_command(sub)``.
+``handprop.cli.make_parser`` registers it with ``add_command(sub)``.
 """
 
 import importlib.util

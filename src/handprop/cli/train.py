@@ -7,11 +7,12 @@ softmax cross-entropy on logits, regression with MSE on a linear output; hidden 
 targets) standardised with statistics of the training rows. ``--val`` adds validation with early
 stopping; ``--dataset`` holds out 20% as a test part.
 
-The resolved settings (``handprop.cli.settings``) are one dict, saved in checkpoints: ``--resume`` rebuilds the same data,
-split and callbacks from it, so the resumed run continues bit for bit. Output paths are never
-saved nor read back: a resumed run writes checkpoints to its ``--checkpoint`` (else back to the
-``--resume`` file) and its history to its ``--log`` (else nowhere). ``handprop.cli.checks`` refuses outputs
-that are inputs, and sizes this machine cannot hold, before any data is read.
+The resolved settings (``handprop.cli.settings``) are one dict, saved in checkpoints: ``--resume``
+rebuilds the same data, split and callbacks from it, so the resumed run continues bit for bit.
+Output paths are never saved nor read back: a resumed run writes checkpoints to its ``--checkpoint``
+(else back to the ``--resume`` file) and its history to its ``--log`` (else nowhere).
+``handprop.cli.checks`` refuses outputs that are inputs, and sizes this machine cannot hold, before
+any data is read.
 """
 
 import sys
