@@ -3,9 +3,10 @@
 Read with the standard library's ``ast`` (no third-party tool): every ``import`` and ``from ... import``
 anywhere in a module counts, function-level ones included, relative and absolute alike;
 ``from . import x`` is a dependency on the module ``x`` (on the package only when ``x`` is a name
-defined in it). The top package ``handprop/__init__.py`` is the public face that re-exports
-everything, so reading a name from it (``from . import __version__``) is no dependency on what it
-re-exports; every other package's ``__init__`` counts as a module like any other.
+defined in it). The top package ``handprop/__init__.py`` is the public face that imports everything:
+reading a name from it depends on the module that name comes from (``from .. import fit`` on
+``handprop.training``), and on nothing for a name it defines itself (``__version__``). Every other
+package's ``__init__`` counts as a module like any other.
 
 Limits (docs: STYLE.md): a module holds at most 400 lines, a function at most 60.
 """
@@ -50,24 +51,46 @@ def _nearest(name, known):
     return name or None
 
 
+def _imported(name, path, known, node):
+    """``[(module, name or None)]`` that one import statement of module ``name`` reads."""
+    if isinstance(node, ast.Import):
+        return [(_nearest(alias.name, known), None) for alias in node.names]
+    if node.level:
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        base = package.split(".")
+        base = ".".join(base[:len(base) - (node.level - 1)])
+        full = f"{base}.{node.module}" if node.module else base
+    else:
+        full = node.module
+    # from pkg import mod: the module; from pkg import name: pkg (and the name, to look up re-exports)
+    return [(f"{full}.{alias.name}", None) if f"{full}.{alias.name}" in known else (_nearest(full, known), alias.name)
+            for alias in node.names]
+
+
+def _statements(path):
+    return [node for node in ast.walk(_read(path)[1]) if isinstance(node, (ast.Import, ast.ImportFrom))]
+
+
+def reexports(known):
+    """``{name: module}`` for the names the top package imports from its modules (``from .training
+    import fit``): reading such a name from the top package depends on that module."""
+    top = min(known, key=len)
+    found = {}
+    for node in _statements(known[top]):
+        if isinstance(node, ast.ImportFrom):
+            for (module, _), alias in zip(_imported(top, known[top], known, node), node.names):
+                if module not in (None, top):
+                    found[alias.asname or alias.name] = module
+    return found
+
+
 def imports_of(name, path, known):
     """The modules of ``known`` that module ``name`` (at ``path``) imports, anywhere in its code."""
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    top, names = min(known, key=len), reexports(known)
     targets = set()
-    for node in ast.walk(_read(path)[1]):
-        if isinstance(node, ast.Import):
-            targets |= {_nearest(alias.name, known) for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = ".".join(base[:len(base) - (node.level - 1)])
-                full = f"{base}.{node.module}" if node.module else base
-            else:
-                full = node.module
-            for alias in node.names:  # from pkg import mod: the module; from pkg import name: pkg
-                sub = f"{full}.{alias.name}"
-                targets.add(sub if sub in known else _nearest(full, known))
-    top = min(known, key=len)
+    for node in _statements(path):
+        for module, imported in _imported(name, path, known, node):
+            targets.add(names.get(imported) if module == top else module)
     return {t for t in targets if t is not None and t != name and t != top}
 
 
@@ -167,6 +190,14 @@ def test_a_name_from_the_top_package_and_a_one_way_chain_are_no_cycle(tmp_path):
     graph = import_graph(root)
     assert graph["pkg.a"] == set() and graph["pkg.b"] == {"pkg.a"}
     assert cycles(graph) == []
+
+
+def test_a_name_the_top_package_reexports_depends_on_its_module(tmp_path):
+    root = _package(tmp_path, {"__init__.py": "from .a import fit as train\nfrom .b import B\n",
+                               "a.py": "from .b import B\ndef fit():\n    pass\n",
+                               "b.py": "def g():\n    from . import train\n    return train\nB = 1\n"})
+    assert import_graph(root)["pkg.b"] == {"pkg.a"}
+    assert cycles(import_graph(root)) == [["pkg.a", "pkg.b", "pkg.a"]]
 
 
 def test_from_a_subpackage_import_a_name_depends_on_its_init(tmp_path):
