@@ -77,7 +77,8 @@ def _torch_target(head, y):
     return torch.as_tensor(y) if head[0] == "ce" else torch.as_tensor(y, dtype=torch.float64)
 
 
-@pytest.mark.parametrize("sgd", [dict(lr=0.1), dict(lr=0.05, momentum=0.9, weight_decay=0.01)])
+@pytest.mark.parametrize("sgd", [pytest.param(dict(lr=0.1), marks=pytest.mark.slow),  # bare run: the one with
+                                 dict(lr=0.05, momentum=0.9, weight_decay=0.01)])    # every term of the step
 @pytest.mark.parametrize("hidden", ["relu", pytest.param("tanh", marks=pytest.mark.slow),
                                     pytest.param("leaky_relu", marks=pytest.mark.slow)])  # bare run: ReLU
 @pytest.mark.parametrize("head", [h for h in HEADS if h[0] is not None], ids=lambda h: f"{h[0]}-{h[1]}")
