@@ -47,7 +47,7 @@ def check_loss_gradient(loss, pred, target, tol=TOLERANCE):
 
 
 # Slow tests (end-to-end benchmark runs, kill-and-resume loops, long trainings) carry
-# ``@pytest.mark.slow``. A bare ``python -m pytest -q`` skips them so the inner loop stays fast (under
+# ``@pytest.mark.slow``. A bare ``python -m pytest -q`` skips them so the inner loop stays fast (the aim: under
 # 30 s on a quiet 2-core machine);
 # ``--runslow`` (what the README's test command and CI use) or ``-m slow`` runs them.
 def pytest_addoption(parser):
