@@ -6,7 +6,8 @@ Blog 000's run, stuck on [0, 1] and [1, 1], next to the run the training doctor 
 from pathlib import Path
 
 from handprop import plots
-from handprop.cli import build_xor, make_parser
+from handprop.cli import make_parser
+from handprop.cli.xor import build_xor
 
 HERE = Path(__file__).resolve().parent
 

@@ -47,7 +47,8 @@ def check_loss_gradient(loss, pred, target, tol=TOLERANCE):
 
 
 # Slow tests (end-to-end benchmark runs, kill-and-resume loops, long trainings) carry
-# ``@pytest.mark.slow``. A bare ``python -m pytest -q`` skips them so the inner loop stays fast;
+# ``@pytest.mark.slow``. A bare ``python -m pytest -q`` skips them so the inner loop stays fast (the aim: under
+# 30 s on a quiet 2-core machine);
 # ``--runslow`` (what the README's test command and CI use) or ``-m slow`` runs them.
 def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False,
@@ -58,11 +59,26 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: a slow test, run with --runslow or -m slow")
 
 
+def _run_slow(config):
+    return config.getoption("--runslow") or "slow" in (config.getoption("-m") or "")
+
+
+# Modules that a bare run does not even collect (unless named on the command line): importing
+# scikit-learn or onnx costs 1-2 s each, more than those modules' fast tests take. --runslow runs them.
+SLOW_MODULES = {"test_sklearn.py", "test_export_onnx.py"}
+
+
+def pytest_ignore_collect(collection_path, config):
+    if collection_path.name not in SLOW_MODULES or _run_slow(config):
+        return None
+    named = {os.path.basename(str(arg).split("::")[0]) for arg in config.args}
+    return None if collection_path.name in named else True
+
+
 def pytest_collection_modifyitems(config, items):
     import pytest
 
-    markexpr = config.getoption("-m") or ""
-    if config.getoption("--runslow") or "slow" in markexpr:
+    if _run_slow(config):
         return
     skip = pytest.mark.skip(reason="slow: run with --runslow (CI does)")
     for item in items:

@@ -58,6 +58,7 @@ def test_noisy_spirals_reach_94_percent_with_the_documented_flags(tmp_path, caps
     assert scores(capsys.readouterr().out)["test accuracy"] >= 0.94
 
 
+@pytest.mark.slow  # 0.5-0.8 s each: full default trainings
 @pytest.mark.parametrize("name", ["moons", "circles", "spirals"])
 def test_builtin_sets_reach_95_percent_with_defaults(name, tmp_path, capsys):
     out_file = tmp_path / f"{name}.npz"
@@ -307,7 +308,7 @@ def test_a_model_saved_from_python_with_only_its_loss_can_be_evaluated(tmp_path,
     (np.zeros((10, 2)), None, "regression", "2 columns"),
 ])
 def test_the_task_is_read_from_the_target(y, class_names, task, why):
-    from handprop.cli_train import _detect_task
+    from handprop.cli.settings import detect_task as _detect_task
 
     found, reason = _detect_task(y, class_names)
     assert found == task and why in reason

@@ -63,6 +63,7 @@ def test_export_python_writes_a_script_that_rebuilds_the_model(saved, tmp_path, 
     assert _run_script(out, tmp_path / "ROWS.csv") == model.info.predict(model, raw).tolist()
 
 
+@pytest.mark.slow  # imports onnx and onnxruntime (~1.5 s)
 def test_export_onnx_from_the_command_line(saved, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     path, raw = saved

@@ -194,6 +194,7 @@ def test_bad_arguments_are_refused_with_the_argument_named(call, match):
 
 # ---------------------------------------------------------------------------------------- sklearn
 
+@pytest.mark.slow  # imports scikit-learn (~2 s) and reads its sets
 @pytest.mark.parametrize("name, shape, k", [("iris", (150, 4), 3), ("digits", (1797, 64), 10),
                                             ("wine", (178, 13), 3),
                                             ("breast_cancer", (569, 30), 2)])
@@ -208,6 +209,7 @@ def test_load_sklearn_returns_a_named_dataset(name, shape, k):
     assert len(ds.class_names) == k and ds.target_name
 
 
+@pytest.mark.slow  # imports scikit-learn (~2 s)
 def test_load_sklearn_iris_names():
     pytest.importorskip("sklearn")
     ds = load_sklearn("iris")

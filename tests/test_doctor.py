@@ -6,7 +6,8 @@ import pytest
 
 import handprop
 from handprop import MSE, SGD, Adam, CrossEntropy, Dense, ReLU, Sequential, Sigmoid, mlp
-from handprop.cli import build_xor, main, make_parser, xor_probabilities
+from handprop.cli import main, make_parser
+from handprop.cli.xor import build_xor, xor_probabilities
 from handprop.data import StandardScaler
 from handprop.doctor import Diagnosis, GradientRecorder, diagnose
 from handprop.errors import HandpropValueError
@@ -99,6 +100,7 @@ def test_blog_000_is_explained(blog_000):
     assert "saturated" in diagnosis.codes
 
 
+@pytest.mark.slow  # 1.1 s: long XOR runs
 def test_blog_000_more_epochs_or_larger_lr_do_not_help():
     """What the doctor says besides its fix: pushing harder only approaches the 0.125 floor."""
     for flags in (["--epochs", "30000"], ["--lr", "1.0"]):
@@ -108,6 +110,7 @@ def test_blog_000_more_epochs_or_larger_lr_do_not_help():
         assert "merged_samples" in doctor(run)
 
 
+@pytest.mark.slow  # 0.5 s each: XOR retrained per fix
 @pytest.mark.parametrize("index", [0, 1, 2])
 def test_blog_000_advice_applied_fixes_it(blog_000, index):
     suggestion = doctor(blog_000)["merged_samples"].suggest[index]
@@ -117,6 +120,7 @@ def test_blog_000_advice_applied_fixes_it(blog_000, index):
     assert doctor(run).ok, str(doctor(run))
 
 
+@pytest.mark.slow  # 1.7 s: several XOR runs of 10,000 epochs
 def test_xor_cli_prints_the_doctor_only_when_it_ends_badly(capsys):
     assert main(["xor"]) == 0
     out = capsys.readouterr().out
@@ -310,7 +314,7 @@ def test_every_suggestion_runs_as_printed(argv, tmp_path, capsys, monkeypatch):
 def test_advice_never_repeats_the_settings_and_lr_zero_is_refused(capsys):
     import argparse
 
-    from handprop.cli import command_line
+    from handprop.cli.common import command_line
 
     args = argparse.Namespace(command="train", argv=["train", "--dataset", "moons", "--optimizer", "adam"],
                               layers=None, optimizer="adam", lr=None, activation=None)

@@ -4,6 +4,8 @@ import re
 import runpy
 from pathlib import Path
 
+import pytest
+
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -19,6 +21,7 @@ def test_blog_000_example_prints_the_blog_numbers(capsys):
     assert "0.1241" in out and "0.8914" in out
 
 
+@pytest.mark.slow  # 0.6 s: the example's whole training
 def test_blog_001_example_learns(capsys):
     out = run("blog_001_hand_by_hand.py", capsys)
     assert "Final output after training:" in out

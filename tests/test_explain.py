@@ -316,6 +316,7 @@ def test_check_argument_is_validated():
         explain(blog_000_model(), MSE(), X, Y, check="yes")
 
 
+@pytest.mark.slow  # 0.9 s: runs every documented command
 def test_teaching_docs_show_real_output(capsys):
     """The README quotes `handprop explain` and `handprop xor`: every quoted formula line is really
     printed, and every picture it shows exists."""

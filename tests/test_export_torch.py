@@ -50,9 +50,8 @@ def load_script(path):
     return module
 
 
-# Every pairing runs with --runslow (CI); a bare pytest runs the ReLU-family ones (all heads).
-PAIRS = [pytest.param(h, d, id=f"{h}-{d[0]}-{d[1]}-{d[2]}",
-                      marks=() if h in ("relu", "leaky_relu") else pytest.mark.slow)
+# Every pairing runs with --runslow (CI); a bare pytest runs the ReLU ones (all heads).
+PAIRS = [pytest.param(h, d, id=f"{h}-{d[0]}-{d[1]}-{d[2]}", marks=() if h == "relu" else pytest.mark.slow)
          for h, d in itertools.product(HIDDEN, HEADS)]
 
 
@@ -78,8 +77,10 @@ def _torch_target(head, y):
     return torch.as_tensor(y) if head[0] == "ce" else torch.as_tensor(y, dtype=torch.float64)
 
 
-@pytest.mark.parametrize("sgd", [dict(lr=0.1), dict(lr=0.05, momentum=0.9, weight_decay=0.01)])
-@pytest.mark.parametrize("hidden", ["relu", "tanh", "leaky_relu"])
+@pytest.mark.parametrize("sgd", [pytest.param(dict(lr=0.1), marks=pytest.mark.slow),  # bare run: the one with
+                                 dict(lr=0.05, momentum=0.9, weight_decay=0.01)])    # every term of the step
+@pytest.mark.parametrize("hidden", ["relu", pytest.param("tanh", marks=pytest.mark.slow),
+                                    pytest.param("leaky_relu", marks=pytest.mark.slow)])  # bare run: ReLU
 @pytest.mark.parametrize("head", [h for h in HEADS if h[0] is not None], ids=lambda h: f"{h[0]}-{h[1]}")
 def test_one_sgd_step_in_torch_equals_handprop_step(tmp_path, hidden, head, sgd):
     model, X = build(hidden, head)

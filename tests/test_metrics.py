@@ -52,6 +52,7 @@ def test_confusion_matrix_hand_worked():
     assert text.splitlines()[2].split() == ["a", "|", "1", "1", "0"]
 
 
+@pytest.mark.slow  # imports scikit-learn (~2 s)
 def test_against_scikit_learn():
     skm = pytest.importorskip("sklearn.metrics")
     rng = np.random.default_rng(0)

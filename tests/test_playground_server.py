@@ -160,7 +160,7 @@ def test_unknown_sessions_and_settings_are_errors_not_crashes(client):
 def test_the_servers_data_file_is_offered_to_every_tab(tmp_path):
     from starlette.testclient import TestClient
 
-    from handprop.cli_playground import load_file
+    from handprop.cli.playground import load_file
     from handprop.playground.server import make_app
 
     path = tmp_path / "house.csv"

@@ -67,6 +67,7 @@ def test_network_diagram_line_width_follows_weights(trained):
     plt.close(fig)
 
 
+@pytest.mark.slow  # 1.9 s: trains through the CLI and draws
 def test_training_figure_and_cli(tmp_path, capsys):
     out = tmp_path / "xor.png"
     assert main(["xor", "--epochs", "200", "--log-every", "100000", "--plot", str(out)]) == 0
@@ -121,7 +122,8 @@ def _overlap(a, b):
     return not (a.x1 <= b.x0 or b.x1 <= a.x0 or a.y1 <= b.y0 or b.y1 <= a.y0)
 
 
-@pytest.mark.parametrize("sizes", [[64, 128, 64, 10], [2, 128, 128, 2], [30, 256, 3]])
+@pytest.mark.parametrize("sizes", [[64, 128, 64, 10], pytest.param([2, 128, 128, 2], marks=pytest.mark.slow),
+                                   pytest.param([30, 256, 3], marks=pytest.mark.slow)])  # 0.3-0.8 s each
 def test_big_layers_captions_never_overlap(sizes):
     model = mlp(sizes, "relu", rng=0)
     fig, ax = plt.subplots(figsize=(5, 4))  # the diagram's panel in training_figure
@@ -137,6 +139,7 @@ def test_big_layers_captions_never_overlap(sizes):
     plt.close(fig)
 
 
+@pytest.mark.slow  # 1.6 s: trains through the CLI and draws
 def test_a_regression_run_plots_predictions_against_targets(tmp_path):
     rng = np.random.default_rng(0)
     Xr = rng.uniform(-2, 2, size=(50, 1))

@@ -82,10 +82,12 @@ def torch_target(name, y):
 
 
 CASES = list(itertools.product([1, 2, 3, 4], list(ACTIVATIONS), LOSSES))
+# A bare run checks every activation and loss at depths 1 and 2; --runslow (CI) adds depths 3 and 4.
+PARAMS = [pytest.param(d, a, l, id=f"{d}-{a.__name__}-{l}", marks=pytest.mark.slow if d > 2 else ())
+          for d, a, l in CASES]
 
 
-@pytest.mark.parametrize("depth,activation,loss_name", CASES,
-                         ids=[f"{d}-{a.__name__}-{l}" for d, a, l in CASES])
+@pytest.mark.parametrize("depth,activation,loss_name", PARAMS)
 def test_outputs_and_gradients_match_autograd(depth, activation, loss_name):
     rng = np.random.default_rng(zlib.crc32(f"{depth}-{activation.__name__}-{loss_name}".encode()))
     model, X, y = build(depth, activation, loss_name, rng)

@@ -39,7 +39,7 @@ def _fmt_row(x):  # + 0.0: no "-0"
     return "[" + ", ".join(f"{v + 0.0:.4g}" for v in np.asarray(x).reshape(-1)) + "]"
 
 
-def _bad_fit(L, baseline, pred, y, loss_is_ce):
+def bad_fit(L, baseline, pred, y, loss_is_ce):
     """Did training end badly? Classification: some sample wrong or undecided (|p − y| ≥ 0.3, the
     CLI's "~0.5" band; for cross-entropy the wrong argmax). Regression: the loss kept more than a
     tenth of what predicting the mean loses."""
@@ -104,18 +104,24 @@ def _check_merged(ctx):
                 "toward that compromise")
     elif isinstance(act, ReLU) and not a.any():
         why += ". Every hidden ReLU is off (0) for both, so no gradient reaches the units that could split them"
-    h = m.layers[dense[-1]].n_in
+    fix, suggest = _merged_fix(m.layers[dense[-1]].n_in, saturating, ctx.get("adam"))
+    return Finding("merged_samples", "inputs with different targets look the same to the output layer",
+                   evidence, why, fix, suggest)
+
+
+def _merged_fix(h, saturating, adam):
+    """The fix for merged samples, in words and as settings: more hidden units than ``h``; for a
+    saturating activation also a smaller init and (unless the run uses it already) Adam."""
     fix = f"give the network more room: more hidden units (e.g. {2 * h} instead of {h}; with more units " \
           "some start out separating these inputs)"
     suggest = [{"hidden": 2 * h}]
     if saturating:  # both tried on blog 000 (tests): they keep the units out of the flat ends
         fix += ", or smaller initial weights that keep units out of saturation (init='glorot_uniform')"
         suggest += [{"init": "glorot_uniform"}]
-    if saturating and not ctx.get("adam"):  # never "use Adam" to a run that uses Adam
+    if saturating and not adam:  # never "use Adam" to a run that uses Adam
         fix, suggest = fix + ", or Adam (lr 0.1), whose per-weight step size does not shrink with the gradient", \
             suggest + [{"optimizer": "adam", "lr": 0.1}]
-    return Finding("merged_samples", "inputs with different targets look the same to the output layer",
-                   evidence, why, fix, suggest)
+    return fix, suggest
 
 
 def _apart_in_input(X, pairs):

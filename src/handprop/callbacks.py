@@ -22,7 +22,7 @@ import sys
 
 import numpy as np
 
-from ._files import atomic_write_text, check_path_argument
+from .files import atomic_write_text, check_path_argument
 from .errors import HandpropValueError
 
 
@@ -238,6 +238,10 @@ class ModelCheckpoint(Callback):
     dict) are stored with it; see ``handprop.io.save_checkpoint``.
     """
 
+    # How a checkpoint is written: ``handprop.io.save_checkpoint``, set by ``handprop.io`` when it is
+    # imported (``import handprop`` imports it). Files build on training: this module imports none.
+    write = None
+
     def __init__(self, path, every=1, save_best_only=False, monitor="val_loss", mode="auto",
                  info=None, settings=None):
         if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
@@ -255,9 +259,7 @@ class ModelCheckpoint(Callback):
             self._best.best = float(value)
         elif (state.epoch + 1) % self.every and not state.stop_training and state.epoch + 1 < state.epochs:
             return  # not a multiple of `every`, and not the last epoch either
-        from .io import save_checkpoint  # io builds on training, not the other way round
-
-        save_checkpoint(self.path, state, info=self.info, settings=self.settings)
+        self.write(self.path, state, info=self.info, settings=self.settings)
 
     def state_dict(self):
         return {"best": self._best.best}

@@ -28,7 +28,7 @@ Every check is silent on a healthy run; the checks and their thresholds, each wi
 import numpy as np
 
 from . import losses
-from ._doctor_checks import CHECKS, Finding, _bad_fit, lr_curve_finding  # noqa: F401  (Finding: this API)
+from ._doctor_checks import CHECKS, Finding, bad_fit, lr_curve_finding  # noqa: F401  (Finding: this API)
 from .errors import HandpropValueError
 from .layers import Dense
 from .optimizers import Optimizer
@@ -181,26 +181,14 @@ def diagnose(subject, X, y, *, model=None, loss=None, history=None, gradients=No
     loss_is_ce = isinstance(loss, losses.CrossEntropy)
     y2 = y.reshape(len(y), -1) if not loss_is_ce else y
     pred2 = pred.reshape(len(pred), -1)
-    if loss_is_ce:  # compare in probability space: softmax of the logits against one-hot targets
-        e = np.exp(pred2 - pred2.max(axis=1, keepdims=True))
-        P = e / e.sum(axis=1, keepdims=True)
-        labels = y.reshape(-1) if y.ndim == 1 or y.shape[1] == 1 else None
-        T = np.eye(P.shape[1])[labels.astype(int)] if labels is not None else y.astype(np.float64)
-    else:
-        from_logits = isinstance(loss, losses.BCE) and loss.from_logits
-        P = 1 / (1 + np.exp(-pred2)) if from_logits else pred2
-        T = y2.astype(np.float64)
+    P, T = _as_probabilities(loss, pred2, y, y2)
     baseline = _baseline_loss(loss, pred2, y2)
-    bad_fit = _bad_fit(L, baseline, pred2, y2, loss_is_ce)
-    if isinstance(gradients, GradientRecorder):
-        lr = lr if lr is not None else gradients.lr
-        grad_norms = gradients.norms
-    else:
-        grad_norms = None if gradients is None else np.asarray(gradients, dtype=np.float64)
-    if grad_norms is None:  # one backward at the final weights is still informative
-        grad_norms = np.array([[np.linalg.norm(layer.dW) for layer in model.layers if isinstance(layer, Dense)]])
-    ctx = dict(model=model, X=X, X_raw=X_raw, y2=y2, pred2=pred2, P=P, T=T, y_show=y if loss_is_ce else y2, inputs=inputs + [pred], loss=loss, L=L,
-               bad_fit=bad_fit, loss_is_ce=loss_is_ce, grad_norms=grad_norms, grad_norm=grad_norm,
+    if isinstance(gradients, GradientRecorder) and lr is None:
+        lr = gradients.lr
+    grad_norms = _gradient_norms(model, gradients)
+    ctx = dict(model=model, X=X, X_raw=X_raw, y2=y2, pred2=pred2, P=P, T=T, y_show=y if loss_is_ce else y2,
+               inputs=inputs + [pred], loss=loss, L=L, bad_fit=bad_fit(L, baseline, pred2, y2, loss_is_ce),
+               loss_is_ce=loss_is_ce, grad_norms=grad_norms, grad_norm=grad_norm,
                history=history, lr=lr if lr is not None else getattr(optimizer, "lr", None), deltas=deltas,
                adam=type(optimizer).__name__ == "Adam", optimizer=optimizer)
     findings = []
@@ -215,6 +203,28 @@ def diagnose(subject, X, y, *, model=None, loss=None, history=None, gradients=No
         findings += [f for f in [_held_out_gap(ctx, *held_out)] if f is not None]
     summary = f"loss {L:.4g}; predicting the mean would give {baseline:.4g}"
     return Diagnosis(findings, summary)
+
+
+def _as_probabilities(loss, pred2, y, y2):
+    """``(P, T)``: outputs and targets compared in probability space (softmax of the logits against
+    one-hot targets for cross-entropy; the sigmoid of BCE's logits)."""
+    if isinstance(loss, losses.CrossEntropy):
+        e = np.exp(pred2 - pred2.max(axis=1, keepdims=True))
+        P = e / e.sum(axis=1, keepdims=True)
+        labels = y.reshape(-1) if y.ndim == 1 or y.shape[1] == 1 else None
+        return P, (np.eye(P.shape[1])[labels.astype(int)] if labels is not None else y.astype(np.float64))
+    from_logits = isinstance(loss, losses.BCE) and loss.from_logits
+    return (1 / (1 + np.exp(-pred2)) if from_logits else pred2), y2.astype(np.float64)
+
+
+def _gradient_norms(model, gradients):
+    """Per-layer ‖∂L/∂W‖ (steps × Dense layers): recorded in training, or one backward's at the end."""
+    if isinstance(gradients, GradientRecorder):
+        return gradients.norms
+    if gradients is not None:
+        return np.asarray(gradients, dtype=np.float64)
+    # one backward at the final weights is still informative
+    return np.array([[np.linalg.norm(layer.dW) for layer in model.layers if isinstance(layer, Dense)]])
 
 
 def _check_overfitting(ctx):

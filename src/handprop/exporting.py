@@ -17,7 +17,7 @@ import zipfile
 import numpy as np
 
 from . import activations, losses
-from ._files import atomic_write, check_writable
+from .files import atomic_write, check_writable
 from .errors import HandpropValueError
 from .layers import Dense
 from .model import Sequential

@@ -22,7 +22,7 @@ Why not pickle: unpickling a file runs whatever code its author put in it. ``np.
 the config is validated before a model is built, and every array's declared shape before it is
 inflated (``_npzread``, ``_modelconfig``). Before a file is written, what it holds is read back in
 memory exactly as ``load`` would read it: a file that could not be loaded never replaces a good one.
-Files are written atomically (``_files``). ``docs/limits.md`` lists the sizes a file may declare.
+Files are written atomically (``handprop.files``). ``docs/limits.md`` lists the sizes a file may declare.
 """
 
 import json
@@ -32,7 +32,8 @@ import numpy as np
 
 from . import __version__, _npzread
 from . import _modelconfig as mc
-from ._files import atomic_write, check_path_argument
+from .files import atomic_write, check_path_argument
+from .callbacks import ModelCheckpoint
 from .errors import FileFormatError, HandpropValueError, MissingFileError
 from .limits import available_memory, fmt_bytes
 from .model import Sequential
@@ -304,5 +305,20 @@ def load_checkpoint(path):
     optimizer, resume, settings, epochs = ck
     return Checkpoint(model, model.info.loss, optimizer, resume, settings, epochs)
 
+
+
+# ``model.save(path)`` and ModelCheckpoint's writer: attached here, so that neither the model nor the
+# callbacks import a file format (files build on the model and on training, not the other way round).
+def _save_method(self, path, **info):
+    """Save to one ``.npz`` file (JSON config + arrays, no pickle); see ``handprop.io.save``.
+
+    ``handprop.load(path)`` gives the model back with identical predictions.
+    """
+    return save(self, path, **info)
+
+
+_save_method.__name__, _save_method.__qualname__ = "save", "Sequential.save"
+Sequential.save = _save_method
+ModelCheckpoint.write = staticmethod(save_checkpoint)
 
 __all__ = ["Checkpoint", "ModelInfo", "describe", "load", "load_checkpoint", "save", "save_checkpoint"]

@@ -38,6 +38,9 @@ class Sequential:
     >>> model = Sequential([Dense(2, 2), Sigmoid(), Dense(2, 1), Sigmoid()])
     >>> out = model(X)                  # forward
     >>> model.backward(loss_grad)       # sets every layer's dW, db
+
+    ``model.fit(...)`` and ``model.save(path)`` are conveniences that ``handprop.training`` and
+    ``handprop.io`` attach when imported (``import handprop`` imports both): the model imports neither.
     """
 
     def __init__(self, layers):
@@ -235,23 +238,6 @@ class Sequential:
         big = float(np.max(np.abs(X[bad]))) if X.size else 0.0
         raise DataError(f"the model's output overflowed (not finite) for X's rows {rows}, whose values reach "
                         f"{big:.3g}: scale X as the training data was scaled (e.g. the same StandardScaler)")
-
-    def fit(self, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, shuffle=True,
-            seed=None, log_every=None, **kwargs):
-        """Train with backpropagation; returns a History. See ``handprop.training.fit``."""
-        from .training import fit  # training builds on the model, not the other way round
-
-        return fit(self, X, y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
-                   shuffle=shuffle, seed=seed, log_every=log_every, **kwargs)
-
-    def save(self, path, **info):
-        """Save to one ``.npz`` file (JSON config + arrays, no pickle); see ``handprop.io.save``.
-
-        ``handprop.load(path)`` gives the model back with identical predictions.
-        """
-        from .io import save  # files build on the model, not the other way round
-
-        return save(self, path, **info)
 
     # -- description -------------------------------------------------------------------------
     def summary(self):

@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-from ._files import atomic_write
+from .files import atomic_write
 from .errors import HandpropError, HandpropValueError
 from .layers import Dense
 

@@ -27,7 +27,9 @@ from ._engine import runner as _runner
 from ._engine import train_step  # noqa: F401  (public: handprop.training.train_step)
 from ._gather import iter_batches  # noqa: F401  (public: handprop.training.iter_batches)
 from ._safety import InterruptGuard as _InterruptGuard
+from .blas import blas_threads, fit_batch_size
 from .errors import DataError, HandpropKeyError, HandpropTypeError, HandpropValueError, ShapeError
+from .model import Sequential
 
 
 class History:
@@ -398,3 +400,16 @@ def _epochs(state, engine, guard, X, y_train, y, X_val, y_val, metric_names, log
         engine.load()  # a callback may have changed the weights
         if state.stop_training:
             return
+
+
+# ``model.fit(...)``: attached here, so that the model never imports its training loop.
+def _fit_method(self, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, shuffle=True,
+                seed=None, log_every=None, **kwargs):
+    """Train with backpropagation; returns a History. See ``handprop.training.fit``."""
+    with blas_threads(self, fit_batch_size(batch_size, X)):  # one BLAS thread for a small model
+        return fit(self, X, y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
+                   shuffle=shuffle, seed=seed, log_every=log_every, **kwargs)
+
+
+_fit_method.__name__, _fit_method.__qualname__ = "fit", "Sequential.fit"
+Sequential.fit = _fit_method

@@ -161,12 +161,12 @@ def test_an_os_error_from_a_command_is_exit_2(d, capsys, monkeypatch):
 
 def test_permission_denied_when_writing_is_a_clear_error_even_as_root(tmp_path, monkeypatch):
     # Root may write anywhere, so the refusal is simulated where the file system would give it.
-    from handprop import _files
+    from handprop import files
 
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(_files.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(files.tempfile, "mkstemp", refuse)
     with pytest.raises(handprop.errors.FileWriteError,
                        match=r"m.npz: cannot write the file: no permission to write in"):
         handprop.io.save(handprop.mlp([2, 1], rng=0), tmp_path / "m.npz")

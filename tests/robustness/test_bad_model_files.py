@@ -223,6 +223,7 @@ def _damage(blob, how):
 FUZZ = settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
+@pytest.mark.slow  # 1.4 s: a fuzz run
 @FUZZ
 @given(how=byte_damage, kind=st.sampled_from(["model", "ckpt"]))
 def test_random_byte_damage_is_refused_or_harmless(good, tmp_path, how, kind):
@@ -254,6 +255,7 @@ def _paths(tree, prefix=()):
             yield from _paths(v, prefix + (i,))
 
 
+@pytest.mark.slow  # 1.8 s: a fuzz run
 @FUZZ
 @given(kind=st.sampled_from(["model", "ckpt"]), data=st.data())
 def test_structural_damage_is_refused_or_harmless(good, tmp_path, kind, data):

@@ -102,6 +102,7 @@ def test_item14_an_uncompressed_npz_entry_is_memory_mapped(tmp_path):
     assert result["grew"] < 32 * MiB, result
 
 
+@pytest.mark.slow  # 0.7 s: a child process measures its memory
 def test_item14_a_huge_declared_npy_header_is_refused_up_front(tmp_path, model2):
     # 10**12 x 4 float64 declared, 32 bytes held: refused as a damaged file, never a MemoryError.
     path = tmp_path / "huge.npy"

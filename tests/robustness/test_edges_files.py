@@ -18,7 +18,7 @@ import pytest
 
 import handprop as hp
 from handprop import io as hio
-from handprop._files import atomic_write, writable_in_place
+from handprop.files import atomic_write, writable_in_place
 from handprop.cli import main
 from handprop.data import StandardScaler
 from handprop.errors import FileFormatError, FileWriteError, HandpropTypeError, HandpropValueError
@@ -240,7 +240,7 @@ def test_item11_writable_in_place_follows_the_mode_bits(tmp_path):
 # ----------------------------------------------------------------------------------- item 12
 _KILLED_WRITER = """
 import sys, time
-from handprop._files import atomic_write
+from handprop.files import atomic_write
 def write(f):
     f.write(b"half a model")
     f.flush()
@@ -298,6 +298,7 @@ def test_item15_sizes_that_cannot_fit_are_refused_with_the_estimate(argv, words,
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.slow  # 0.7 s
 def test_item15_a_run_that_fits_in_memory_but_would_take_years_is_refused(tmp_path, capsys):
     # 16 million parameters, 800 000 training rows, a million epochs: 0.7 GiB of memory, but
     # 6 * 16e6 * 8e5 * 1e6 = 7.7e19 operations: at 1e12 a second (faster than any CPU), 891 days.

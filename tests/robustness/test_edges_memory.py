@@ -221,6 +221,7 @@ def _within_bound(loader, path):
     return result
 
 
+@pytest.mark.slow  # 1.1 s: a fuzz run
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kind=st.sampled_from(["model", "ckpt"]), how=hostile_members, data=st.data())
 def test_item13_no_hostile_model_file_escapes_handprop_error_or_the_memory_bound(good, tmp_path, kind, how, data):

@@ -2,6 +2,7 @@
 HandpropError, quickly; never another exception, never a hang."""
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +22,7 @@ mutations = st.one_of(
 )
 
 
+@pytest.mark.slow  # a fuzz run
 @settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=mutations, target=st.sampled_from([None, "label", "x1", "nope"]))
 def test_corrupted_csv_reads_or_fails_cleanly(tmp_path, data, target):
@@ -37,6 +39,7 @@ def test_corrupted_csv_reads_or_fails_cleanly(tmp_path, data, target):
     assert len(ds.feature_names) == ds.X.shape[1]
 
 
+@pytest.mark.slow  # a fuzz run
 @settings(max_examples=60, deadline=5000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=mutations)
 def test_the_cli_answers_a_corrupted_csv_with_exit_0_or_2(tmp_path, data, capsys):

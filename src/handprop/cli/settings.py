@@ -1,29 +1,19 @@
-"""``handprop train``: data in, a trained and saved model out, with every default said aloud.
-
-Defaults, chosen so that a user who gives only the data and the target gets a good model:
-classification (text labels, or whole numbers with at most 50 distinct values) is trained with
-softmax cross-entropy on logits, regression with MSE on a linear output; hidden layers 128,64 ReLU
-(He init); Adam, lr 0.001, weight decay 0.001; 100 epochs of batches of 32; inputs (and regression
-targets) standardised with statistics of the training rows. ``--val`` adds validation with early
-stopping; ``--dataset`` holds out 20% as a test part.
+"""``handprop train``'s settings: the data source, the task, the defaults said aloud, the network built
+from them, and the checks that a resumed run's settings are the run it continues.
 
 The resolved settings are one dict, saved in checkpoints: ``--resume`` rebuilds the same data,
-split and callbacks from it, so the resumed run continues bit for bit. Output paths are never
-saved nor read back: a resumed run writes checkpoints to its ``--checkpoint`` (else back to the
-``--resume`` file) and its history to its ``--log`` (else nowhere). ``cli_checks`` refuses outputs
-that are inputs, and sizes this machine cannot hold, before any data is read.
+split and callbacks from it, so the resumed run continues bit for bit.
 """
 
 import os
-import sys
 
 import numpy as np
 
-from .cli_checks import check_network_size, check_outputs, check_source_size
-from .cli_source import (MAX_CLASSES, check_array_kinds, check_source_finite, check_target, check_task,
-                         check_typed_flags, load_options, report_dropped)
-from .data.tables import printable
-from .errors import DataError, HandpropValueError
+from ..data.tables import printable
+from ..errors import DataError, HandpropValueError
+from .checks import check_network_size
+from .source import (MAX_CLASSES, check_array_kinds, check_source_finite, check_target, check_task,
+                     check_typed_flags, load_options, report_dropped)
 
 SKLEARN_SETS = ("digits", "iris", "breast_cancer", "wine")
 # Settings a resumed run may change without leaving the run it continues.
@@ -46,10 +36,10 @@ SETTINGS["n"] = (int, type(None))  # None: the generated set's default
 
 
 # ----------------------------------------------------------------------------------- data
-def _load_source(s):
+def load_source(s):
     """``(X, y, class_names, feature_names, target_name)`` from the settings' data source, checked:
     a target to learn (not constant, of a kind ``--task`` can learn), finite numbers."""
-    from .data import Dataset, load_data, load_sklearn, make_dataset
+    from ..data import Dataset, load_data, load_sklearn, make_dataset
 
     if s["dataset"] in SKLEARN_SETS:
         ds = load_sklearn(s["dataset"])
@@ -72,7 +62,7 @@ def _load_source(s):
     return ds.X, ds.y, ds.class_names, ds.feature_names, ds.target_name
 
 
-def _detect_task(y, class_names):
+def detect_task(y, class_names):
     if class_names is not None:
         return "classification", "the target holds text labels"
     y = np.asarray(y)
@@ -86,9 +76,9 @@ def _detect_task(y, class_names):
     return "regression", "it holds fractional numbers"
 
 
-def _split(X, y, s, stratify):
+def split_rows(X, y, s, stratify):
     """Train / validation / test parts (fractions of all rows), reproducible from the seed."""
-    from .data import train_test_split, train_val_test_split
+    from ..data import train_test_split, train_val_test_split
 
     val, test, seed = s["val"], s["test"], s["seed"]
     if val and test:
@@ -106,7 +96,7 @@ DATA_DEFAULTS = {"seed": 0, "n": None, "noise": None, "target": None, "delimiter
                  "columns": None, "drop": None, "drop_missing_target": None}
 
 
-def _given(args):
+def given_settings(args):
     """The settings the user typed (absent: not given), plus the data source."""
     keys = ["task", "layers", "activation", "loss", "optimizer", "lr", "momentum", "weight_decay",
             "epochs", "batch_size", "val", "test", "patience", "scale", "checkpoint",
@@ -124,7 +114,7 @@ def _given(args):
     return given
 
 
-def _source(given):
+def source_settings(given):
     """The data-source settings, defaults filled in."""
     s = dict(DATA_DEFAULTS, dataset=None, data=None)
     s.update({k: v for k, v in given.items() if k in s})
@@ -133,11 +123,11 @@ def _source(given):
     return s
 
 
-def _resolve(given, task, typed=None):
+def resolve(given, task, typed=None):
     """Every training setting, with defaults filled in: the run is exactly this dict. ``typed``: the
     flags typed on this command line (default: all of ``given``), held to "does it do anything"."""
     typed = given if typed is None else typed
-    s = _source(given)
+    s = source_settings(given)
     s.update(given)
     s.setdefault("task", task)
     classification = s["task"] == "classification"
@@ -176,8 +166,8 @@ def _resolve(given, task, typed=None):
     return s
 
 
-def _layers(text):
-    """The hidden sizes of ``--layers`` (``"64,32"``); their memory is checked by ``_build``."""
+def parse_layers(text):
+    """The hidden sizes of ``--layers`` (``"64,32"``); their memory is checked by ``build``."""
     if str(text).lower() in ("", "none"):
         return []
     try:
@@ -191,7 +181,7 @@ def _layers(text):
 
 def _check_settings(where, saved):
     """A checkpoint's settings, every key present with a value of its type: they come from a file."""
-    from .errors import FileFormatError
+    from ..errors import FileFormatError
 
     if not isinstance(saved, dict):
         raise FileFormatError(f"{where}: the checkpoint's settings are not an object")
@@ -210,20 +200,20 @@ def _check_settings(where, saved):
         if not ok:
             raise FileFormatError(f"{where}: the checkpoint's setting {key} is {value!r:.80}, not a valid value")
     try:
-        _resolve(dict(saved), saved["task"], typed=())  # the ranges typed flags are held to
-        _layers(saved["layers"])
+        resolve(dict(saved), saved["task"], typed=())  # the ranges typed flags are held to
+        parse_layers(saved["layers"])
         if not 0 <= saved["seed"] < 2**32 or (saved["n"] is not None and saved["n"] < 1):
             raise HandpropValueError(f"seed {saved['seed']} or n {saved['n']} is out of range")
     except HandpropValueError as exc:
         raise FileFormatError(f"{where}: the checkpoint's settings: {exc}") from None
 
 
-def _check_resume(args, saved):
+def check_resume(args, saved):
     """The checkpoint's settings, refusing typed flags that would change the run. Output paths come
     from this command line alone: checkpoints go to --checkpoint, else back to the --resume file;
     the history to --log, else nowhere."""
     _check_settings(args.resume, saved)
-    given = _given(args)
+    given = given_settings(args)
     for key, value in given.items():
         if key in RESUME_FREE or value == saved.get(key):
             continue
@@ -237,12 +227,12 @@ def _check_resume(args, saved):
     return s
 
 
-def _build(s, n_features, n_classes, y_dim, rows=1):
+def build(s, n_features, n_classes, y_dim, rows=1):
     """Model, loss and optimizer from the settings; refuses sizes whose memory (or, for absurd
     counts, time) cannot be had before any weight is allocated."""
-    from . import losses
-    from .model import mlp
-    from .optimizers import SGD, Adam
+    from .. import losses
+    from ..model import mlp
+    from ..optimizers import SGD, Adam
 
     if s["task"] == "classification":
         if s["loss"] == "mse":
@@ -255,7 +245,7 @@ def _build(s, n_features, n_classes, y_dim, rows=1):
         if s["loss"] != "mse":
             raise HandpropValueError(f"--loss {s['loss']} is for classes; a numeric target is trained with mse")
         n_out, loss = y_dim, losses.MSE()
-    sizes = [n_features] + _layers(s["layers"]) + [n_out]
+    sizes = [n_features] + parse_layers(s["layers"]) + [n_out]
     check_network_size(s, sizes, rows)
     model = mlp(sizes, s["activation"], output=None, rng=np.random.default_rng([s["seed"], 1]))
     if s["optimizer"] == "adam":
@@ -265,7 +255,7 @@ def _build(s, n_features, n_classes, y_dim, rows=1):
     return model, loss, opt
 
 
-def _describe(s, n_rows, n_features, why, info, model, loss, opt):
+def describe(s, n_rows, n_features, why, info, model, loss, opt):
     src = f"--dataset {s['dataset']}" if s["dataset"] else printable(s["data"])
     lines = [f"data: {src}: {n_rows} rows, {n_features} features; target {info.target_name!r}"]
     if s["task"] == "classification":
@@ -276,7 +266,7 @@ def _describe(s, n_rows, n_features, why, info, model, loss, opt):
         lines.append(f"task: regression ({why})")
     out = {"ce": "logits, softmax cross-entropy (ce)", "bce": "one logit, binary cross-entropy (bce)",
            "mse": "linear output, mean squared error (mse)"}[s["loss"]]
-    hidden = _layers(s["layers"])
+    hidden = parse_layers(s["layers"])
     init = "He" if "relu" in s["activation"] else "Glorot"  # mlp's choice for the activation
     kind = f"{s['activation']} hidden layers ({init} init)" if hidden else "no hidden layer (a linear model)"
     sizes = " -> ".join(str(v) for v in [n_features] + hidden + [model.n_outputs])
@@ -289,126 +279,3 @@ def _describe(s, n_rows, n_features, why, info, model, loss, opt):
     parts.append(scaled + " (training rows' mean/std)" if s["scale"] else "inputs not scaled")
     lines.append("split: " + ", ".join(parts))
     return "\n".join(lines)
-
-
-# ----------------------------------------------------------------------------------- command
-def _check_agrees(where, s, ckpt):
-    """The settings a checkpoint stores against the model, loss and optimizer it holds."""
-    from .errors import FileFormatError
-
-    hidden = [layer.n_out for layer in ckpt.model.layers if hasattr(layer, "n_out")][:-1]
-    found = {"layers": hidden, "loss": getattr(ckpt.loss, "name", None),
-             "optimizer": type(ckpt.optimizer).__name__.lower()}
-    said = {"layers": _layers(s["layers"]), "loss": s["loss"], "optimizer": s["optimizer"]}
-    for key, value in said.items():
-        if found[key] != value:
-            raise FileFormatError(f"{where}: the checkpoint's settings say {key} {value!r}, but it holds "
-                                  f"{found[key]!r}; the file was altered or damaged")
-
-
-def _start(args):
-    """``(checkpoint or None, settings or None)``: a resumed run's, or None before the data is seen."""
-    from .io import load_checkpoint
-
-    if args.resume:
-        ckpt = load_checkpoint(args.resume)
-        if not ckpt.settings:
-            raise HandpropValueError(f"{args.resume}: this checkpoint was not written by handprop train; "
-                                     "resume it from Python with fit(resume=...)")
-        s = _check_resume(args, ckpt.settings)
-        _check_agrees(args.resume, s, ckpt)
-        return ckpt, s
-    if (args.data is None) == (args.dataset is None):
-        raise HandpropValueError("train needs DATA (a file) or --dataset NAME, exactly one of them")
-    return None, None
-
-
-def _callbacks(s, val, info):
-    """Early stopping (with validation), checkpoints and the log, all where this command line says."""
-    from . import callbacks as cb
-
-    callbacks = []
-    if val is not None and s["patience"]:
-        callbacks.append(cb.EarlyStopping("val_loss", patience=s["patience"]))
-    if s.get("checkpoint"):
-        stored = {k: v for k, v in s.items() if k not in OUTPUT_SETTINGS}  # a file never names outputs
-        callbacks.append(cb.ModelCheckpoint(s["checkpoint"], every=s["checkpoint_every"], info=info, settings=stored))
-    if s.get("log"):
-        callbacks.append(cb.JSONLogger(s["log"]) if s["log"].endswith(".json") else cb.CSVLogger(s["log"]))
-    return callbacks
-
-
-def cmd_train(args):
-    from .cli_data import _scores
-    from .data import LabelEncoder, StandardScaler
-    from .io import ModelInfo, save
-    from .training import fit
-
-    ckpt, s = _start(args)
-    source = s or _source(_given(args))
-    check_outputs(args, s or _given(args))
-    check_source_size(source, generated=source["dataset"] not in (None,) + SKLEARN_SETS)
-    X, y, class_names, feature_names, target_name = _load_source(source)
-    task, why = _detect_task(y, class_names)
-    if s is None:
-        s = _resolve(_given(args), task)
-    if s["task"] != task or args.task:
-        why = "--task"
-    classification = s["task"] == "classification"
-    if classification:
-        raw = np.asarray(class_names)[y] if class_names is not None else np.asarray(y)
-        if raw.ndim != 1:
-            raise DataError(f"classification needs one label per row; the target has shape {raw.shape}")
-        # A resumed run keeps the classes it was trained with (the same, for the same data).
-        encoder = ckpt.model.info.label_encoder if ckpt is not None else LabelEncoder().fit(raw)
-        y = encoder.transform(raw)
-    else:
-        encoder = None
-        y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-    train, val, test = _split(X, y, s, stratify=classification)
-    if ckpt is not None:
-        model, loss, opt, info = ckpt.model, ckpt.loss, ckpt.optimizer, ckpt.model.info
-        widths = [model.n_inputs] + [layer.n_out for layer in model.layers if hasattr(layer, "n_out")]
-        check_network_size(s, widths, len(train[0]))
-    else:
-        x_scaler = StandardScaler().fit(train[0], names=feature_names) if s["scale"] else None
-        y_scaler = StandardScaler().fit(train[1]) if s["scale"] and not classification else None
-        n_classes = len(encoder.classes_) if encoder else 0
-        model, loss, opt = _build(s, X.shape[1], n_classes, y.shape[1] if y.ndim == 2 else 1, rows=len(train[0]))
-        info = ModelInfo(loss=loss, task=s["task"], x_scaler=x_scaler, y_scaler=y_scaler,
-                         label_encoder=encoder, feature_names=feature_names, target_name=target_name,
-                         optimizer=getattr(opt, "inner", opt))
-        model.info = info
-    fit_y = (lambda v: v.astype(np.float64)) if s["loss"] == "bce" else (
-        (lambda v: info.y_scaler.transform(v)) if info.y_scaler is not None else (lambda v: v))
-    if not args.quiet:
-        print(_describe(s, len(X), X.shape[1], why, info, model, loss, opt))
-        if ckpt is not None:
-            print(f"resuming {args.resume}: {ckpt.epochs_done} of {s['epochs']} epochs done")
-    # A batch as large as the data is full-batch training; say so only if the user asked for it.
-    batch_size = s["batch_size"] if s["batch_size"] < len(train[0]) else None
-    if batch_size is None and args.batch_size is not None and args.batch_size > len(train[0]):
-        print(f"warning: --batch-size {args.batch_size} is larger than the {len(train[0])} training rows: "
-              "every epoch is one full batch", file=sys.stderr)
-    history = fit(model, info.prepare(train[0]), fit_y(train[1]), loss=loss, optimizer=opt, epochs=s["epochs"],
-                  batch_size=batch_size, seed=[s["seed"], 2],
-                  validation_data=None if val is None else (info.prepare(val[0]), fit_y(val[1])),
-                  metrics=["accuracy"] if classification else ["r2"], callbacks=_callbacks(s, val, info),
-                  progress=not args.quiet, resume=None if ckpt is None else ckpt.resume)
-    if history.stop_reason and not args.quiet:
-        print(f"stopped: {history.stop_reason}")
-    for name, part in (("train", train), ("val", val), ("test", test)):
-        if part is not None:
-            scores, _ = _scores(model, info, part[0], part[1])
-            for key, value in scores.items():
-                print(f"{name} {key}: {value:.4f}")
-    save(model, args.out, info=info)
-    if not args.quiet:
-        print(f"saved {args.out}")
-    from .cli import after_training
-
-    args.no_doctor = args.no_doctor or args.quiet
-    held = val if val is not None else test  # rows not trained on: the train/held-out gap
-    after_training(args, model, loss, info.prepare(train[0]), fit_y(train[1]), history, optimizer=opt,
-                   held_out=None if held is None else (info.prepare(held[0]), fit_y(held[1])))
-    return 130 if history.stop_reason and history.stop_reason.startswith("interrupted") else 0

@@ -12,8 +12,8 @@ import sys
 
 import numpy as np
 
-from .data.tables import printable
-from .errors import DataError, HandpropValueError
+from ..data.tables import printable
+from ..errors import DataError, HandpropValueError
 
 MAX_CLASSES = 50
 
@@ -97,7 +97,7 @@ def report_dropped(ds, path):
 def check_source_finite(path, X, y=None):
     """NaN/inf rows named as rows of the file (before any split shuffles them). CSV readers
     already report line and column; arrays from .npz/.npy files are checked here."""
-    from ._safety import check_finite
+    from .._safety import check_finite
 
     for name, a in (("X", X), ("y", y)):
         if a is not None and np.asarray(a).dtype.kind == "f":
@@ -139,7 +139,7 @@ def check_target(y, class_names, target_name, where):
                             f"({printable(repr(value))}) in all {len(c)} rows; there is nothing to learn (one "
                             f"class, or a constant). Check that --target names the column you mean")
     if cols.dtype.kind == "f":  # a regression target is standardised: it must be representable
-        from .data import StandardScaler
+        from ..data import StandardScaler
 
         try:
             StandardScaler().fit(cols, names=names)
@@ -159,3 +159,23 @@ def check_task(task, y, class_names, target_name):
         if k > MAX_CLASSES:
             print(f"warning: --task classification: target '{name}' has {k} distinct values, and each "
                   f"becomes a class; for a continuous target use --task regression", file=sys.stderr)
+
+
+def add_file_flags(p, train=False, evaluate=False):
+    """How a data file is read: delimiter, header, and (train) which columns; (evaluate, predict)
+    how its columns meet the model's. Flags not typed stay None, so a resumed run ignores them."""
+    on = {"action": "store_const", "const": True}
+    p.add_argument("--delimiter", help="the text file's delimiter: one character, or tab, comma, semicolon, "
+                                       "pipe, space (default: ',' for .csv, or ';' when the header holds "
+                                       "more of them; tab for .tsv)")
+    p.add_argument("--no-header", **on, help="the text file has no header row: its columns are x0, x1, ...")
+    if train or evaluate:
+        p.add_argument("--drop-missing-target", **on, help="drop rows whose target is missing "
+                                                          "(empty, NA, ?...) instead of refusing the file")
+    if train:
+        p.add_argument("--columns", help="the feature columns to use, comma-separated (default: all "
+                                         "but the target)")
+        p.add_argument("--drop", help="columns to leave out, comma-separated (an id, a date...)")
+    else:
+        p.add_argument("--by-position", **on, help="match the file's columns to the model's by position, "
+                                                   "not by name (the counts must be equal)")

@@ -1,5 +1,6 @@
-"""The teaching commands' shared parts: a saved model with its data, and ``handprop doctor``.
+"""The teaching commands: ``explain``, ``gradcheck``, ``doctor`` (and ``exercise``, registered here).
 
+``explain`` and ``gradcheck`` run on blog 000's XOR network (xor's flags) or on a saved model:
 ``load_saved(args)`` reads ``--model`` and ``--data`` as the network saw them in training (columns
 by name, text labels, the saved scaling); ``handprop doctor MODEL_OR_LOG`` diagnoses a saved model
 on its data, or a training log alone.
@@ -9,14 +10,16 @@ import os
 
 import numpy as np
 
-from .errors import HandpropError
+from ..errors import HandpropError
+from .common import positive
+from .xor import add_model_flags, build_xor
 
 
 def load_saved(args):
     """``(model, loss, optimizer, X, y)`` for ``args.model`` and ``args.data``; ``args.raw_X`` keeps the
     rows as the file holds them (optimizer: the one the file records, else None)."""
-    from .io import load
-    from .losses import get as get_loss
+    from ..io import load
+    from ..losses import get as get_loss
 
     model = load(args.model)
     if not args.data:
@@ -47,7 +50,7 @@ def load_saved(args):
 def read_rows(path, target, info, n_inputs):
     """Raw ``(X, y)`` of ``path``: the model's target column and its features in the model's order;
     text labels as text."""
-    from .data import load_data
+    from ..data import load_data
 
     text_file = os.path.splitext(str(path))[1].lower() in (".csv", ".tsv", ".txt")
     name = target or (info.target_name if text_file else None)
@@ -72,7 +75,7 @@ def read_rows(path, target, info, n_inputs):
 
 def saved_optimizer(info):
     """The optimizer the model was trained with, as the file records it (None if it does not)."""
-    from .optimizers import SGD, Adam
+    from ..optimizers import SGD, Adam
 
     saved = getattr(info, "optimizer", None)
     if not saved:
@@ -85,7 +88,7 @@ def saved_optimizer(info):
 
 def cmd_doctor(args):
     """``handprop doctor MODEL_OR_LOG``: exit 0 when nothing is wrong, 1 with findings."""
-    from .doctor import diagnose, diagnose_log, read_log
+    from ..doctor import diagnose, diagnose_log, read_log
 
     path = args.path
     if path.lower().endswith((".csv", ".json")) and not args.data:
@@ -117,15 +120,88 @@ def add_doctor_command(sub):
     p.add_argument("--data", help="the model's data (.csv or .npz), as for `handprop evaluate`")
     p.add_argument("--target", help="target column (CSV) or array (.npz) of --data")
     p.add_argument("--log", help="the --log file of the model's training: adds the loss curve")
-    p.add_argument("--rows", type=_rows, help="use only the first N rows of --data")
+    p.add_argument("--rows", type=positive, help="use only the first N rows of --data")
     p.set_defaults(func=cmd_doctor, loss="mse")
 
 
-def _rows(text):
-    """argparse type of --rows: a whole number ≥ 1."""
-    import argparse
+def _load_model_and_data(args):
+    """A saved model (``--model``, read by handprop.io) and a data file (``--data``), or XOR.
 
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
+    Returns ``(model, loss, optimizer, X, y)`` with ``X`` and ``y`` as the network sees them
+    (standardised, labels as class indices); ``args.raw_X`` keeps the rows as the file holds them.
+    """
+    if args.data and not args.model:
+        raise HandpropError("--data needs --model (a model saved by `handprop train`)")
+    if not args.model:
+        model, loss, optimizer, X, y = build_xor(args)
+        if args.epochs:  # train first, then explain the next step
+            model.fit(X, y, loss=loss, optimizer=optimizer, epochs=args.epochs, log_every=args.log_every)
+        args.raw_X = None
+        return model, loss, optimizer, X, y
+    return load_saved(args)
+
+
+def cmd_explain(args):
+    from ..explain import explain
+
+    model, loss, optimizer, X, y = _load_model_and_data(args)
+    if args.model:  # the optimizer the file records (SGD with --lr if it records none)
+        raw = args.raw_X if getattr(model.info, "x_scaler", None) is not None else None
+        ex = explain(model, loss, X, y, lr=args.lr, optimizer=optimizer, raw_X=raw)
+    else:
+        plain_sgd = args.optimizer == "sgd" and not args.momentum
+        ex = explain(model, loss, X, y, lr=args.lr, optimizer=None if plain_sgd else optimizer)
+    render = {"text": ex.to_text, "markdown": ex.to_markdown, "html": ex.to_html}[args.format]
+    page = render(full=args.full)
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as f:
+                f.write(page)
+        except OSError as exc:
+            raise HandpropError(f"--output {args.output}: cannot write ({exc.strerror or exc})") from None
+        print(f"saved {args.output}")
+    else:
+        print(page, end="" if page.endswith("\n") else "\n")
+    return 0
+
+
+def cmd_gradcheck(args):
+    from ..gradcheck import gradcheck
+
+    model, loss, _, X, y = _load_model_and_data(args)
+    report = gradcheck(model, loss, X, y, h=args.h, atol=args.atol, rtol=args.rtol, tol=args.tol)
+    print(report)
+    return 0 if report.passed else 1
+
+
+def add_teaching_commands(sub):
+    """Register `explain` and `gradcheck`; both take xor's flags, or --model and --data."""
+    for name, func, help_text in (
+            ("explain", cmd_explain, "one training step written out factor by factor, with numbers"),
+            ("gradcheck", cmd_gradcheck, "compare backprop with finite differences, layer by layer")):
+        p = sub.add_parser(name, help=help_text, description=help_text + ". By default on blog 000's "
+                           "XOR network (same flags as `handprop xor`), or on --model with --data.")
+        add_model_flags(p, epochs=0)
+        p.add_argument("--log-every", type=int, help="with --epochs: print the loss every N epochs")
+        p.add_argument("--model", metavar="PATH", help="a model saved by `handprop train`")
+        p.add_argument("--data", metavar="PATH", help="inputs and targets (.csv or .npz) for --model")
+        p.add_argument("--target", help="target column (CSV) or array (.npz) of --data")
+        p.add_argument("--rows", type=positive, help="use only the first N rows of --data")
+        if name == "explain":
+            p.add_argument("--format", choices=["text", "markdown", "html"], default="text",
+                           help="text for the terminal, Markdown with LaTeX, or one HTML page")
+            p.add_argument("--full", action="store_true", help="print big arrays in full")
+            p.add_argument("-o", "--output", metavar="PATH", help="write to a file instead of the terminal")
+        else:
+            p.add_argument("--h", type=float, default=1e-6,
+                           help="finite-difference step, times max(1, |θ|) for each entry (default 1e-6)")
+            p.add_argument("--atol", type=float, default=1e-6, help="absolute part of the pass rule "
+                           "|a − n| ≤ atol·max(1, |f|) + rtol·|n| (default 1e-6)")
+            p.add_argument("--rtol", type=float, default=1e-4, help="relative part of that rule (default 1e-4)")
+            p.add_argument("--tol", type=float, help="set --atol and --rtol both to this")
+        p.set_defaults(func=func)
+    from ..exercises.command import add_exercise_command
+
+    add_exercise_command(sub)
+    add_doctor_command(sub)
+

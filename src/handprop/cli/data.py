@@ -1,8 +1,8 @@
-"""The real-data subcommands of ``handprop``: ``train``, ``evaluate``, ``predict``, ``summary``.
+"""The saved-model subcommands of ``handprop``: ``evaluate``, ``predict``, ``summary``.
 
-``cli.make_parser`` registers them with ``add_commands(sub)``; they live here (and ``train`` in
-``cli_train``) to keep ``cli.py`` short. Every ``cmd_*`` returns an exit code: 0 success, 2 bad
-input (raised as HandpropError and printed by ``cli.main``), 130 interrupted by Ctrl-C (the model
+``handprop.cli.make_parser`` registers them with ``add_commands(sub)`` (``train`` lives in
+``handprop.cli.train``). Every ``cmd_*`` returns an exit code: 0 success, 2 bad
+input (raised as HandpropError and printed by ``handprop.cli.main``), 130 interrupted by Ctrl-C (the model
 trained so far is still saved).
 
 ``evaluate`` prints ``name: value`` lines (``accuracy: 0.9750``) that a script can read, then a
@@ -13,108 +13,33 @@ import sys
 
 import numpy as np
 
-from .cli_source import (check_array_kinds, check_source_finite, delimiter, names_list, names_list_or_none,
-                         report_dropped)
-from .cli_train import cmd_train
-from .data.tables import is_number, printable, spreadsheet_safe
-from .errors import DataError, HandpropValueError
+from ..data.tables import is_number, printable, spreadsheet_safe
+from ..errors import DataError, HandpropValueError
+from .common import score_model
+from .source import (add_file_flags, check_array_kinds, check_source_finite, delimiter, names_list,
+                     names_list_or_none, report_dropped)
+
 
 # ----------------------------------------------------------------------------------- parser
 def add_commands(sub):
-    """Add ``train``, ``evaluate``, ``predict`` and ``summary`` to the subparsers ``sub``."""
-    p = sub.add_parser("train", help="train a network on a CSV/NPZ file or a built-in data set",
-                       description="Train an MLP. Only DATA (or --dataset) is needed: every other "
-                                   "setting has a default, printed at the start.")
-    p.add_argument("data", nargs="?", help="a .csv/.tsv/.txt (header row) or .npz (X, y) file")
-    p.add_argument("--dataset", help="a built-in set instead of DATA: moons, circles, spirals, xor, "
-                                     "blobs, regression, ... or digits, iris, breast_cancer, wine (scikit-learn)")
-    p.add_argument("--target", help="target column of DATA (default: the last column); "
-                                    "several numeric targets: t1,t2")
-    _add_file_flags(p, train=True)
-    p.add_argument("--n", type=int, help="rows to generate for --dataset (default 1000)")
-    p.add_argument("--noise", type=float, help="noise of a generated --dataset (default: the generator's)")
-    p.add_argument("--task", choices=["classification", "regression"], help="default: from the target")
-    p.add_argument("--layers", help="hidden layer sizes, e.g. 64,32 (default 128,64; 'none' for none)")
-    p.add_argument("--activation", choices=["relu", "leaky_relu", "tanh", "sigmoid"], help="default relu")
-    p.add_argument("--loss", choices=["ce", "bce", "mse"], help="default: ce for classes, mse for numbers")
-    p.add_argument("--optimizer", choices=["adam", "sgd"], help="default adam")
-    p.add_argument("--lr", type=float, help="learning rate (default 0.001 for adam, 0.01 for sgd)")
-    p.add_argument("--momentum", type=float, help="SGD momentum (default 0.9)")
-    p.add_argument("--weight-decay", type=float, help="L2 weight decay (default 0.001)")
-    p.add_argument("--epochs", type=int, help="default 100")
-    p.add_argument("--batch-size", type=int, help="default 32")
-    p.add_argument("--val", type=float, help="fraction of rows for validation and early stopping (default 0)")
-    p.add_argument("--test", type=float, help="fraction of rows held out and scored at the end "
-                                              "(default 0.2 with --dataset, 0 for files)")
-    p.add_argument("--patience", type=int, help="early stopping patience in epochs, with --val (default 20; 0: off)")
-    p.add_argument("--no-scale", dest="scale", action="store_const", const=False, help="do not standardise")
-    from .cli import seed_arg  # one --seed type for every command
-
-    p.add_argument("--seed", type=seed_arg, help="seed of the splits, initial weights and shuffling (default 0)")
-    p.add_argument("--out", default="model.npz", help="where to save the model (default model.npz)")
-    p.add_argument("--checkpoint", help="save a resumable checkpoint here after every epoch")
-    p.add_argument("--checkpoint-every", type=int, help="epochs between checkpoints (default 1)")
-    p.add_argument("--log", help="write the history per epoch to this .csv or .json file")
-    p.add_argument("--resume", help="continue the run saved in this checkpoint (same data and settings)")
-    p.add_argument("--quiet", action="store_true", help="print only the final scores")
-    from .cli import add_teaching_flags  # --plot, --no-doctor: shared with `handprop xor`
-
-    add_teaching_flags(p)
-    p.set_defaults(func=cmd_train)
-
+    """Add ``evaluate``, ``predict`` and ``summary`` to the subparsers ``sub``."""
     p = sub.add_parser("evaluate", help="score a saved model on labelled data")
     p.add_argument("model", help="a model saved by train (.npz)")
     p.add_argument("data", help="a .csv/.npz file holding the model's features and the target")
     p.add_argument("--target", help="target column (default: the one the model was trained on)")
-    _add_file_flags(p, evaluate=True)
+    add_file_flags(p, evaluate=True)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="write predictions for DATA as CSV to stdout")
     p.add_argument("model")
     p.add_argument("data", help="a .csv/.npz/.npy file of features (a target column is ignored)")
     p.add_argument("--proba", action="store_true", help="add one probability column per class")
-    _add_file_flags(p)
+    add_file_flags(p)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("summary", help="describe a saved model or checkpoint")
     p.add_argument("model")
     p.set_defaults(func=cmd_summary)
-
-
-def _add_file_flags(p, train=False, evaluate=False):
-    """How a data file is read: delimiter, header, and (train) which columns; (evaluate, predict)
-    how its columns meet the model's. Flags not typed stay None, so a resumed run ignores them."""
-    on = {"action": "store_const", "const": True}
-    p.add_argument("--delimiter", help="the text file's delimiter: one character, or tab, comma, semicolon, "
-                                       "pipe, space (default: ',' for .csv, or ';' when the header holds "
-                                       "more of them; tab for .tsv)")
-    p.add_argument("--no-header", **on, help="the text file has no header row: its columns are x0, x1, ...")
-    if train or evaluate:
-        p.add_argument("--drop-missing-target", **on, help="drop rows whose target is missing "
-                                                          "(empty, NA, ?...) instead of refusing the file")
-    if train:
-        p.add_argument("--columns", help="the feature columns to use, comma-separated (default: all "
-                                         "but the target)")
-        p.add_argument("--drop", help="columns to leave out, comma-separated (an id, a date...)")
-    else:
-        p.add_argument("--by-position", **on, help="match the file's columns to the model's by position, "
-                                                   "not by name (the counts must be equal)")
-
-
-def _scores(model, info, X, y_true):
-    """Metrics on raw features ``X`` against raw-label indices / raw values ``y_true``."""
-    from . import metrics
-
-    if info.task == "classification":
-        out = model.predict(info.prepare(X), batch_size=8192)
-        labels = metrics.output_to_labels(out, from_logits=True)
-        scores = {"accuracy": metrics.accuracy(y_true, labels)}
-        if info.loss is not None:
-            target = y_true.astype(np.float64) if getattr(info.loss, "from_logits", False) else y_true
-            scores["loss"] = float(info.loss.forward(out, target))
-        return scores, labels
-    pred = info.predict(model, X)
-    return {"mse": metrics.mse(y_true, pred), "mae": metrics.mae(y_true, pred), "r2": metrics.r2(y_true, pred)}, None
 
 
 # ----------------------------------------------------------------------------------- commands
@@ -162,8 +87,8 @@ def _match_by_name(path, names, columns, target, args, n_inputs, need_target):
 def _load_eval(path, info, n_inputs, args, need_target):
     """The Dataset of ``path``: by name for a text file with a header and a model with names, else by
     position."""
-    from .data import load_data
-    from .data.readers import column_names, default_feature_names
+    from ..data import load_data
+    from ..data.readers import column_names, default_feature_names
 
     target = getattr(args, "target", None) or info.target_name
     opts = {"delimiter": delimiter(args.delimiter), "header": not args.no_header, "n_features": n_inputs}
@@ -229,8 +154,8 @@ def _class_indices(info, y, n_classes):
 
 
 def cmd_evaluate(args):
-    from .io import load
-    from .metrics import confusion_matrix, format_confusion
+    from ..io import load
+    from ..metrics import confusion_matrix, format_confusion
 
     model = load(args.model)
     info = model.info
@@ -244,7 +169,7 @@ def cmd_evaluate(args):
         y = _class_indices(info, np.asarray(y), len(_class_names(info, model)))
     else:
         y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-    scores, labels = _scores(model, info, X, y)
+    scores, labels = score_model(model, info, X, y)
     print(f"samples: {len(X)}")
     for key, value in scores.items():
         print(f"{key}: {value:.4f}")
@@ -268,7 +193,7 @@ def _output_names(info, k):
 def cmd_predict(args):
     import csv
 
-    from .io import load
+    from ..io import load
 
     model = load(args.model)
     info = model.info
@@ -299,7 +224,7 @@ def cmd_predict(args):
 
 
 def cmd_summary(args):
-    from .io import describe
+    from ..io import describe
 
     config, model = describe(args.model)
     info = model.info

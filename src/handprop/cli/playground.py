@@ -6,7 +6,7 @@ Needs the ``playground`` extra (``pip install "handprop[playground]"``: starlett
 import threading
 import webbrowser
 
-from .errors import DataError, HandpropError
+from ..errors import DataError, HandpropError
 
 
 def add_command(sub):
@@ -25,7 +25,7 @@ def add_command(sub):
 
 def load_file(path, target):
     """``(name, Dataset)`` of ``--data``, read and checked as `handprop train` reads it."""
-    from .data import load_data
+    from ..data import load_data
 
     ds = load_data(path, target=target)
     if ds.y is None:
@@ -41,7 +41,7 @@ def cmd_playground(args):
     try:
         import uvicorn
 
-        from .playground.server import make_app
+        from ..playground.server import make_app
     except ImportError as exc:
         raise HandpropError(f"the playground needs the 'playground' extra ({exc.name} is missing): "
                             'pip install "handprop[playground]"') from None

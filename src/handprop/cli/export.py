@@ -4,12 +4,12 @@
 * ``torch``: ``OUT.py``, a standalone PyTorch script, and ``OUT.npz`` (its weights) beside it;
 * ``python``: ``OUT.py``, a handprop script that rebuilds the model, and ``OUT.npz`` beside it.
 
-``cli.make_parser`` registers it with ``add_command(sub)``.
+``handprop.cli.make_parser`` registers it with ``add_command(sub)``.
 """
 
 import importlib.util
 
-from .errors import HandpropError
+from ..errors import HandpropError
 
 _SUFFIX = {"onnx": ".onnx", "torch": ".py", "python": ".py"}
 
@@ -26,8 +26,8 @@ def add_command(sub):
 
 
 def cmd_export(args):
-    from .exporting import check_suffix
-    from .io import load
+    from ..exporting import check_suffix
+    from ..io import load
 
     check_suffix(args.out, _SUFFIX[args.to], f"--to {args.to}: OUT")  # before reading anything
     if args.to == "onnx" and importlib.util.find_spec("onnx") is None:
@@ -35,15 +35,15 @@ def cmd_export(args):
                             "(it is handprop's optional 'onnx' extra)")
     model = load(args.model)
     if args.to == "onnx":
-        from .export_onnx import export_onnx
+        from ..export_onnx import export_onnx
 
         written = [export_onnx(model, args.out)]
     elif args.to == "torch":
-        from .export_torch import export_torch
+        from ..export_torch import export_torch
 
         written = list(export_torch(model, args.out))
     else:
-        from .export_python import export_python
+        from ..export_python import export_python
 
         written = list(export_python(model, args.out))
     print(f"wrote {' and '.join(written)}")

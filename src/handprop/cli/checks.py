@@ -9,7 +9,7 @@
 
 import os
 
-from .errors import HandpropValueError
+from ..errors import HandpropValueError
 
 
 def same_file(a, b):
@@ -24,7 +24,7 @@ def same_file(a, b):
 
 def check_outputs(args, s):
     """Refuse, before any data is read, outputs that would overwrite an input or each other."""
-    from ._files import check_writable
+    from ..files import check_writable
 
     outputs = [("--out", args.out), ("--checkpoint", s.get("checkpoint")), ("--log", s.get("log")),
                ("--plot", getattr(args, "plot", None))]
@@ -45,7 +45,7 @@ def check_outputs(args, s):
 
 def check_source_size(s, generated):
     """A generated data set's rows (``--n``), before they are made: at least 16 bytes each."""
-    from .limits import check_memory
+    from ..limits import check_memory
 
     if generated and s["n"] is not None:  # None: the set's own small default
         check_memory(f"--n {s['n']} rows", 16 * s["n"], "give a smaller --n")
@@ -53,7 +53,7 @@ def check_source_size(s, generated):
 
 def check_network_size(s, sizes, rows):
     """The memory (and, for absurd counts, time) of training layers ``sizes`` on ``rows`` rows."""
-    from .limits import check_training
+    from ..limits import check_training
 
     batch = min(s["batch_size"], rows)
     check_training(sizes, rows, batch, s["epochs"], optimizer_slots=2 if s["optimizer"] == "adam" else 1,
