@@ -35,6 +35,8 @@ def forward_work(model, batch_size):
 def threads_for(model, batch_size):
     """1 when ``model`` at ``batch_size`` is small enough that one BLAS thread is fastest, else None
     (leave the BLAS thread count as it is)."""
+    if batch_size is None:
+        return None
     return 1 if forward_work(model, batch_size) < SMALL_WORK else None
 
 
@@ -64,6 +66,15 @@ def blas_threads(model, batch_size):
 
 
 def fit_batch_size(batch_size, X):
-    """The rows of one batch as ``fit`` takes them: ``batch_size``, or every row when None."""
-    n_rows = len(X) if hasattr(X, "__len__") else 1
-    return n_rows if batch_size is None else min(int(batch_size), n_rows)
+    """The rows of one batch as ``fit`` takes them: ``batch_size``, or every row when None;
+    None when either is not what ``fit`` accepts: ``fit`` then refuses it in words, with no thread
+    count changed."""
+    try:
+        n_rows = int(np.shape(X)[0])
+    except (IndexError, TypeError, ValueError):  # a scalar, a ragged list, not an array at all
+        return None
+    if batch_size is None:
+        return n_rows
+    if isinstance(batch_size, (int, np.integer)) and not isinstance(batch_size, bool) and batch_size > 0:
+        return min(int(batch_size), n_rows)
+    return None
