@@ -160,14 +160,26 @@ def resolve(given, task, typed=None):
     if "patience" in typed and s["patience"] and not s["val"]:
         raise HandpropValueError(f"--patience {s['patience']} does nothing without --val: early stopping "
                                  "watches the validation loss; add --val 0.2, or leave --patience out")
+    if "activation" in typed and is_network_spec(s["layers"]):
+        raise HandpropValueError(f"--activation does nothing when --layers writes out the network: put the "
+                                 f"activations in --layers itself, e.g. 'dense:64,{s['activation']},dense'")
     if "checkpoint_every" in typed and not s["checkpoint"]:
         raise HandpropValueError("--checkpoint-every does nothing without --checkpoint PATH: add it, or leave "
                                  "--checkpoint-every out")
     return s
 
 
+def is_network_spec(text):
+    """Whether ``--layers`` writes out the network (``reshape:1x40,conv:25x5/2,relu,...``, the grammar
+    of ``handprop.layerspec``) rather than listing hidden sizes (``64,32``)."""
+    return any(c.isalpha() for c in str(text)) and str(text).lower() != "none"
+
+
 def parse_layers(text):
-    """The hidden sizes of ``--layers`` (``"64,32"``); their memory is checked by ``build``."""
+    """The hidden sizes of ``--layers`` (``"64,32"``); their memory is checked by ``build``. A written
+    out network (``is_network_spec``) has none: its layers come from ``handprop.layerspec``."""
+    if is_network_spec(text):
+        return None
     if str(text).lower() in ("", "none"):
         return []
     try:
@@ -231,7 +243,8 @@ def build(s, n_features, n_classes, y_dim, rows=1):
     """Model, loss and optimizer from the settings; refuses sizes whose memory (or, for absurd
     counts, time) cannot be had before any weight is allocated."""
     from .. import losses
-    from ..model import mlp
+    from ..layerspec import parse_layers as parse_network
+    from ..model import Sequential, mlp
     from ..optimizers import SGD, Adam
 
     if s["task"] == "classification":
@@ -245,9 +258,13 @@ def build(s, n_features, n_classes, y_dim, rows=1):
         if s["loss"] != "mse":
             raise HandpropValueError(f"--loss {s['loss']} is for classes; a numeric target is trained with mse")
         n_out, loss = y_dim, losses.MSE()
-    sizes = [n_features] + parse_layers(s["layers"]) + [n_out]
-    check_network_size(s, sizes, rows)
-    model = mlp(sizes, s["activation"], output=None, rng=np.random.default_rng([s["seed"], 1]))
+    rng = np.random.default_rng([s["seed"], 1])
+    if is_network_spec(s["layers"]):  # each layer refuses weights that memory cannot hold as it is made
+        model = Sequential(parse_network(s["layers"], n_features, n_out, rng=rng))
+    else:
+        sizes = [n_features] + parse_layers(s["layers"]) + [n_out]
+        check_network_size(s, sizes, rows)
+        model = mlp(sizes, s["activation"], output=None, rng=rng)
     if s["optimizer"] == "adam":
         opt = Adam(lr=s["lr"], weight_decay=s["weight_decay"])
     else:
@@ -267,10 +284,14 @@ def describe(s, n_rows, n_features, why, info, model, loss, opt):
     out = {"ce": "logits, softmax cross-entropy (ce)", "bce": "one logit, binary cross-entropy (bce)",
            "mse": "linear output, mean squared error (mse)"}[s["loss"]]
     hidden = parse_layers(s["layers"])
-    init = "He" if "relu" in s["activation"] else "Glorot"  # mlp's choice for the activation
-    kind = f"{s['activation']} hidden layers ({init} init)" if hidden else "no hidden layer (a linear model)"
-    sizes = " -> ".join(str(v) for v in [n_features] + hidden + [model.n_outputs])
-    lines.append(f"model: {sizes}, {kind}, {out}; {model.n_params:,} parameters")
+    if hidden is None:
+        lines.append(f"model: {n_features} -> {printable(s['layers'])} -> {model.n_outputs}, {out}; "
+                     f"{model.n_params:,} parameters")
+    else:
+        init = "He" if "relu" in s["activation"] else "Glorot"  # mlp's choice for the activation
+        kind = f"{s['activation']} hidden layers ({init} init)" if hidden else "no hidden layer (a linear model)"
+        sizes = " -> ".join(str(v) for v in [n_features] + hidden + [model.n_outputs])
+        lines.append(f"model: {sizes}, {kind}, {out}; {model.n_params:,} parameters")
     lines.append(f"optimizer: {opt!r}; {s['epochs']} epochs, batch size {s['batch_size']}, seed {s['seed']}")
     parts = [f"validation {s['val']:.0%}" + (f" (early stopping, patience {s['patience']})"
                                              if s["patience"] else "") if s["val"] else "no validation"]

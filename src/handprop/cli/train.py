@@ -20,6 +20,8 @@ import sys
 import numpy as np
 
 from ..errors import DataError, HandpropValueError
+from ..layerspec import GRAMMAR as LAYER_GRAMMAR
+from ..layerspec import parse_layers as parse_network
 from .checks import check_network_size, check_outputs, check_source_size
 from .common import add_teaching_flags, after_training, score_model, seed_arg
 from .settings import (OUTPUT_SETTINGS, SKLEARN_SETS, build, check_resume, describe, detect_task, given_settings,
@@ -42,7 +44,9 @@ def add_train_command(sub):
     p.add_argument("--n", type=int, help="rows to generate for --dataset (default 1000)")
     p.add_argument("--noise", type=float, help="noise of a generated --dataset (default: the generator's)")
     p.add_argument("--task", choices=["classification", "regression"], help="default: from the target")
-    p.add_argument("--layers", help="hidden layer sizes, e.g. 64,32 (default 128,64; 'none' for none)")
+    p.add_argument("--layers", help="hidden layer sizes, e.g. 64,32 (default 128,64; 'none' for none), or the "
+                                    "whole network written out, e.g. 'reshape:1x40,conv:25x5/2,relu,flatten,"
+                                    "dense:10' (layers: " + LAYER_GRAMMAR + ")")
     p.add_argument("--activation", choices=["relu", "leaky_relu", "tanh", "sigmoid"], help="default relu")
     p.add_argument("--loss", choices=["ce", "bce", "mse"], help="default: ce for classes, mse for numbers")
     p.add_argument("--optimizer", choices=["adam", "sgd"], help="default adam")
@@ -72,10 +76,15 @@ def _check_agrees(where, s, ckpt):
     """The settings a checkpoint stores against the model, loss and optimizer it holds."""
     from ..errors import FileFormatError
 
-    hidden = [layer.n_out for layer in ckpt.model.layers if hasattr(layer, "n_out")][:-1]
+    model = ckpt.model
+    said = {"layers": parse_layers(s["layers"]), "loss": s["loss"], "optimizer": s["optimizer"]}
+    if said["layers"] is None:  # a written-out network: the layers it names, against those held
+        said["layers"] = [repr(layer) for layer in parse_network(s["layers"], model.n_inputs, model.n_outputs)]
+        hidden = [repr(layer) for layer in model.layers]
+    else:
+        hidden = [layer.n_out for layer in model.layers if hasattr(layer, "n_out")][:-1]
     found = {"layers": hidden, "loss": getattr(ckpt.loss, "name", None),
              "optimizer": type(ckpt.optimizer).__name__.lower()}
-    said = {"layers": parse_layers(s["layers"]), "loss": s["loss"], "optimizer": s["optimizer"]}
     for key, value in said.items():
         if found[key] != value:
             raise FileFormatError(f"{where}: the checkpoint's settings say {key} {value!r}, but it holds "
