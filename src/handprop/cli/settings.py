@@ -172,7 +172,8 @@ def resolve(given, task, typed=None):
 def is_network_spec(text):
     """Whether ``--layers`` writes out the network (``reshape:1x40,conv:25x5/2,relu,...``, the grammar
     of ``handprop.layerspec``) rather than listing hidden sizes (``64,32``)."""
-    return any(c.isalpha() for c in str(text)) and str(text).lower() != "none"
+    first = str(text).split(",")[0].strip()  # sizes start with a number; a network with a layer's name
+    return bool(first) and not first[0].isdigit() and str(text).strip().lower() != "none"
 
 
 def parse_layers(text):
@@ -185,7 +186,8 @@ def parse_layers(text):
     try:
         sizes = [int(v) for v in str(text).split(",")]
     except ValueError:
-        raise HandpropValueError(f"--layers must be comma-separated sizes like 64,32, got {text!r}") from None
+        raise HandpropValueError(f"--layers must be comma-separated sizes like 64,32 (or a network written out, "
+                                 f"such as dense:64,relu,dense: see handprop train --help), got {text!r}") from None
     if any(v < 1 for v in sizes):
         raise HandpropValueError(f"--layers sizes must be positive, got {text!r}")
     return sizes
