@@ -94,6 +94,30 @@ SOLUTIONS["two_layer_network"] = ("two_layer_backward(X, y, W1, b1, W2, b2)", NE
     "summed over the wrong axis": NET.format(**{**RIGHT, "ret": "X.T @ d1, d1.sum(axis=1), a1.T @ d2, d2.sum(axis=0)"}),
 })
 
+# The convolution written the slow, obvious way: every output position's window, one at a time.
+CONV = """
+    N, C, L = x.shape
+    O, _, K = W.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding)))
+    dW, db, dxp = np.zeros_like(W), {db}, np.zeros_like(xp)
+    for l in range(delta.shape[2]):
+        window = xp[:, :, l * stride:l * stride + K]
+        dW += np.einsum("no,nck->ock", delta[:, :, l], window){flip}
+        dxp[:, :, l * stride:l * stride + K] += np.einsum("no,ock->nck", delta[:, :, l], W)
+    return dW{scale}, db{scale}, dxp[:, :, padding:padding + L]"""
+RIGHT_CONV = {"db": "delta.sum(axis=(0, 2))", "flip": "", "scale": ""}
+SOLUTIONS["conv1d"] = ("conv1d_backward(x, W, b, delta, stride, padding)", CONV.format(**RIGHT_CONV), {
+    "kernel flipped": CONV.format(**RIGHT_CONV).replace("return dW", "return dW[:, :, ::-1]"),
+    "extra 1/n": CONV.format(**{**RIGHT_CONV, "scale": " / N"}),
+    "sign flipped": CONV.format(**{**RIGHT_CONV, "db": "-delta.sum(axis=(0, 2))"}),
+})
+SOLUTIONS["dropout"] = ("dropout_backward(grad, mask, p)", "return grad * mask / (1 - p)", {
+    "forgot the 1/(1 − p) scale": "return grad * mask",
+    "scaled by 1/p instead of 1/(1 − p)": "return grad * mask / p",
+    "forgot the mask": "return grad / (1 - p)",
+    "sign flipped": "return -grad * mask / (1 - p)",
+})
+
 
 def write_solution(path, signature, body):
     path.write_text(f"import numpy as np\n\n\ndef {signature}:\n" + textwrap.indent(textwrap.dedent(body).strip(), "    ")

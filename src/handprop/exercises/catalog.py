@@ -226,4 +226,74 @@ Fill in ∂L/∂a2 and σ', then return dW1, db1, dW2, db2.""",
                  {"db1": _net(**k, axis=1)[1], "db2": _net(**k, axis=1)[3]}},
     lambda inputs: inputs["y"].size)
 
-EXERCISES = (DENSE, SIGMOID, TANH, RELU, MSE, SOFTMAX_CE, BCE, SGD_MOMENTUM, ADAM, TWO_LAYER)
+# -- a 1-D convolution ----------------------------------------------------------------------------------
+def _conv_inputs(rng):
+    x, W = rng.normal(size=(3, 2, 9)), rng.normal(size=(4, 2, 3))
+    stride, padding = 2, 1
+    L_out = (9 + 2 * padding - 3) // stride + 1
+    return {"x": x, "W": W, "b": rng.normal(size=4), "delta": rng.normal(size=(3, 4, L_out)),
+            "stride": stride, "padding": padding}
+
+
+def _conv_reference(x, W, b, delta, stride, padding):
+    from ..conv import Conv1D  # the layer itself, checked against torch.nn.Conv1d in its tests
+
+    layer = Conv1D(W.shape[1], W.shape[0], W.shape[2], stride=stride, padding=padding, weight=W, bias=b)
+    layer.forward(x)
+    dx = layer.backward(delta)
+    return layer.dW, layer.db, dx
+
+
+def _conv_mistakes(x, W, b, delta, stride, padding):
+    dW, db, _ = _conv_reference(x, W, b, delta, stride, padding)
+    return {"kernel flipped (that is a true convolution; the layer, like PyTorch's, does not flip)":
+            {"dW": dW[:, :, ::-1]},
+            "extra 1/n": {"dW": dW / len(x), "db": db / len(x)}}
+
+
+CONV1D = Exercise(
+    "conv1d", "A 1-D convolution's backward pass", "conv1d_backward(x, W, b, delta, stride, padding)",
+    "dW, db, dx",
+    """Forward (as torch.nn.Conv1d): x (N, C, L), W (O, C, K), b (O,); xp is x with `padding` zeros at
+both ends, and output position l reads the window xp[:, :, l·stride : l·stride + K]:
+  y[n, o, l] = b[o] + Σ_c Σ_k W[o, c, k] · xp[n, c, l·stride + k]
+You get delta = ∂L/∂y, shape (N, O, L_out). Derive:
+  dW (O, C, K): Σ over samples and positions of delta[n, o, l] times the window it saw
+  db (O,): the bias is added at every sample and every position
+  dx (N, C, L): each window's share W[o, c, k]·delta[n, o, l], added back where it was read
+               (windows overlap when stride < K), without the padding""",
+    "def conv1d_forward(x, W, b, stride, padding):\n"
+    "    N, C, L = x.shape\n"
+    "    O, _, K = W.shape\n"
+    "    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding)))\n"
+    "    L_out = (L + 2 * padding - K) // stride + 1\n"
+    "    y = np.empty((N, O, L_out))\n"
+    "    for l in range(L_out):\n"
+    "        window = xp[:, :, l * stride:l * stride + K]          # (N, C, K)\n"
+    "        y[:, :, l] = np.einsum(\"nck,ock->no\", window, W) + b\n"
+    "    return y",
+    _conv_inputs, _conv_reference, _conv_mistakes, _rows)
+
+
+# -- dropout ---------------------------------------------------------------------------------------------
+def _dropout_inputs(rng):
+    p = 0.25
+    return {"grad": rng.normal(size=(6, 5)), "mask": (rng.random((6, 5)) >= p).astype(np.float64), "p": p}
+
+
+DROPOUT = Exercise(
+    "dropout", "Inverted dropout's backward pass", "dropout_backward(grad, mask, p)", "dx",
+    """Forward in training (inverted dropout, as torch.nn.Dropout): each unit is kept with probability
+1 − p (mask = 1) or dropped (mask = 0), and the kept ones are scaled up so that the expected output
+equals the input:  y = x · mask / (1 − p).  At evaluation y = x.
+You get grad = ∂L/∂y and the mask the forward pass drew. Derive dx = ∂L/∂x.""",
+    "def dropout_forward(x, mask, p):\n    return x * mask / (1 - p)",
+    _dropout_inputs,
+    lambda grad, mask, p: grad * mask / (1 - p),
+    lambda grad, mask, p: {"forgot the 1/(1 − p) scale": {"dx": grad * mask},
+                           "scaled by 1/p instead of 1/(1 − p)": {"dx": grad * mask / p},
+                           "forgot the mask (dropped units pass no gradient)": {"dx": grad / (1 - p)}},
+    _rows)
+
+
+EXERCISES = (DENSE, SIGMOID, TANH, RELU, MSE, SOFTMAX_CE, BCE, SGD_MOMENTUM, ADAM, TWO_LAYER, CONV1D, DROPOUT)
