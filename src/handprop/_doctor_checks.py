@@ -315,7 +315,9 @@ def _step_size(ctx):
 
 def _check_inputs(ctx):
     X = ctx["X"].astype(np.float64)
-    std, mean = X.std(axis=0), X.mean(axis=0)
+    top = np.max(np.abs(X), axis=0, initial=0.0)
+    top[~(top > 0)] = 1.0  # statistics of X / top, scaled back: finite for any finite X (near 1e308 too)
+    std, mean = (X / top).std(axis=0) * top, (X / top).mean(axis=0) * top
     used = std > 0
     if not used.any():
         return None

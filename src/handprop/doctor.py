@@ -157,6 +157,13 @@ def diagnose(subject, X, y, *, model=None, loss=None, history=None, gradients=No
     recorder or ``optimizer`` when not given), ``held_out`` rows not trained on, ``(X, y)`` as the
     network sees them (for the train/held-out gap). The model's weights are not changed.
     """
+    # The doctor reads runs that overflowed: inf and NaN there are findings it reports, not warnings.
+    with np.errstate(all="ignore"):
+        return _diagnose(subject, X, y, model=model, loss=loss, history=history, gradients=gradients, lr=lr,
+                         optimizer=optimizer, held_out=held_out)
+
+
+def _diagnose(subject, X, y, *, model, loss, history, gradients, lr, optimizer, held_out):
     if isinstance(subject, History):
         history = subject
         if model is None:
