@@ -50,6 +50,24 @@ class Layer:
 
     param_names = ()
 
+    # Training buffers: None (the default) makes every forward/backward return fresh arrays, so an
+    # output you keep stays as it is. ``fit`` sets a dict here for its run (``reuse_buffers``): the
+    # outputs are then written into arrays made once per batch shape and overwritten at the next step.
+    buffers = None
+
+    def out(self, key, shape, dtype, *inputs):
+        """The array ``key`` of this ``shape`` and ``dtype`` to compute into (``out=``) while
+        training, or None (NumPy then allocates a fresh one): outside ``fit``, or when one of
+        ``inputs`` is not of ``dtype``."""
+        bufs = self.buffers
+        if bufs is None or any(a.dtype != dtype for a in inputs):
+            return None
+        key = (key, shape, dtype)
+        a = bufs.get(key)
+        if a is None:
+            a = bufs[key] = np.empty(shape, dtype)
+        return a
+
     def forward(self, x):
         raise NotImplementedError
 
@@ -209,19 +227,34 @@ class Dense(Layer):
 
     def forward(self, x):
         self.x = x
-        return x @ self.W + self.b
+        # z = x @ W + b
+        z = np.dot(x, self.W, out=self.out("z", (len(x), self.n_out), self.W.dtype, x))
+        z += self.b
+        return z
 
     def backward(self, delta, need_input_grad=True):
-        if self.x is None:
+        x = self.x
+        if x is None:
             raise self._missing_forward()
-        if np.shape(delta) != (len(self.x), self.n_out):
+        if np.shape(delta) != (len(x), self.n_out):
             raise ShapeError(f"{self!r}.backward: the gradient has shape {np.shape(delta)}, but the "
-                             f"layer's output for the last forward had shape {(len(self.x), self.n_out)}")
-        self.dW = self.x.T @ delta
-        self.db = delta.sum(axis=0)
-        if need_input_grad:
-            return delta @ self.W.T
-        return None
+                             f"layer's output for the last forward had shape {(len(x), self.n_out)}")
+        # in place into dW, db while training (fit); fresh arrays otherwise
+        same = self.buffers is not None and delta.dtype == x.dtype == self.dW.dtype == self.db.dtype
+        # dW = x.T @ delta
+        self.dW = np.dot(x.T, delta, out=self.dW if same else None)
+        # db = delta.sum(axis=0), written 1ᵀ delta (one BLAS call, faster than a sum over rows)
+        self.db = np.dot(self._ones(len(x), delta.dtype), delta, out=self.db if same else None)
+        if not need_input_grad:
+            return None
+        # dx = delta @ W.T
+        return np.dot(delta, self.W.T, out=self.out("dx", x.shape, delta.dtype, self.W))
+
+    def _ones(self, rows, dtype):
+        ones = self.__dict__.get("_ones_row")
+        if ones is None or ones.shape[0] != rows or ones.dtype != dtype:
+            ones = self._ones_row = np.ones(rows, dtype)
+        return ones
 
     def output_size(self, n_in):
         return self.n_out
