@@ -8,14 +8,10 @@
         model.backward(loss.backward())         # chain rule, layer by layer: dW, db
         optimizer.step(model.parameters())      # W -= lr * dW, ...
 
-Around that loop: validation data and metrics measured after every epoch, callbacks (early
-stopping, learning-rate schedules, checkpoints, loggers, a progress bar; see
-``handprop.callbacks``), a clean stop on Ctrl-C, and resuming from a checkpoint.
-
-The four lines inside are exactly the lines above (``handprop._engine.train_step``): the layers',
-loss's and optimizer's own methods, for handprop's classes and yours alike. While ``fit`` runs, the
-layers write their outputs into arrays made once per batch shape (``Layer.buffers``); outside it,
-every ``forward``/``backward`` returns fresh arrays.
+Around it: validation and metrics after every epoch, callbacks (``handprop.callbacks``), a clean
+stop on Ctrl-C, resuming from a checkpoint. Inside, the four lines run as written
+(``handprop._engine.train_step``): the layers', loss's and optimizer's own methods, for handprop's
+classes and yours alike; while ``fit`` steps, layers compute into buffers (``Layer.buffers``).
 """
 
 import math
@@ -24,8 +20,7 @@ import numpy as np
 
 from . import _arguments, _safety, initializers, losses, optimizers
 from . import metrics as _metrics
-from ._engine import runner as _runner
-from ._engine import train_step  # noqa: F401  (public: handprop.training.train_step)
+from ._engine import runner as _runner, train_step  # noqa: F401  (public: training.train_step)
 from ._gather import iter_batches  # noqa: F401  (public: handprop.training.iter_batches)
 from ._safety import InterruptGuard as _InterruptGuard
 from .errors import DataError, HandpropKeyError, HandpropTypeError, HandpropValueError, ShapeError
@@ -64,9 +59,8 @@ class History:
 
     def to_dict(self):
         """``{"epoch": [...], "loss": [...], ...}`` as plain Python numbers (JSON-able)."""
-        d = {"epoch": [int(e) for e in self.epoch]}
-        d.update({k: [float(v) for v in vals] for k, vals in self.history.items()})
-        return d
+        return {"epoch": [int(e) for e in self.epoch],
+                **{k: [float(v) for v in vals] for k, vals in self.history.items()}}
 
     @classmethod
     def from_dict(cls, d):
@@ -219,7 +213,9 @@ def _validation(model, X, y, validation_data, validation_split):
     return X, y, None, None
 
 
-def _apply_resume(resume, rng, callbacks, batch_size, shuffle):
+def _apply_resume(state, resume):
+    """Continue ``resume``'s run in ``state``; returns whether that run had already ended."""
+    rng, callbacks, batch_size, shuffle = state.rng, state.callbacks, state.batch_size, state.shuffle
     if not isinstance(resume, ResumeState):
         raise HandpropTypeError(f"resume must be what handprop.io.load_checkpoint(path).resume gives, got "
                                 f"{type(resume).__name__} {resume!r:.60}")
@@ -236,7 +232,11 @@ def _apply_resume(resume, rng, callbacks, batch_size, shuffle):
             raise HandpropValueError(
                 f"resume: the checkpoint holds the state of callback {key}, but this run's callbacks are: {have}")
         keys[key].load_state_dict(d)
-    return History.from_dict(resume.history)
+    state.history = History.from_dict(resume.history)
+    state.epoch = state.epochs_done = resume.epochs_done
+    if resume.stop_reason:
+        state.history.stop_reason = f"the checkpointed run had already ended: {resume.stop_reason}"
+    return bool(resume.stop_reason)
 
 
 def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, shuffle=True,
@@ -271,14 +271,12 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
         From ``handprop.io.load_checkpoint``: continue that run from its next epoch. With the same
         data and settings the result is bit-identical to a run that was never interrupted.
 
-    The loss recorded for an epoch is the mean of its batches' losses (weighted by batch size),
-    each measured before that batch's update; full-batch, it is exactly blog 000's printed loss.
-    Metrics and validation values are measured after the epoch's last update.
-
-    Ctrl-C stops training after the current batch and returns normally (``history.stop_reason``
-    says so); the model keeps its weights. A NaN or infinite loss raises ``DivergenceError``
-    unless a ``StopOnNonFinite`` callback is given; either way the model keeps the weights of the last
-    step whose loss was finite (the optimizer's state is reset), so nothing it learned is lost.
+    An epoch's loss is the mean of its batches' losses (weighted by batch size), each measured
+    before that batch's update (full-batch: blog 000's printed loss); metrics and validation values
+    come after the epoch's last update. Ctrl-C stops after the current batch and returns normally
+    (``history.stop_reason`` says so). A NaN or infinite loss raises ``DivergenceError`` unless a
+    ``StopOnNonFinite`` callback is given; either way the model keeps the weights of the last step
+    whose loss was finite (the optimizer's state is reset), so nothing it learned is lost.
     """
     model, loss, optimizer = _arguments.model("fit", model), losses.get(loss), optimizers.get(optimizer, lr)
     epochs, shuffle = _arguments.positive_int("epochs", epochs), _arguments.flag("shuffle", shuffle)
@@ -292,12 +290,8 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
     _safety.warn_big_batch(batch_size, len(X))
     rng = initializers.generator("seed", seed)
     state = TrainState(model, loss, optimizer, rng, History(), epochs, batch_size, shuffle, callbacks)
-    if resume is not None:
-        state.history = _apply_resume(resume, rng, callbacks, batch_size, shuffle)
-        state.epoch = state.epochs_done = resume.epochs_done
-        if resume.stop_reason:
-            state.history.stop_reason = f"the checkpointed run had already ended: {resume.stop_reason}"
-            return state.history
+    if resume is not None and _apply_resume(state, resume):
+        return state.history
     if _arguments.flag("progress", progress):
         from .callbacks import ProgressBar  # callbacks sit beside training; imported when used
 
@@ -310,8 +304,8 @@ def _train(state, X, y, X_val, y_val, metric_names, log_every):
     """``fit``'s run, from the callbacks' ``on_train_begin`` to their ``close``."""
     callbacks, rows = state.callbacks, min(state.batch_size or len(X), len(X))
     engine = _runner(state.model, state.loss, state.optimizer, rows)  # see handprop._engine
-    # Overflow on the way to a non-finite loss is expected when training diverges; it is caught
-    # (after every step) and reported once, as a DivergenceError, instead of as NumPy warnings.
+    # Overflow on the way to a non-finite loss (training diverging) is reported once, as a
+    # DivergenceError, not as NumPy warnings.
     errstate = np.errstate(over="ignore", invalid="ignore", divide="ignore")
     try:
         with _InterruptGuard() as guard, errstate:
@@ -323,9 +317,7 @@ def _train(state, X, y, X_val, y_val, metric_names, log_every):
     finally:
         engine.buffered(False)  # outputs are fresh arrays again
         for cb in callbacks:
-            close = getattr(cb, "close", None)
-            if close is not None:
-                close()
+            getattr(cb, "close", lambda: None)()
     state.history.stop_reason = state.stop_reason
 
 
@@ -334,9 +326,8 @@ def _steps(state, engine, guard, X, y):
     total, value, step, diverged = 0.0, float("nan"), 0, None
     engine.buffered(True)  # the layers compute into arrays made once per batch shape
     try:
-        n, batch_size = len(X), state.batch_size
-        batches = ((X, y),) if batch_size is None or batch_size >= n else iter_batches(
-            X, y, batch_size, state.shuffle, state.rng)
+        size = state.batch_size
+        batches = ((X, y),) if size is None or size >= len(X) else iter_batches(X, y, size, state.shuffle, state.rng)
         for step, (X_batch, y_batch) in enumerate(batches):
             value = engine.step(X_batch, y_batch)
             if not math.isfinite(value):
@@ -351,9 +342,9 @@ def _steps(state, engine, guard, X, y):
 
 
 def _divergence(state, diverged):
-    """Record a diverged epoch; hand it to the ``on_nonfinite`` handlers, or raise it."""
+    """Record a diverged epoch; hand it (the full story) to ``on_nonfinite`` handlers, or raise it."""
     state.history.record(state.epoch, loss=diverged.loss_value)
-    state.divergence = diverged  # the full story, for on_nonfinite handlers
+    state.divergence = diverged
     handlers = [cb for cb in state.callbacks if hasattr(cb, "on_nonfinite")]
     if not handlers:
         raise diverged
@@ -370,9 +361,8 @@ def _epochs(state, engine, guard, X, y, X_val, y_val, metric_names, log_every):
         for cb in callbacks:
             cb.on_epoch_begin(state)
         total, value, step, diverged = _steps(state, engine, guard, X, y)
-        # Every loss was finite, but was the last update? (An overflowing gradient.) The next
-        # step's loss would tell; we look now only if something reads the weights after this
-        # epoch: it costs as much as a step of a tiny network.
+        # Every loss was finite, but was the last update? The next step's loss would tell; we look
+        # now only if something reads the weights after this epoch (it costs a tiny network's step).
         if (diverged is None and not guard.requested and (epoch_end_work or epoch == epochs - 1)
                 and not engine.weights_finite()):
             diverged = _safety.diverged(engine, state.optimizer, epoch, step, float("nan"), "weights")
@@ -400,11 +390,10 @@ def _epochs(state, engine, guard, X, y, X_val, y_val, metric_names, log_every):
 
 def _epoch_end(state, X, y, X_val, y_val, metric_names, logs):
     """Metrics, validation values and the callbacks' ``on_epoch_end``, recorded in the history."""
-    model, loss = state.model, state.loss
     if metric_names:
-        logs.update(_measure(model, X, y, loss, metric_names, include_loss=False))
+        logs.update(_measure(state.model, X, y, state.loss, metric_names, include_loss=False))
     if X_val is not None:
-        val = _measure(model, X_val, y_val, loss, metric_names)
+        val = _measure(state.model, X_val, y_val, state.loss, metric_names)
         logs.update({"val_" + k: v for k, v in val.items()})
     for cb in state.callbacks:
         cb.on_epoch_end(state, logs)
