@@ -30,15 +30,19 @@ class StepRunner:
     """``train_step`` for every batch; the weights live in the layers and a ``Rollback`` keeps
     copies of them from before the last two steps."""
 
-    def __init__(self, model, loss, optimizer):
-        self.model, self.loss, self.optimizer = model, loss, optimizer
+    def __init__(self, model, loss, optimizer, after_step=()):
+        self.model, self.loss, self.optimizer, self.after_step = model, loss, optimizer, list(after_step)
         self.params = model.parameters()
         self.rollback = Rollback(self.params)
         self.buffers = [{} for _ in model.layers]  # each layer's, kept between epochs
+        self.on = False
 
     def buffered(self, on):
         """Let the layers compute into arrays made once per batch shape (``on``: the steps), or
         return fresh arrays (off: callbacks, metrics, and after ``fit``). See ``Layer.buffers``."""
+        if on == self.on:
+            return
+        self.on = on
         for layer, buffers in zip(self.model.layers, self.buffers):
             if on:
                 layer.buffers = buffers
@@ -51,7 +55,11 @@ class StepRunner:
 
     def step(self, x, y):
         self.rollback.before_step()
-        return train_step(self.model, self.loss, self.optimizer, self.params, x, y)
+        value = train_step(self.model, self.loss, self.optimizer, self.params, x, y)
+        if self.after_step and math.isfinite(value):  # an update was made
+            for hook in self.after_step:
+                hook()
+        return value
 
     def restore_last_good(self, what):
         return self.rollback.restore_last_good(what)
@@ -60,12 +68,12 @@ class StepRunner:
         return self.rollback.weights_finite()
 
 
-def runner(model, loss, optimizer, rows=None):
+def runner(model, loss, optimizer, rows=None, after_step=()):
     """The engine for ``fit``. Before anything runs, the optimizer is bound to the model (one that
     stepped another model is refused) and the memory that batches of ``rows`` rows take (outputs,
     gradients, scratch: 3 arrays per layer; and up to 6 arrays the size of the weights: two copies,
-    gradient, scratch, Adam's moments) is checked."""
-    getattr(optimizer, "inner", optimizer).bind(model.parameters())  # a GradientRecorder: what it wraps
+    gradient, scratch, Adam's moments) is checked. ``after_step`` functions run after every update."""
+    optimizer.bind(model.parameters())
     if rows is not None:
         model.check_memory(rows, "training on batches", copies=3, extra=6 * model.n_params * model.dtype.itemsize)
-    return StepRunner(model, loss, optimizer)
+    return StepRunner(model, loss, optimizer, after_step)

@@ -82,8 +82,9 @@ def _interpret(p):
 
 def cmd_xor(args):
     model, loss, optimizer, X, y = build_xor(args)
-    recorder = _gradient_recorder(optimizer)
-    history = model.fit(X, y, loss=loss, optimizer=recorder, epochs=args.epochs, log_every=args.log_every)
+    recorder = _gradient_recorder()
+    history = model.fit(X, y, loss=loss, optimizer=optimizer, epochs=args.epochs, log_every=args.log_every,
+                        callbacks=[recorder])
     pred = xor_probabilities(model, loss, X)
     print("\nFinal predictions:")
     print(np.array2string(pred, formatter={"float_kind": lambda v: f"{v:.4f}"}))
@@ -97,10 +98,9 @@ def cmd_xor(args):
 
 
 # -- teaching: explain, gradcheck, the training doctor and pictures ---------------------------------
-def _gradient_recorder(optimizer):
-    from .doctor import GradientRecorder  # records ‖∂L/∂W‖ per layer; the steps are the optimizer's own
-
-    return GradientRecorder(optimizer)
+def _gradient_recorder():
+    from .doctor import GradientRecorder  # a callback: records ‖∂L/∂W‖ per layer after each step
+    return GradientRecorder()
 
 
 def add_teaching_flags(p):
@@ -133,7 +133,7 @@ def after_training(args, model, loss, X, y, history, recorder=None, retry=None, 
         from .doctor import diagnose
 
         diagnosis = diagnose(model, X, y, loss=loss, history=history, gradients=recorder,
-                             optimizer=optimizer if optimizer is not None else getattr(recorder, "inner", None),
+                             optimizer=optimizer if optimizer is not None else getattr(recorder, "optimizer", None),
                              held_out=held_out)
         if not diagnosis.ok:
             print()

@@ -60,8 +60,11 @@ class Layer:
         training, or None (NumPy then allocates a fresh one): outside ``fit``, or when one of
         ``inputs`` is not of ``dtype``."""
         bufs = self.buffers
-        if bufs is None or any(a.dtype != dtype for a in inputs):
+        if bufs is None:
             return None
+        for a in inputs:
+            if a.dtype != dtype:
+                return None
         key = (key, shape, dtype)
         a = bufs.get(key)
         if a is None:

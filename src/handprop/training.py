@@ -14,6 +14,7 @@ stop on Ctrl-C, resuming from a checkpoint. Inside, the four lines run as writte
 classes and yours alike; while ``fit`` steps, layers compute into buffers (``Layer.buffers``).
 """
 
+import functools
 import math
 
 import numpy as np
@@ -294,7 +295,6 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
         return state.history
     if _arguments.flag("progress", progress):
         from .callbacks import ProgressBar  # callbacks sit beside training; imported when used
-
         callbacks.append(ProgressBar())
     _train(state, X, y, X_val, y_val, metric_names, log_every)
     return state.history
@@ -303,9 +303,9 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
 def _train(state, X, y, X_val, y_val, metric_names, log_every):
     """``fit``'s run, from the callbacks' ``on_train_begin`` to their ``close``."""
     callbacks, rows = state.callbacks, min(state.batch_size or len(X), len(X))
-    engine = _runner(state.model, state.loss, state.optimizer, rows)  # see handprop._engine
-    # Overflow on the way to a non-finite loss (training diverging) is reported once, as a
-    # DivergenceError, not as NumPy warnings.
+    hooks = [functools.partial(cb.on_step, state) for cb in callbacks if hasattr(cb, "on_step")]
+    engine = _runner(state.model, state.loss, state.optimizer, rows, hooks)  # see handprop._engine
+    # overflow on the way to a non-finite loss is reported once, as a DivergenceError, not as warnings
     errstate = np.errstate(over="ignore", invalid="ignore", divide="ignore")
     try:
         with _InterruptGuard() as guard, errstate:
