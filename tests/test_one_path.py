@@ -9,8 +9,21 @@ import math
 import numpy as np
 import pytest
 
-from handprop import (BCE, MSE, SGD, Adam, CrossEntropy, Dense, HalfSSE, Identity, LeakyReLU, ReLU,
-                      Sequential, Sigmoid, Softmax, Tanh)
+from handprop import (
+    MSE,
+    SGD,
+    Adam,
+    CrossEntropy,
+    Dense,
+    HalfSSE,
+    Identity,
+    LeakyReLU,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 from handprop.callbacks import Callback
 
 ACTIVATIONS = [Sigmoid, Tanh, ReLU, LeakyReLU, Softmax, Identity]
@@ -122,7 +135,7 @@ def test_outputs_a_user_keeps_are_never_overwritten():
     X, y = rng.standard_normal((8, 3)), rng.standard_normal((8, 2))
     model = Sequential([Dense(3, 5, rng=rng), Sigmoid(), Dense(5, 5, rng=rng), ReLU(), Dense(5, 2, rng=rng), Softmax()])
     # outside fit, every forward and backward returns fresh arrays
-    out = [layer.forward(X if i == 0 else out[-1]) for i, layer in enumerate(model.layers[:1])]
+    z = model.layers[0].forward(X)
     first, first_copy = model.forward(X), model.forward(X).copy()
     grad, grad_copy = model.backward(np.ones((8, 2))), model.backward(np.ones((8, 2))).copy()
     keep = KeepPredictions(X)
@@ -132,7 +145,7 @@ def test_outputs_a_user_keeps_are_never_overwritten():
     for kept, copy in [(first, first_copy), (grad, grad_copy)] + keep.kept:
         np.testing.assert_array_equal(kept, copy)
     assert not np.array_equal(keep.kept[0][1], keep.kept[-1][1])  # training moved the predictions
-    assert out[0] is not model.layers[0].forward(X)
+    assert z is not model.layers[0].forward(X)
     assert all(layer.buffers is None for layer in model.layers)  # fit hands the layers back unbuffered
     # (a parameter's gradient, ``dW``, is the layer's own array: fit writes it in place, as
     # optimizers write ``W``; read it after backward, copy it to keep it)
