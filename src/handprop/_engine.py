@@ -15,7 +15,8 @@ from ._safety import Rollback
 def train_step(model, loss, optimizer, params, X, y):
     """One forward/backward/update on a batch, with the public methods, exactly as the blogs' loop
     does it; returns the batch's loss (before the update). A batch whose loss is not finite makes
-    no update (its gradient would carry NaN into the weights)."""
+    no update (its gradient would carry NaN into the weights). ``params``: ``model.parameters()``,
+    or ``model.flat_parameters()`` (one update over one array)."""
     out = X
     for layer in model.layers:
         out = layer.forward(out)
@@ -33,15 +34,26 @@ class StepRunner:
     def __init__(self, model, loss, optimizer, after_step=()):
         self.model, self.loss, self.optimizer, self.after_step = model, loss, optimizer, list(after_step)
         self.params = model.parameters()
-        self.rollback = Rollback(self.params)
+        self.flat, self.rollback = None, None
+        self._weights()
         self.buffers = [{} for _ in model.layers]  # each layer's, kept between epochs
         self.on = False
+
+    def _weights(self):
+        """The model's weights as one flat array if they can be (one update, one rollback copy),
+        else the parameters one by one; the rollback copies whichever it is."""
+        flat = self.model.flat_parameters()
+        if flat is not self.flat or self.rollback is None:
+            self.flat = flat
+            self.rollback = Rollback([flat] if flat is not None else self.params, self.steps)
 
     def buffered(self, on):
         """Let the layers compute into arrays made once per batch shape (``on``: the steps), or
         return fresh arrays (off: callbacks, metrics, and after ``fit``). See ``Layer.buffers``."""
         if on == self.on:
             return
+        if on:  # a callback may have given a layer a new array: the weights are looked up again
+            self._weights()
         self.on = on
         for layer, buffers in zip(self.model.layers, self.buffers):
             if on:
@@ -51,11 +63,11 @@ class StepRunner:
 
     @property
     def steps(self):
-        return self.rollback.step
+        return self.rollback.step if self.rollback is not None else 0
 
     def step(self, x, y):
         self.rollback.before_step()
-        value = train_step(self.model, self.loss, self.optimizer, self.params, x, y)
+        value = train_step(self.model, self.loss, self.optimizer, self.flat or self.params, x, y)
         if self.after_step and math.isfinite(value):  # an update was made
             for hook in self.after_step:
                 hook()

@@ -142,10 +142,10 @@ def all_finite(arrays):
 class Rollback:
     """Copies of the weights before the last two steps; ``restore`` puts back the last good ones."""
 
-    def __init__(self, params):
+    def __init__(self, params, step=0):
         self.params = params
         self.buffers = [[np.empty_like(p.value) for p in params] for _ in range(2)]
-        self.step = 0  # steps taken in this fit call
+        self.step = self.start = step  # steps taken in this fit call; copies are made from ``start`` on
         # Looked up once: optimizers update parameters in place, so the arrays stay the same ones.
         self._pairs = [list(zip(bufs, [p.value for p in params])) for bufs in self.buffers]
 
@@ -159,7 +159,9 @@ class Rollback:
 
     def restore(self, back):
         """Put back the weights from before the step ``back`` steps ago (1: the last step taken)."""
-        back = min(back, self.step)
+        back = min(back, self.step - self.start)
+        if back == 0:  # no copy was made yet: the weights are as they are
+            return all_finite(p.value for p in self.params)
         for buf, p in zip(self.buffers[(self.step - back) % 2], self.params):
             p.value[...] = buf
         return all_finite(p.value for p in self.params)

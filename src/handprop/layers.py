@@ -42,6 +42,59 @@ class Parameter:
         return f"Parameter({type(self.layer).__name__}.{self.name}, shape={self.value.shape})"
 
 
+class FlatParameters:
+    """Parameters whose arrays are views into one flat array (``value``), their gradients views
+    into another (``grad``): an optimizer updates them all in one call, a rollback is one copy.
+
+    The layers still read and write ``W``, ``b``, ``dW``, ``db``: those names now point into the
+    flat arrays. ``of(params)`` makes one (None where the parameters cannot share an array).
+    """
+
+    def __init__(self, params, dtype):
+        self.params = params
+        total = sum(p.value.size for p in params)
+        self.value, self.grad = np.empty(total, dtype), np.zeros(total, dtype)
+        self.views, at = [], 0
+        for p in params:
+            w, g = p.value, getattr(p.layer, p.grad_name, None)
+            view = self.value[at:at + w.size].reshape(w.shape)
+            grad = self.grad[at:at + w.size].reshape(w.shape)
+            view[...] = w
+            if g is not None and np.shape(g) == w.shape:
+                grad[...] = g
+            at += w.size
+            setattr(p.layer, p.name, view)
+            setattr(p.layer, p.grad_name, grad)
+            self.views.append((p.layer, p.name, p.grad_name, view, grad))
+
+    @classmethod
+    def of(cls, params):
+        """``FlatParameters`` over ``params`` (from ``parameters()``), or None if they are not
+        all arrays of one float type, or if two share memory (tied weights stay as they are)."""
+        if not params or any(type(p) is not Parameter or type(p.value) is not np.ndarray for p in params):
+            return None
+        dtypes = {p.value.dtype for p in params}
+        if len(dtypes) != 1 or next(iter(dtypes)).kind != "f":
+            return None
+        values = [p.value for p in params]
+        if any(np.may_share_memory(a, b) for i, a in enumerate(values) for b in values[i + 1:]):
+            return None
+        return cls(params, dtypes.pop())
+
+    def held(self):
+        """Whether every layer still holds its view (nobody assigned a new array to ``W``)."""
+        return all(getattr(layer, name) is view for layer, name, _, view, _ in self.views)
+
+    def gather_grads(self):
+        """Bring into ``grad`` any gradient a layer set as a new array (its ``backward`` rebinds ``dW``
+        instead of writing in place): the update then reads every layer's own gradient."""
+        for layer, _, grad_name, _, grad in self.views:
+            g = getattr(layer, grad_name)
+            if g is not grad:
+                grad[...] = g
+                setattr(layer, grad_name, grad)
+
+
 class Layer:
     """Base class: subclasses implement ``forward`` and ``backward``.
 

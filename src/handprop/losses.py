@@ -94,7 +94,7 @@ class MSE(Loss):
         with np.errstate(all="ignore"):  # beyond 1e154 the square overflows: the loss is inf, honestly
             diff = self.pred - self.target
             # L = Σ (pred − y)² / n  (np.mean's sum and division, without its Python wrapper)
-            return float(np.add.reduce(np.multiply(diff, diff, out=diff), axis=None)) / diff.size
+            return float(np.add.reduce(diff * diff, axis=None)) / np.size(diff)
 
     def backward(self):
         pred, target = self._cached()
@@ -114,7 +114,7 @@ class HalfSSE(Loss):
         with np.errstate(all="ignore"):  # beyond 1e154 the square overflows: the loss is inf, honestly
             diff = self.pred - self.target
             # L = ½ Σ (pred − y)²
-            return float(0.5 * np.add.reduce(np.multiply(diff, diff, out=diff), axis=None))
+            return float(0.5 * np.add.reduce(diff * diff, axis=None))
 
     def backward(self):
         pred, target = self._cached()

@@ -26,7 +26,7 @@ import numpy as np
 
 from ._arguments import flag
 from .errors import HandpropValueError
-from .layers import Parameter
+from .layers import FlatParameters, Parameter
 
 
 def _check(name, value, low, high=None, low_inclusive=True, high_inclusive=False):
@@ -85,11 +85,21 @@ class Optimizer:
         return state
 
     def step(self, params):
-        """Apply one update to every parameter of ``params`` (from ``model.parameters()``)."""
+        """Apply one update to every parameter of ``params``: ``model.parameters()``, or
+        ``model.flat_parameters()`` (the same numbers; see ``step_flat``)."""
+        if isinstance(params, FlatParameters):
+            params.gather_grads()
+            return self.step_flat(params)
         self._count_step(params)
         update = self.update
         for i, p in enumerate(params):
             update(i, *_value_and_grad(p))
+
+    def step_flat(self, flat):
+        """One update of the parameters of ``flat`` (``FlatParameters``: all the weights in one
+        array, all the gradients in another). An optimizer whose rule needs no per-parameter state
+        makes it one call over the flat arrays; this default updates the parameters one by one."""
+        self.step(flat.params)
 
     def _count_step(self, params):
         if params is not getattr(self, "_checked", None):  # the same list as last time: checked
@@ -172,7 +182,7 @@ class SGD(Optimizer):
         self.velocity = [None] * len(params)
 
     def step(self, params):
-        if self.momentum or self.weight_decay or type(self).update is not SGD.update:
+        if isinstance(params, FlatParameters) or not self._plain():
             return super().step(params)
         # plain SGD, the update below without a method call per parameter (tiny networks feel it)
         self._count_step(params)
@@ -183,6 +193,20 @@ class SGD(Optimizer):
             if tmp is None or tmp.shape != w.shape or tmp.dtype != w.dtype:
                 tmp = self._array(scratch, i, w)
             w -= np.multiply(g, lr, out=tmp)  # W −= lr · dW
+
+    def _plain(self):
+        """Whether the update is ``W −= lr · dW`` (no momentum, no decay, ``update`` not overridden)."""
+        return not (self.momentum or self.weight_decay or type(self).update is not SGD.update)
+
+    def step_flat(self, flat):
+        if not self._plain():
+            return super().step_flat(flat)
+        self._count_step(flat.params)
+        tmp = getattr(self, "_flat_scratch", None)
+        if tmp is None or tmp.shape != flat.value.shape or tmp.dtype != flat.value.dtype:
+            tmp = self._flat_scratch = np.empty_like(flat.value)
+        # W −= lr · dW, for every parameter of the model at once
+        flat.value -= np.multiply(flat.grad, self.lr, out=tmp)
 
     def update(self, i, w, g):
         tmp = self._scratch[i]
