@@ -149,3 +149,51 @@ def test_outputs_a_user_keeps_are_never_overwritten():
     assert all(layer.buffers is None for layer in model.layers)  # fit hands the layers back unbuffered
     # (a parameter's gradient, ``dW``, is the layer's own array: fit writes it in place, as
     # optimizers write ``W``; read it after backward, copy it to keep it)
+
+
+# -- one home for the weights: views into one flat array ---------------------------------------------
+
+def test_the_weights_are_views_into_one_flat_array_and_sgd_updates_it_in_one_call():
+    rng = np.random.default_rng(3)
+    model = Sequential([Dense(3, 4, rng=rng), Tanh(), Dense(4, 2, rng=rng)])
+    flat = model.flat_parameters()
+    params = model.parameters()
+    assert flat.value.size == model.n_params == sum(p.value.size for p in params)
+    for p in params:  # each layer's W, b (and dW, db) is a part of the flat arrays
+        assert np.shares_memory(p.value, flat.value) and np.shares_memory(p.grad, flat.grad)
+    X, y = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+    twin = Sequential([Dense(3, 4, weight=model.layers[0].W, bias=model.layers[0].b), Tanh(),
+                       Dense(4, 2, weight=model.layers[2].W, bias=model.layers[2].b)])
+    for m in (model, twin):
+        loss = MSE()
+        loss.forward(m.forward(X), y)
+        m.backward(loss.backward())
+    before = [p.value.copy() for p in params]
+    SGD(lr=0.3).step(flat)                      # one call over the flat arrays
+    SGD(lr=0.3).step(twin.parameters())         # parameter by parameter
+    for p, q, w in zip(params, twin.parameters(), before):
+        np.testing.assert_array_equal(p.value, q.value)
+        np.testing.assert_array_equal(p.value, w - 0.3 * p.grad)  # W −= lr · dW
+
+
+def test_a_layer_given_a_new_array_trains_with_it():
+    rng = np.random.default_rng(4)
+    X, y = rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
+    model = Sequential([Dense(3, 2, rng=rng)])
+    new_W = np.full((3, 2), 0.5)
+    model.layers[0].W = new_W                   # the user's own array replaces the view
+    twin = Sequential([Dense(3, 2, weight=new_W, bias=model.layers[0].b)])
+    model.fit(X, y, optimizer=SGD(lr=0.1), epochs=3)
+    twin.fit(X, y, optimizer=SGD(lr=0.1), epochs=3)
+    np.testing.assert_array_equal(model.layers[0].W, twin.layers[0].W)
+    assert np.shares_memory(model.layers[0].W, model.flat_parameters().value)
+
+
+def test_tied_weights_stay_tied():
+    rng = np.random.default_rng(5)
+    first, second = Dense(3, 3, rng=rng), Dense(3, 3, rng=rng)
+    second.W = first.W                           # one array in two layers
+    model = Sequential([first, Tanh(), second])
+    assert model.flat_parameters() is None       # they cannot be two parts of one flat array
+    model.fit(rng.standard_normal((4, 3)), rng.standard_normal((4, 3)), optimizer=SGD(lr=0.1), epochs=2)
+    assert model.layers[0].W is model.layers[2].W

@@ -179,7 +179,7 @@ class Rollback:
 def diverged(runner, optimizer, epoch, step, value, what):
     """Restore the last good weights and build the DivergenceError that says what happened.
 
-    ``runner`` is the engine running the steps (``training``'s ``StepRunner`` or ``_fused.Fused``);
+    ``runner`` is the engine running the steps (``handprop._engine.StepRunner``);
     ``what`` is "loss" (a step's loss was not finite) or "weights" (an update made them non-finite).
     """
     ok = runner.restore_last_good(what)
