@@ -104,7 +104,7 @@ class Layer:
     param_names = ()
 
     # Training buffers: None (the default) makes every forward/backward return fresh arrays, so an
-    # output you keep stays as it is. ``fit`` sets a dict here for its run (``reuse_buffers``): the
+    # output you keep stays as it is. ``fit`` sets a dict here while it steps (``StepRunner.buffered``): the
     # outputs are then written into arrays made once per batch shape and overwritten at the next step.
     buffers = None
 
