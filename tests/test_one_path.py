@@ -197,3 +197,28 @@ def test_tied_weights_stay_tied():
     assert model.flat_parameters() is None       # they cannot be two parts of one flat array
     model.fit(rng.standard_normal((4, 3)), rng.standard_normal((4, 3)), optimizer=SGD(lr=0.1), epochs=2)
     assert model.layers[0].W is model.layers[2].W
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS, ids=lambda f: repr(f()))
+def test_every_optimizer_updates_the_flat_array_as_it_updates_each_parameter(optimizer):
+    """``step(model.flat_parameters())``: one update over the flat arrays, the same numbers as
+    ``step(model.parameters())``, and a state whose per-parameter lists (what checkpoints keep) agree."""
+    rng = np.random.default_rng(6)
+    X, y = rng.standard_normal((7, 3)), rng.standard_normal((7, 2))
+    a = Sequential([Dense(3, 4, rng=np.random.default_rng(0)), Tanh(), Dense(4, 2, rng=np.random.default_rng(1))])
+    b = Sequential([Dense(3, 4, rng=np.random.default_rng(0)), Tanh(), Dense(4, 2, rng=np.random.default_rng(1))])
+    opt_a, opt_b = optimizer(), optimizer()
+    for step in range(4):
+        for model, opt, params in ((a, opt_a, a.flat_parameters()), (b, opt_b, b.parameters())):
+            loss = MSE()
+            loss.forward(model.forward(X), y)
+            model.backward(loss.backward())
+            opt.step(params)
+        if step == 1:  # a checkpoint's state taken back in the middle: the flat state follows it
+            opt_a.load_state_dict(opt_b.state_dict())
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_array_equal(p.value, q.value)
+    assert opt_a.t == opt_b.t == 4
+    for name in opt_a.state_names:
+        for x, z in zip(getattr(opt_a, name), getattr(opt_b, name)):
+            np.testing.assert_array_equal(x, z)

@@ -97,9 +97,28 @@ class Optimizer:
 
     def step_flat(self, flat):
         """One update of the parameters of ``flat`` (``FlatParameters``: all the weights in one
-        array, all the gradients in another). An optimizer whose rule needs no per-parameter state
-        makes it one call over the flat arrays; this default updates the parameters one by one."""
-        self.step(flat.params)
+        array, all the gradients in another). handprop's rules are elementwise, so their own
+        ``update`` runs once over the flat arrays, the state (momentum, moments) flat too, its
+        per-parameter lists views into it; an ``update`` of your own gets the parameters one by one."""
+        if type(self).update not in _ELEMENTWISE:
+            return self.step(flat.params)
+        self._count_step(flat.params)
+        kept = {name: getattr(self, name) for name in (*self.state_names, "_scratch", "_decayed")}
+        flat_state = self.__dict__.setdefault("_flat", {})  # the flat state arrays
+        try:  # the flat arrays as parameter 0 of one-element state lists, for ``update``
+            for name in self.state_names:
+                setattr(self, name, [_flat_state(flat_state, name, kept[name], flat)])
+            for name in ("_scratch", "_decayed"):
+                setattr(self, name, [flat_state.get(name)])
+            self.update(0, flat.value, flat.grad)
+            for name in (*self.state_names, "_scratch", "_decayed"):
+                flat_state[name] = getattr(self, name)[0]
+        finally:
+            for name, value in kept.items():
+                setattr(self, name, value)
+        for name in self.state_names:  # the per-parameter lists (checkpoints) view the flat state
+            if flat_state[name] is not None and not _views_of(kept[name], flat_state[name]):
+                kept[name][:] = _split(flat_state[name], flat)
 
     def _count_step(self, params):
         if params is not getattr(self, "_checked", None):  # the same list as last time: checked
@@ -277,6 +296,34 @@ class Adam(Optimizer):
 
     def __repr__(self):
         return f"Adam(lr={self.lr}, betas={self.betas}, eps={self.eps}, weight_decay={self.weight_decay})"
+
+
+_ELEMENTWISE = (SGD.update, Adam.update)  # rules that give the same numbers over one flat array
+
+
+def _split(array, flat):
+    """``array`` (shaped like ``flat.value``) cut into views shaped like each parameter."""
+    parts, at = [], 0
+    for p in flat.params:
+        size = p.value.size
+        parts.append(array[at:at + size].reshape(p.value.shape))
+        at += size
+    return parts
+
+
+def _views_of(arrays, array):
+    return all(a is not None and a.base is array for a in arrays)
+
+
+def _flat_state(cache, name, arrays, flat):
+    """The flat array of state ``name``: the cached one while the per-parameter ``arrays`` are still
+    its views, else their values joined (a checkpoint loaded new ones), or None before the first step."""
+    array = cache.get(name)
+    if array is not None and array.shape == flat.value.shape and _views_of(arrays, array):
+        return array
+    if any(a is None for a in arrays):
+        return None
+    return np.concatenate([np.ravel(a) for a in arrays]).astype(flat.value.dtype, copy=False)
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
