@@ -53,6 +53,8 @@ class FlatParameters:
     def __init__(self, params, dtype):
         self.params = params
         total = sum(p.value.size for p in params)
+        check_memory(f"the model's weights and gradients in one array each (2 × {total:,} {dtype})",
+                     2 * total * np.dtype(dtype).itemsize, "use fewer units")
         self.value, self.grad = np.empty(total, dtype), np.zeros(total, dtype)
         self.views, at = [], 0
         for p in params:
