@@ -222,3 +222,31 @@ def test_every_optimizer_updates_the_flat_array_as_it_updates_each_parameter(opt
     for name in opt_a.state_names:
         for x, z in zip(getattr(opt_a, name), getattr(opt_b, name)):
             np.testing.assert_array_equal(x, z)
+
+
+@pytest.mark.parametrize("optimizer,copies", [(lambda: SGD(lr=0.05), 1), (lambda: SGD(lr=0.05, momentum=0.9), 12),
+                                              (lambda: Adam(lr=0.01), 12)], ids=["sgd", "momentum", "adam"])
+def test_plain_sgd_keeps_the_last_weights_without_copying_them(monkeypatch, optimizer, copies):
+    """The divergence guard: plain SGD writes each update into a spare array, so the weights before it
+    stay there (one copy for the whole run, before its first step); other optimizers update in place
+    and the rollback copies the weights before every step. Afterwards, ``layer.W`` is the array it was."""
+    from handprop import _safety
+
+    made = []
+    original = _safety.Rollback.before_step
+    monkeypatch.setattr(_safety.Rollback, "before_step", lambda self: made.append(1) or original(self))
+    rng = np.random.default_rng(7)
+    X, y = rng.standard_normal((12, 3)), rng.standard_normal((12, 2))
+    model = Sequential([Dense(3, 4, rng=rng), Tanh(), Dense(4, 2, rng=rng)])
+    arrays = [p.value for p in model.parameters()]
+    twin = Sequential([Dense(3, 4, weight=model.layers[0].W, bias=model.layers[0].b), Tanh(),
+                       Dense(4, 2, weight=model.layers[2].W, bias=model.layers[2].b)])
+    model.fit(X, y, optimizer=optimizer(), epochs=3, batch_size=3, seed=0)  # 12 steps, an even and an odd count
+    assert len(made) == copies
+    assert all(p.value is a for p, a in zip(model.parameters(), arrays))
+    model.fit(X, y, optimizer=SGD(lr=0.05), epochs=1, batch_size=5, seed=1)  # 3 steps: ends in the spare array
+    assert all(p.value is a for p, a in zip(model.parameters(), arrays))
+    twin.fit(X, y, optimizer=optimizer(), epochs=3, batch_size=3, seed=0, callbacks=[Callback()])  # epoch-end work
+    twin.fit(X, y, optimizer=SGD(lr=0.05), epochs=1, batch_size=5, seed=1)
+    for p, q in zip(model.parameters(), twin.parameters()):
+        np.testing.assert_array_equal(p.value, q.value)

@@ -28,13 +28,14 @@ def train_step(model, loss, optimizer, params, X, y):
 
 
 class StepRunner:
-    """``train_step`` for every batch; the weights live in the layers and a ``Rollback`` keeps
-    copies of them from before the last two steps."""
+    """``train_step`` for every batch; the weights live in the layers. To restore the last good
+    weights after a diverged step: with plain SGD over flat weights, the spare array the update
+    wrote from (no copy); otherwise a ``Rollback``'s copies from before the last two steps."""
 
     def __init__(self, model, loss, optimizer, after_step=()):
         self.model, self.loss, self.optimizer, self.after_step = model, loss, optimizer, list(after_step)
         self.params = model.parameters()
-        self.flat, self.rollback = None, None
+        self.flat, self.rollback, self.steps = None, None, 0
         self._weights()
         self.buffers = [{} for _ in model.layers]  # each layer's, kept between epochs
         self.on = False
@@ -54,6 +55,8 @@ class StepRunner:
             return
         if on:  # a callback may have given a layer a new array: the weights are looked up again
             self._weights()
+            if self.flat is not None:
+                self.flat.double_buffered = True
         self.on = on
         for layer, buffers in zip(self.model.layers, self.buffers):
             if on:
@@ -61,12 +64,19 @@ class StepRunner:
             else:
                 layer.__dict__.pop("buffers", None)
 
-    @property
-    def steps(self):
-        return self.rollback.step if self.rollback is not None else 0
+    def finish(self):
+        """After the run: fresh outputs again, and the weights back in the layers' first arrays
+        (while ``fit`` steps they may be in the spare one: read them as ``layer.W``, not through a
+        reference kept from before)."""
+        self.buffered(False)
+        if self.flat is not None:
+            self.flat.settle()
+            self.flat.double_buffered = False
 
     def step(self, x, y):
-        self.rollback.before_step()
+        if self.flat is None or not self.flat.swapped:  # else the spare array keeps the last weights
+            self.rollback.before_step()
+        self.steps += 1
         value = train_step(self.model, self.loss, self.optimizer, self.flat or self.params, x, y)
         if self.after_step and math.isfinite(value):  # an update was made
             for hook in self.after_step:
@@ -74,6 +84,11 @@ class StepRunner:
         return value
 
     def restore_last_good(self, what):
+        """The weights before the last update (``what``: see ``Rollback.restore_last_good``)."""
+        if self.flat is not None and self.flat.swapped:  # they are in the spare array: no copy was made
+            self.flat.swap()
+            self.flat.swapped = False
+            return self.weights_finite()
         return self.rollback.restore_last_good(what)
 
     def weights_finite(self):

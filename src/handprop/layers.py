@@ -51,23 +51,58 @@ class FlatParameters:
     """
 
     def __init__(self, params, dtype):
-        self.params = params
         total = sum(p.value.size for p in params)
         check_memory(f"the model's weights and gradients in one array each (2 × {total:,} {dtype})",
                      2 * total * np.dtype(dtype).itemsize, "use fewer units")
         self.value, self.grad = np.empty(total, dtype), np.zeros(total, dtype)
-        self.views, at = [], 0
-        for p in params:
-            w, g = p.value, getattr(p.layer, p.grad_name, None)
-            view = self.value[at:at + w.size].reshape(w.shape)
-            grad = self.grad[at:at + w.size].reshape(w.shape)
-            view[...] = w
-            if g is not None and np.shape(g) == w.shape:
+        self.params, self.slots = params, [(p.layer, p.name, p.grad_name) for p in params]
+        self.weight_views, self.grad_views = self.cut(self.value), self.cut(self.grad)
+        for p, view, grad in zip(params, self.weight_views, self.grad_views):
+            g = getattr(p.layer, p.grad_name, None)
+            view[...] = p.value
+            if g is not None and np.shape(g) == view.shape:
                 grad[...] = g
-            at += w.size
             setattr(p.layer, p.name, view)
             setattr(p.layer, p.grad_name, grad)
-            self.views.append((p.layer, p.name, p.grad_name, view, grad))
+        self.primary, self.spare, self.spare_views = self.value, None, None
+        # While fit steps (``double_buffered``), plain SGD writes the next weights into ``spare`` and
+        # swaps: the weights from before the last update are kept without a copy (``swapped``).
+        self.double_buffered = self.swapped = False
+
+    def cut(self, array):
+        """``array`` (shaped like ``value``) as views shaped like each parameter, in order."""
+        views, at = [], 0
+        for p in self.params:
+            views.append(array[at:at + p.value.size].reshape(p.value.shape))
+            at += p.value.size
+        return views
+
+    def next_array(self):
+        """The array an update writes the next weights into: ``value`` itself (in place), or while
+        double-buffered the spare one (made on first use)."""
+        if not self.double_buffered:
+            return self.value
+        if self.spare is None:
+            self.spare = np.empty_like(self.value)
+            self.spare_views = self.cut(self.spare)
+        return self.spare
+
+    def swap(self):
+        """The spare array becomes the weights (the layers' ``W``, ``b`` point into it); the
+        weights become the spare. After an update: it holds the weights from before the update."""
+        self.value, self.spare = self.spare, self.value
+        self.weight_views, self.spare_views = self.spare_views, self.weight_views
+        for (layer, name, _), view in zip(self.slots, self.weight_views):
+            setattr(layer, name, view)
+        self.swapped = True  # the spare holds the weights from before (a restore sets it back to False)
+
+    def settle(self):
+        """Put the weights back into the first array (one copy if they are in the spare), so that
+        ``layer.W`` is the same array before and after ``fit``."""
+        if self.value is not self.primary:
+            self.primary[...] = self.value
+            self.swap()
+        self.swapped = False
 
     @classmethod
     def of(cls, params):
@@ -85,12 +120,12 @@ class FlatParameters:
 
     def held(self):
         """Whether every layer still holds its view (nobody assigned a new array to ``W``)."""
-        return all(getattr(layer, name) is view for layer, name, _, view, _ in self.views)
+        return all(getattr(layer, name) is view for (layer, name, _), view in zip(self.slots, self.weight_views))
 
     def gather_grads(self):
         """Bring into ``grad`` any gradient a layer set as a new array (its ``backward`` rebinds ``dW``
         instead of writing in place): the update then reads every layer's own gradient."""
-        for layer, _, grad_name, _, grad in self.views:
+        for (layer, _, grad_name), grad in zip(self.slots, self.grad_views):
             g = getattr(layer, grad_name)
             if g is not grad:
                 grad[...] = g

@@ -118,7 +118,7 @@ class Optimizer:
                 setattr(self, name, value)
         for name in self.state_names:  # the per-parameter lists (checkpoints) view the flat state
             if flat_state[name] is not None and not _views_of(kept[name], flat_state[name]):
-                kept[name][:] = _split(flat_state[name], flat)
+                kept[name][:] = flat.cut(flat_state[name])
 
     def _count_step(self, params):
         if params is not getattr(self, "_checked", None):  # the same list as last time: checked
@@ -224,8 +224,11 @@ class SGD(Optimizer):
         tmp = getattr(self, "_flat_scratch", None)
         if tmp is None or tmp.shape != flat.value.shape or tmp.dtype != flat.value.dtype:
             tmp = self._flat_scratch = np.empty_like(flat.value)
-        # W −= lr · dW, for every parameter of the model at once
-        flat.value -= np.multiply(flat.grad, self.lr, out=tmp)
+        nxt = flat.next_array()  # flat.value itself, or while fit steps the spare array
+        # W' = W − lr · dW, for every parameter of the model at once
+        np.subtract(flat.value, np.multiply(flat.grad, self.lr, out=tmp), out=nxt)
+        if nxt is not flat.value:
+            flat.swap()  # the weights from before this update stay in the spare array: fit's rollback
 
     def update(self, i, w, g):
         tmp = self._scratch[i]
@@ -299,16 +302,6 @@ class Adam(Optimizer):
 
 
 _ELEMENTWISE = (SGD.update, Adam.update)  # rules that give the same numbers over one flat array
-
-
-def _split(array, flat):
-    """``array`` (shaped like ``flat.value``) cut into views shaped like each parameter."""
-    parts, at = [], 0
-    for p in flat.params:
-        size = p.value.size
-        parts.append(array[at:at + size].reshape(p.value.shape))
-        at += size
-    return parts
 
 
 def _views_of(arrays, array):

@@ -315,7 +315,7 @@ def _train(state, X, y, X_val, y_val, metric_names, log_every):
             for cb in callbacks:
                 cb.on_train_end(state)
     finally:
-        engine.buffered(False)  # outputs are fresh arrays again
+        engine.finish()  # outputs are fresh arrays again, the weights in their first arrays
         for cb in callbacks:
             getattr(cb, "close", lambda: None)()
     state.history.stop_reason = state.stop_reason
