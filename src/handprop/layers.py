@@ -136,6 +136,10 @@ class Layer:
     """Base class: subclasses implement ``forward`` and ``backward``.
 
     ``param_names`` lists the trainable attributes; the gradient of ``name`` lives in ``"d" + name``.
+    A ``Sequential`` puts them into one flat array (``FlatParameters``): the attributes are replaced by
+    views holding the same values, so read them through the attribute (``self.W``) at every call,
+    never through another reference kept from ``__init__``. ``backward`` may write the gradients in
+    place or assign new arrays; both reach the optimizer.
     """
 
     param_names = ()
