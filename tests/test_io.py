@@ -212,9 +212,9 @@ def test_only_losses_and_optimizers_a_file_can_name_again_are_saved(tmp_path):
     with pytest.raises(HandpropValueError, match=refused):
         fit(model, X, y, loss="ce", optimizer=MySGD(lr=0.1), epochs=1, callbacks=[ModelCheckpoint(tmp_path / "c.npz")])
     assert not (tmp_path / "x.npz").exists() and not (tmp_path / "c.npz").exists()
-    # the doctor's recorder is a wrapper: the checkpoint holds the optimizer it wraps
-    fit(model, X, y, loss="ce", optimizer=GradientRecorder(SGD(lr=0.1)), epochs=1,
-        callbacks=[ModelCheckpoint(tmp_path / "c.npz")])
+    # the doctor's recorder is a callback: the checkpoint holds the optimizer, and the recorder's place
+    fit(model, X, y, loss="ce", optimizer=SGD(lr=0.1), epochs=1,
+        callbacks=[GradientRecorder(), ModelCheckpoint(tmp_path / "c.npz")])
     ck = hio.load_checkpoint(tmp_path / "c.npz")
     assert type(ck.optimizer) is SGD and ck.optimizer.lr == 0.1
 

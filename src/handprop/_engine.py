@@ -1,69 +1,106 @@
-"""The engines that run ``fit``'s steps.
+"""The engine that runs ``fit``'s steps: the layers', loss's and optimizer's own methods.
 
-``runner(model, loss, optimizer, rows)`` picks the engine for a ``fit`` call: ``Fused`` (``_fused``)
-when it can compile the model (handprop's own layers, losses and optimizers), otherwise
-``StepRunner``: ``train_step`` on every batch, with a ``Rollback`` guard that copies the weights
-before each step.
+``runner(model, loss, optimizer, rows)`` binds the optimizer to the model, checks the memory that
+batches of ``rows`` rows take and returns a ``StepRunner``: ``train_step`` on every batch (the
+blogs' four lines), with a ``Rollback`` guard that keeps the weights from before the last two
+steps. While it runs, the layers compute into buffers made once per batch shape (``reuse_buffers``):
+the same formulas, without allocating at every step.
 """
 
-from . import _fused
+import math
+
 from ._safety import Rollback
 
 
 def train_step(model, loss, optimizer, params, X, y):
     """One forward/backward/update on a batch, with the public methods, exactly as the blogs' loop
-    does it; returns the batch's loss (before the update). ``fit`` runs this for models it cannot
-    compile (layers, losses or optimizers of your own)."""
+    does it; returns the batch's loss (before the update). A batch whose loss is not finite makes
+    no update (its gradient would carry NaN into the weights). ``params``: ``model.parameters()``,
+    or ``model.flat_parameters()`` (one update over one array)."""
     out = X
     for layer in model.layers:
         out = layer.forward(out)
     value = loss.forward(out, y)
-    model.backward(loss.backward(), need_input_grad=False)
-    optimizer.step(params)
+    if math.isfinite(value):
+        model.backward(loss.backward(), need_input_grad=False)
+        optimizer.step(params)
     return value
 
 
 class StepRunner:
-    """``train_step`` for every batch; the weights live in the layers (``sync``/``load`` do nothing)
-    and a ``Rollback`` keeps copies of them from before the last two steps."""
+    """``train_step`` for every batch; the weights live in the layers. To restore the last good
+    weights after a diverged step: with plain SGD over flat weights, the spare array the update
+    wrote from (no copy); otherwise a ``Rollback``'s copies from before the last two steps."""
 
-    def __init__(self, model, loss, optimizer):
-        self.model, self.loss, self.optimizer = model, loss, optimizer
+    def __init__(self, model, loss, optimizer, after_step=()):
+        self.model, self.loss, self.optimizer, self.after_step = model, loss, optimizer, list(after_step)
         self.params = model.parameters()
-        self.rollback = Rollback(self.params)
+        self.flat, self.rollback, self.steps = None, None, 0
+        self._weights()
+        self.buffers = [{} for _ in model.layers]  # each layer's, kept between epochs
+        self.on = False
 
-    @property
-    def steps(self):
-        return self.rollback.step
+    def _weights(self):
+        """The model's weights as one flat array if they can be (one update, one rollback copy),
+        else the parameters one by one; the rollback copies whichever it is."""
+        flat = self.model.flat_parameters()
+        if flat is not self.flat or self.rollback is None:
+            self.flat = flat
+            self.rollback = Rollback([flat] if flat is not None else self.params, self.steps)
 
-    def targets(self, y):
-        return y
+    def buffered(self, on):
+        """Let the layers compute into arrays made once per batch shape (``on``: the steps), or
+        return fresh arrays (off: callbacks, metrics, and after ``fit``). See ``Layer.buffers``."""
+        if on == self.on:
+            return
+        if on:  # a callback may have given a layer a new array: the weights are looked up again
+            self._weights()
+            if self.flat is not None:
+                self.flat.double_buffered = True
+        self.on = on
+        for layer, buffers in zip(self.model.layers, self.buffers):
+            if on:
+                layer.buffers = buffers
+            else:
+                layer.__dict__.pop("buffers", None)
+
+    def finish(self):
+        """After the run: fresh outputs again, and the weights back in the layers' first arrays
+        (while ``fit`` steps they may be in the spare one: read them as ``layer.W``, not through a
+        reference kept from before)."""
+        self.buffered(False)
+        if self.flat is not None:
+            self.flat.settle()
+            self.flat.double_buffered = False
 
     def step(self, x, y):
-        self.rollback.before_step()
-        return train_step(self.model, self.loss, self.optimizer, self.params, x, y)
-
-    def sync(self):
-        pass
-
-    def load(self):
-        pass
+        if self.flat is None or not self.flat.swapped:  # else the spare array keeps the last weights
+            self.rollback.before_step()
+        self.steps += 1
+        value = train_step(self.model, self.loss, self.optimizer, self.flat or self.params, x, y)
+        if self.after_step and math.isfinite(value):  # an update was made
+            for hook in self.after_step:
+                hook()
+        return value
 
     def restore_last_good(self, what):
+        """The weights before the last update (``what``: see ``Rollback.restore_last_good``)."""
+        if self.flat is not None and self.flat.swapped:  # they are in the spare array: no copy was made
+            self.flat.swap()
+            self.flat.swapped = False
+            return self.weights_finite()
         return self.rollback.restore_last_good(what)
 
     def weights_finite(self):
         return self.rollback.weights_finite()
 
 
-def runner(model, loss, optimizer, rows=None):
-    """The engine for ``fit``: ``Fused`` where it applies, else ``StepRunner``. Before anything runs,
-    the optimizer is bound to the model (one that stepped another model is refused) and the memory
-    that batches of ``rows`` rows take (outputs, gradients, scratch: 3 arrays per layer; and up to
-    6 arrays the size of the weights: two copies, gradient, scratch, Adam's moments) is checked."""
-    _fused.unwrap(optimizer)[0].bind(model.parameters())  # the optimizer itself, not a wrapper
+def runner(model, loss, optimizer, rows=None, after_step=()):
+    """The engine for ``fit``. Before anything runs, the optimizer is bound to the model (one that
+    stepped another model is refused) and the memory that batches of ``rows`` rows take (outputs,
+    gradients, scratch: 3 arrays per layer; and up to 6 arrays the size of the weights: two copies,
+    gradient, scratch, Adam's moments) is checked. ``after_step`` functions run after every update."""
+    optimizer.bind(model.parameters())
     if rows is not None:
         model.check_memory(rows, "training on batches", copies=3, extra=6 * model.n_params * model.dtype.itemsize)
-    if _fused.supports(model, loss, optimizer):
-        return _fused.Fused(model, loss, optimizer)
-    return StepRunner(model, loss, optimizer)
+    return StepRunner(model, loss, optimizer, after_step)

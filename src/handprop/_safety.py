@@ -18,15 +18,16 @@ The guards live here, apart from the loop itself so that the loop stays readable
 """
 
 import math
-import os
 import signal
 import threading
 import warnings
 
 import numpy as np
 
+from . import limits
 from ._gather import Rows
-from .errors import DataError, DivergenceError, HandpropWarning, TooLargeError
+from .limits import available_memory, fmt_bytes  # noqa: F401  (one home for the memory figures)
+from .errors import DataError, DivergenceError, HandpropWarning
 
 
 def _rows(bad, limit=5):
@@ -74,43 +75,13 @@ def cast(name, a, dtype, fix="compute in float64: model.astype(np.float64)"):
     return out
 
 
-def available_memory():
-    """Bytes of memory available now (Linux's MemAvailable; else free pages, else all of it: macOS
-    says only that), None if the system does not say."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    for pages in ("SC_AVPHYS_PAGES", "SC_PHYS_PAGES"):
-        try:
-            return os.sysconf(pages) * os.sysconf("SC_PAGE_SIZE")
-        except (ValueError, OSError, AttributeError):
-            continue
-    return None
-
-
-def fmt_bytes(n):
-    """``1.5 GiB``: a byte count for a message."""
-    n = float(n)
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if n < 1024 or unit == "PiB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.3g} {unit}"
-        n /= 1024
-
-
 def check_memory(what, nbytes, fix):
     """Refuse (TooLargeError) before allocating ``nbytes`` for ``what`` if this machine has less
     memory available; the message gives the estimate, the memory available and ``fix``. Below 16 MiB
     the machine is not asked (reading its memory figures costs more than a small forward pass)."""
     if nbytes < 16 * 2**20:
         return
-    avail = available_memory()
-    if avail is not None and nbytes > avail:
-        raise TooLargeError(f"{what} needs at least {fmt_bytes(nbytes)} of memory, and this machine has "
-                            f"{fmt_bytes(avail)} available; {fix}")
+    limits.check_memory(what, nbytes, fix, available_memory())
 
 
 def check_finite(name, a):
@@ -171,10 +142,10 @@ def all_finite(arrays):
 class Rollback:
     """Copies of the weights before the last two steps; ``restore`` puts back the last good ones."""
 
-    def __init__(self, params):
+    def __init__(self, params, step=0):
         self.params = params
         self.buffers = [[np.empty_like(p.value) for p in params] for _ in range(2)]
-        self.step = 0  # steps taken in this fit call
+        self.step = self.start = step  # steps taken in this fit call; copies are made from ``start`` on
         # Looked up once: optimizers update parameters in place, so the arrays stay the same ones.
         self._pairs = [list(zip(bufs, [p.value for p in params])) for bufs in self.buffers]
 
@@ -188,7 +159,9 @@ class Rollback:
 
     def restore(self, back):
         """Put back the weights from before the step ``back`` steps ago (1: the last step taken)."""
-        back = min(back, self.step)
+        back = min(back, self.step - self.start)
+        if back == 0:  # no copy was made yet: the weights are as they are
+            return all_finite(p.value for p in self.params)
         for buf, p in zip(self.buffers[(self.step - back) % 2], self.params):
             p.value[...] = buf
         return all_finite(p.value for p in self.params)
@@ -206,7 +179,7 @@ class Rollback:
 def diverged(runner, optimizer, epoch, step, value, what):
     """Restore the last good weights and build the DivergenceError that says what happened.
 
-    ``runner`` is the engine running the steps (``training``'s ``StepRunner`` or ``_fused.Fused``);
+    ``runner`` is the engine running the steps (``handprop._engine.StepRunner``);
     ``what`` is "loss" (a step's loss was not finite) or "weights" (an update made them non-finite).
     """
     ok = runner.restore_last_good(what)

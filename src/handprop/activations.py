@@ -21,51 +21,76 @@ def _exp_limit(dtype):
     return _EXP_LIMIT.get(np.dtype(dtype), 700.0)
 
 
-def sigmoid(z):
-    """σ(z) = 1 / (1 + e^(-z)), the blogs' formula, safe for any z."""
-    return 1.0 / (1.0 + np.exp(-np.maximum(z, -_exp_limit(z.dtype))))
+def sigmoid(z, out=None):
+    """σ(z) = 1 / (1 + e^(-z)), the blogs' formula, safe for any z (into ``out`` if given)."""
+    a = np.maximum(z, -_exp_limit(z.dtype), out=out)
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    a += 1.0
+    return np.reciprocal(a, out=a)
+
+
+def _grad_out(layer, grad, like):
+    """Where ``backward`` writes ``dL/dz``: over ``grad`` itself while training (nothing else reads
+    it: it is the next layer's buffer or the loss's), a fresh array otherwise."""
+    if layer.buffers is not None and grad.dtype == like.dtype and grad.shape == like.shape:
+        return grad
+    return None
 
 
 class Sigmoid(Layer):
     """``a = σ(z) = 1 / (1 + e^(-z))``; backward: ``dL/dz = dL/da · a(1 − a)``."""
 
     def forward(self, z):
-        self.a = sigmoid(z)
+        self.a = sigmoid(z, out=self.out("a", z.shape, z.dtype, z))
         return self.a
 
     def backward(self, grad, need_input_grad=True):
         a = getattr(self, "a", None)
         if a is None:
             raise self._missing_forward()
-        return grad * (a * (1.0 - a))
+        # da/dz = a (1 − a)
+        local = np.subtract(1.0, a, out=self.out("tmp", a.shape, a.dtype, a))
+        local *= a
+        # dL/dz = dL/da · da/dz
+        return np.multiply(grad, local, out=_grad_out(self, grad, a))
 
 
 class Tanh(Layer):
     """``a = tanh(z)``; backward: ``dL/dz = dL/da · (1 − a²)``."""
 
     def forward(self, z):
-        self.a = np.tanh(z)
+        self.a = np.tanh(z, out=self.out("a", z.shape, z.dtype, z))
         return self.a
 
     def backward(self, grad, need_input_grad=True):
         a = getattr(self, "a", None)
         if a is None:
             raise self._missing_forward()
-        return grad * (1.0 - a * a)
+        # da/dz = 1 − a²
+        local = np.multiply(a, a, out=self.out("tmp", a.shape, a.dtype, a))
+        np.subtract(1.0, local, out=local)
+        # dL/dz = dL/da · da/dz
+        return np.multiply(grad, local, out=_grad_out(self, grad, a))
 
 
 class ReLU(Layer):
     """``a = max(0, z)``; backward: ``dL/dz = dL/da · [z > 0]`` (0 at the kink z = 0, as PyTorch)."""
 
     def forward(self, z):
-        self.mask = z > 0
-        return z * self.mask
+        # [z > 0] as 0.0/1.0 numbers of z's type (multiplying by booleans would cost a cast)
+        self.mask = np.greater(z, 0, out=self.out("mask", z.shape, z.dtype, z))
+        if self.mask.dtype == np.bool_:
+            self.mask = self.mask.astype(z.dtype) if z.dtype.kind == "f" else self.mask
+        # a = z · [z > 0]
+        return np.multiply(z, self.mask, out=self.out("a", z.shape, z.dtype, z))
 
     def backward(self, grad, need_input_grad=True):
         mask = getattr(self, "mask", None)
         if mask is None:
             raise self._missing_forward()
-        return grad * mask
+        # dL/dz = dL/da · [z > 0]
+        return np.multiply(grad, mask, out=_grad_out(self, grad, mask))
 
 
 class LeakyReLU(Layer):
@@ -77,15 +102,17 @@ class LeakyReLU(Layer):
         self.alpha = float(alpha)
 
     def forward(self, z):
+        # slope = 1 where z > 0, else α
         self.slope = np.where(z > 0, 1.0, self.alpha).astype(z.dtype, copy=False)
-        return z * self.slope
+        # a = z · slope
+        return np.multiply(z, self.slope, out=self.out("a", z.shape, z.dtype, z))
 
     def backward(self, grad, need_input_grad=True):
         slope = getattr(self, "slope", None)
         if slope is None:
             raise self._missing_forward()
-        return grad * slope
-
+        # dL/dz = dL/da · slope
+        return np.multiply(grad, slope, out=_grad_out(self, grad, slope))
 
     def get_config(self):
         return {"alpha": self.alpha}
@@ -107,15 +134,24 @@ class Softmax(Layer):
     """
 
     def forward(self, z):
-        e = np.exp(z - z.max(axis=-1, keepdims=True))
-        self.a = e / e.sum(axis=-1, keepdims=True)
+        # e = e^(z − max z), per row
+        e = np.subtract(z, z.max(axis=-1, keepdims=True), out=self.out("a", z.shape, z.dtype, z))
+        np.exp(e, out=e)
+        # a = e / Σ e
+        e /= e.sum(axis=-1, keepdims=True)
+        self.a = e
         return self.a
 
     def backward(self, grad, need_input_grad=True):
         a = getattr(self, "a", None)
         if a is None:
             raise self._missing_forward()
-        return a * (grad - (grad * a).sum(axis=-1, keepdims=True))
+        # Σ_j g_j a_j, per row
+        dot = np.multiply(grad, a, out=self.out("tmp", a.shape, a.dtype, a)).sum(axis=-1, keepdims=True)
+        # dL/dz = a ⊙ (g − Σ_j g_j a_j)
+        g = np.subtract(grad, dot, out=_grad_out(self, grad, a))
+        g *= a
+        return g
 
 
 class Identity(Layer):

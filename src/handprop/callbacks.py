@@ -8,6 +8,7 @@ Each hook receives the :class:`~handprop.training.TrainState` (model, optimizer,
     on_epoch_end(state, logs)        # logs: {"loss": ..., "val_loss": ..., "accuracy": ...}
     after_epoch(state, logs)         # after every callback's on_epoch_end (checkpoints live here)
     on_train_end(state)              # also after Ctrl-C and after an early stop
+    on_step(state)                   # optional: after every update (GradientRecorder, in doctor)
 
 A callback with state that matters for resuming (early stopping's best value, a plateau counter)
 returns it from ``state_dict()`` and takes it back in ``load_state_dict()``, so that a checkpoint
@@ -375,3 +376,4 @@ class ProgressBar(Callback):
 
     def on_train_end(self, state):
         self.close()
+

@@ -2,7 +2,7 @@
 
 ``diagnose(model, X, y, loss=..., history=..., gradients=...)`` looks at the trained model on its
 data (activations, gradients), at the loss curve and at the per-layer gradient norms recorded during
-training (wrap the optimizer in ``GradientRecorder``), and returns a Diagnosis: a list of Findings,
+training (the ``GradientRecorder`` callback), and returns a Diagnosis: a list of Findings,
 each saying what it saw (with the numbers), why that stops learning, and the concrete fix.
 
 Checks (``Finding.code``):
@@ -29,9 +29,9 @@ import numpy as np
 
 from . import losses
 from ._doctor_checks import CHECKS, Finding, bad_fit, lr_curve_finding  # noqa: F401  (Finding: this API)
+from .callbacks import Callback
 from .errors import HandpropValueError
 from .layers import Dense
-from .optimizers import Optimizer
 from .training import History, prepare_data
 
 class Diagnosis(list):
@@ -62,59 +62,38 @@ class Diagnosis(list):
         return "\n".join([f"Training doctor: {len(self)} finding(s) ({self.summary})"] + [str(f) for f in self])
 
 
-class GradientRecorder(Optimizer):
-    """Wraps an optimizer and records ‖∂L/∂W‖ of every Dense layer at each step.
+class GradientRecorder(Callback):
+    """Records ‖∂L/∂W‖ of every Dense layer after each step of ``fit`` (the training doctor reads it).
 
-    ``fit(model, X, y, optimizer=GradientRecorder(SGD(lr=0.1)))`` trains as the wrapped optimizer
-    would (exactly, except that plain SGD then applies lr after backpropagation rather than before,
-    which may move the last bits); afterwards ``recorder.norms`` is an array (steps, Dense layers).
+    ``rec = GradientRecorder(); fit(model, X, y, optimizer=SGD(lr=0.1), callbacks=[rec])`` trains
+    exactly as without it; afterwards ``rec.norms`` is an array (steps, Dense layers) and
+    ``rec.optimizer`` the optimizer that trained.
     """
 
-    def __init__(self, optimizer):
-        self.inner = optimizer
-        self.rows = []
+    def __init__(self):
+        self.rows, self.optimizer, self._weights = [], None, []
+
+    def on_train_begin(self, state):
+        self.optimizer = state.optimizer
+        self._weights = [p for p in state.model.parameters() if p.name == "W" and isinstance(p.layer, Dense)]
+
+    def on_step(self, state):
+        self.rows.append([float(np.linalg.norm(p.grad)) for p in self._weights])
 
     @property
     def lr(self):
-        return self.inner.lr
-
-    @lr.setter
-    def lr(self, value):  # a schedule that sets optimizer.lr reaches the real optimizer
-        self.inner.lr = value
-
-    def __getattr__(self, name):  # momentum, betas, t, n_params...: the wrapped optimizer's
-        if name == "inner":
-            raise AttributeError(name)
-        return getattr(self.inner, name)
-
-    # Optimizer's own methods would act on the wrapper: hand them to the wrapped optimizer.
-    def update(self, i, w, g):
-        return self.inner.update(i, w, g)
-
-    def state_dict(self):
-        return self.inner.state_dict()
-
-    def load_state_dict(self, d):
-        return self.inner.load_state_dict(d)
-
-    def reset(self):
-        return self.inner.reset()
-
-    def step(self, params):
-        self.observe([p.grad for p in params if p.name == "W" and isinstance(p.layer, Dense)])
-        self.inner.step(params)
-
-    def observe(self, weight_grads):
-        """Record the norms of one step's ∂L/∂W, one per Dense layer (``fit``'s engine calls this
-        and steps ``inner`` itself)."""
-        self.rows.append([float(np.linalg.norm(g)) for g in weight_grads])
+        """The learning rate of the optimizer that trained (None before ``fit``)."""
+        return None if self.optimizer is None else self.optimizer.lr
 
     @property
     def norms(self):
         return np.array(self.rows, dtype=np.float64).reshape(len(self.rows), -1)
 
+    def state_dict(self):
+        return {}  # the norms describe the run; they are not needed to resume it
+
     def __repr__(self):
-        return f"GradientRecorder({self.inner!r})"
+        return f"GradientRecorder({len(self.rows)} steps recorded)"
 
 
 def _default_loss(model, y):

@@ -134,7 +134,7 @@ def save_checkpoint(path, state, info=None, settings=None):
         info = getattr(state.model, "info", None)
     arrays = {}
     config = _refusing(path, lambda: _model_config(state.model, info, state.loss, arrays))
-    opt = getattr(state.optimizer, "inner", state.optimizer)  # a wrapper (GradientRecorder): what it wraps
+    opt = state.optimizer
     if mc.OPTIMIZERS.get(type(opt).__name__) is not type(opt):
         raise HandpropValueError(f"cannot save the optimizer {type(opt).__name__} in a checkpoint: only "
                                  f"handprop's own optimizers are saved ({', '.join(mc.OPTIMIZERS)})")

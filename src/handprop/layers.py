@@ -42,13 +42,128 @@ class Parameter:
         return f"Parameter({type(self.layer).__name__}.{self.name}, shape={self.value.shape})"
 
 
+class FlatParameters:
+    """Parameters whose arrays are views into one flat array (``value``), their gradients views
+    into another (``grad``): an optimizer updates them all in one call, a rollback is one copy.
+
+    The layers still read and write ``W``, ``b``, ``dW``, ``db``: those names now point into the
+    flat arrays. ``of(params)`` makes one (None where the parameters cannot share an array).
+    """
+
+    def __init__(self, params, dtype):
+        total = sum(p.value.size for p in params)
+        check_memory(f"the model's weights and gradients in one array each (2 × {total:,} {dtype})",
+                     2 * total * np.dtype(dtype).itemsize, "use fewer units")
+        self.value, self.grad = np.empty(total, dtype), np.zeros(total, dtype)
+        self.params, self.slots = params, [(p.layer, p.name, p.grad_name) for p in params]
+        self.weight_views, self.grad_views = self.cut(self.value), self.cut(self.grad)
+        for p, view, grad in zip(params, self.weight_views, self.grad_views):
+            g = getattr(p.layer, p.grad_name, None)
+            view[...] = p.value
+            if g is not None and np.shape(g) == view.shape:
+                grad[...] = g
+            setattr(p.layer, p.name, view)
+            setattr(p.layer, p.grad_name, grad)
+        self.primary, self.spare, self.spare_views = self.value, None, None
+        # While fit steps (``double_buffered``), plain SGD writes the next weights into ``spare`` and
+        # swaps: the weights from before the last update are kept without a copy (``swapped``).
+        self.double_buffered = self.swapped = False
+
+    def cut(self, array):
+        """``array`` (shaped like ``value``) as views shaped like each parameter, in order."""
+        views, at = [], 0
+        for p in self.params:
+            views.append(array[at:at + p.value.size].reshape(p.value.shape))
+            at += p.value.size
+        return views
+
+    def next_array(self):
+        """The array an update writes the next weights into: ``value`` itself (in place), or while
+        double-buffered the spare one (made on first use)."""
+        if not self.double_buffered:
+            return self.value
+        if self.spare is None:
+            self.spare = np.empty_like(self.value)
+            self.spare_views = self.cut(self.spare)
+        return self.spare
+
+    def swap(self):
+        """The spare array becomes the weights (the layers' ``W``, ``b`` point into it); the
+        weights become the spare. After an update: it holds the weights from before the update."""
+        self.value, self.spare = self.spare, self.value
+        self.weight_views, self.spare_views = self.spare_views, self.weight_views
+        for (layer, name, _), view in zip(self.slots, self.weight_views):
+            setattr(layer, name, view)
+        self.swapped = True  # the spare holds the weights from before (a restore sets it back to False)
+
+    def settle(self):
+        """Put the weights back into the first array (one copy if they are in the spare), so that
+        ``layer.W`` is the same array before and after ``fit``."""
+        if self.value is not self.primary:
+            self.primary[...] = self.value
+            self.swap()
+        self.swapped = False
+
+    @classmethod
+    def of(cls, params):
+        """``FlatParameters`` over ``params`` (from ``parameters()``), or None if they are not
+        all arrays of one float type, or if two share memory (tied weights stay as they are)."""
+        if not params or any(type(p) is not Parameter or type(p.value) is not np.ndarray for p in params):
+            return None
+        dtypes = {p.value.dtype for p in params}
+        if len(dtypes) != 1 or next(iter(dtypes)).kind != "f":
+            return None
+        values = [p.value for p in params]
+        if any(np.may_share_memory(a, b) for i, a in enumerate(values) for b in values[i + 1:]):
+            return None
+        return cls(params, dtypes.pop())
+
+    def held(self):
+        """Whether every layer still holds its view (nobody assigned a new array to ``W``)."""
+        return all(getattr(layer, name) is view for (layer, name, _), view in zip(self.slots, self.weight_views))
+
+    def gather_grads(self):
+        """Bring into ``grad`` any gradient a layer set as a new array (its ``backward`` rebinds ``dW``
+        instead of writing in place): the update then reads every layer's own gradient."""
+        for (layer, _, grad_name), grad in zip(self.slots, self.grad_views):
+            g = getattr(layer, grad_name)
+            if g is not grad:
+                grad[...] = g
+                setattr(layer, grad_name, grad)
+
+
 class Layer:
     """Base class: subclasses implement ``forward`` and ``backward``.
 
     ``param_names`` lists the trainable attributes; the gradient of ``name`` lives in ``"d" + name``.
+    A ``Sequential`` puts them into one flat array (``FlatParameters``): the attributes are replaced by
+    views holding the same values, so read them through the attribute (``self.W``) at every call,
+    never through another reference kept from ``__init__``. ``backward`` may write the gradients in
+    place or assign new arrays; both reach the optimizer.
     """
 
     param_names = ()
+
+    # Training buffers: None (the default) makes every forward/backward return fresh arrays, so an
+    # output you keep stays as it is. ``fit`` sets a dict here while it steps (``StepRunner.buffered``): the
+    # outputs are then written into arrays made once per batch shape and overwritten at the next step.
+    buffers = None
+
+    def out(self, key, shape, dtype, *inputs):
+        """The array ``key`` of this ``shape`` and ``dtype`` to compute into (``out=``) while
+        training, or None (NumPy then allocates a fresh one): outside ``fit``, or when one of
+        ``inputs`` is not of ``dtype``."""
+        bufs = self.buffers
+        if bufs is None:
+            return None
+        for a in inputs:
+            if a.dtype != dtype:
+                return None
+        key = (key, shape, dtype)
+        a = bufs.get(key)
+        if a is None:
+            a = bufs[key] = np.empty(shape, dtype)
+        return a
 
     def forward(self, x):
         raise NotImplementedError
@@ -211,19 +326,34 @@ class Dense(Layer):
 
     def forward(self, x):
         self.x = x
-        return x @ self.W + self.b
+        # z = x @ W + b
+        z = np.dot(x, self.W, out=self.out("z", (len(x), self.n_out), self.W.dtype, x))
+        z += self.b
+        return z
 
     def backward(self, delta, need_input_grad=True):
-        if self.x is None:
+        x = self.x
+        if x is None:
             raise self._missing_forward()
-        if np.shape(delta) != (len(self.x), self.n_out):
+        if np.shape(delta) != (len(x), self.n_out):
             raise ShapeError(f"{self!r}.backward: the gradient has shape {np.shape(delta)}, but the "
-                             f"layer's output for the last forward had shape {(len(self.x), self.n_out)}")
-        self.dW = self.x.T @ delta
-        self.db = delta.sum(axis=0)
-        if need_input_grad:
-            return delta @ self.W.T
-        return None
+                             f"layer's output for the last forward had shape {(len(x), self.n_out)}")
+        # in place into dW, db while training (fit); fresh arrays otherwise
+        same = self.buffers is not None and delta.dtype == x.dtype == self.dW.dtype == self.db.dtype
+        # dW = x.T @ delta
+        self.dW = np.dot(x.T, delta, out=self.dW if same else None)
+        # db = delta.sum(axis=0), written 1ᵀ delta (one BLAS call, faster than a sum over rows)
+        self.db = np.dot(self._ones(len(x), delta.dtype), delta, out=self.db if same else None)
+        if not need_input_grad:
+            return None
+        # dx = delta @ W.T
+        return np.dot(delta, self.W.T, out=self.out("dx", x.shape, delta.dtype, self.W))
+
+    def _ones(self, rows, dtype):
+        ones = self.__dict__.get("_ones_row")
+        if ones is None or ones.shape[0] != rows or ones.dtype != dtype:
+            ones = self._ones_row = np.ones(rows, dtype)
+        return ones
 
     def output_size(self, n_in):
         return self.n_out

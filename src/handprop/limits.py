@@ -9,7 +9,7 @@ something that would have fitted. ``docs/limits.md`` lists every limit and why i
 import itertools
 import os
 
-from .errors import HandpropValueError
+from .errors import HandpropValueError, TooLargeError
 
 # A run that would take longer than this, at a speed no CPU reaches, is refused as a typo.
 MAX_SECONDS = 365 * 24 * 3600
@@ -73,11 +73,12 @@ def fmt_bytes(n):
     return f"{n:.3g} PiB"  # pragma: no cover
 
 
-def check_memory(what, nbytes, fix):
-    """Refuse ``what`` (a phrase: "this network") when ``nbytes`` exceed the available memory."""
-    free = available_memory()
+def check_memory(what, nbytes, fix, free=...):
+    """Refuse ``what`` (a phrase: "this network") when ``nbytes`` exceed the available memory
+    (``free``: bytes, or None for unknown; by default ``available_memory()``), with a TooLargeError."""
+    free = available_memory() if free is ... else free
     if free is not None and nbytes > free:
-        raise HandpropValueError(f"{what} needs at least {fmt_bytes(nbytes)} of memory, and this machine has "
+        raise TooLargeError(f"{what} needs at least {fmt_bytes(nbytes)} of memory, and this machine has "
                                  f"{fmt_bytes(free)} available; {fix}")
 
 

@@ -13,7 +13,7 @@ from ._arguments import positive_int
 from .initializers import as_rng
 from ._safety import all_finite, as_numeric, cast, check_finite, check_memory
 from .errors import DataError, HandpropTypeError, HandpropValueError, ShapeError
-from .layers import Dense, Layer
+from .layers import Dense, FlatParameters, Layer
 
 
 _TAKES_NEED_INPUT_GRAD = {}
@@ -55,6 +55,7 @@ class Sequential:
                 )
         self.layers = layers
         self._check_sizes()
+        self.flat_parameters()  # the weights in one array from the start: ``layer.W`` stays that array
 
     # -- structure ---------------------------------------------------------------------------
     def _check_sizes(self):
@@ -127,7 +128,17 @@ class Sequential:
         """Cast every parameter to ``dtype`` in place (float32 trains in float32); returns self."""
         for layer in self.layers:
             layer.astype(dtype)
+        self.flat_parameters()
         return self
+
+    def flat_parameters(self):
+        """The parameters as one flat array that the layers' ``W``, ``b`` are views of (``FlatParameters``;
+        made again, keeping the values, if a layer was given a new array), or None where they cannot
+        share one (several dtypes, tied weights): optimizers then update them one by one."""
+        flat = self.__dict__.get("_flat")
+        if flat is None or not flat.held():
+            flat = self._flat = FlatParameters.of(self.parameters())
+        return flat
 
     def parameters(self):
         """Every trainable parameter, in layer order (W1, b1, W2, b2, ...)."""

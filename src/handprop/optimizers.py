@@ -26,7 +26,7 @@ import numpy as np
 
 from ._arguments import flag
 from .errors import HandpropValueError
-from .layers import Parameter
+from .layers import FlatParameters, Parameter
 
 
 def _check(name, value, low, high=None, low_inclusive=True, high_inclusive=False):
@@ -85,11 +85,40 @@ class Optimizer:
         return state
 
     def step(self, params):
-        """Apply one update to every parameter of ``params`` (from ``model.parameters()``)."""
+        """Apply one update to every parameter of ``params``: ``model.parameters()``, or
+        ``model.flat_parameters()`` (the same numbers; see ``step_flat``)."""
+        if isinstance(params, FlatParameters):
+            params.gather_grads()
+            return self.step_flat(params)
         self._count_step(params)
         update = self.update
         for i, p in enumerate(params):
             update(i, *_value_and_grad(p))
+
+    def step_flat(self, flat):
+        """One update of the parameters of ``flat`` (``FlatParameters``: all the weights in one
+        array, all the gradients in another). handprop's rules are elementwise, so their own
+        ``update`` runs once over the flat arrays, the state (momentum, moments) flat too, its
+        per-parameter lists views into it; an ``update`` of your own gets the parameters one by one."""
+        if type(self).update not in _ELEMENTWISE:
+            return self.step(flat.params)
+        self._count_step(flat.params)
+        kept = {name: getattr(self, name) for name in (*self.state_names, "_scratch", "_decayed")}
+        flat_state = self.__dict__.setdefault("_flat", {})  # the flat state arrays
+        try:  # the flat arrays as parameter 0 of one-element state lists, for ``update``
+            for name in self.state_names:
+                setattr(self, name, [_flat_state(flat_state, name, kept[name], flat)])
+            for name in ("_scratch", "_decayed"):
+                setattr(self, name, [flat_state.get(name)])
+            self.update(0, flat.value, flat.grad)
+            for name in (*self.state_names, "_scratch", "_decayed"):
+                flat_state[name] = getattr(self, name)[0]
+        finally:
+            for name, value in kept.items():
+                setattr(self, name, value)
+        for name in self.state_names:  # the per-parameter lists (checkpoints) view the flat state
+            if flat_state[name] is not None and not _views_of(kept[name], flat_state[name]):
+                kept[name][:] = flat.cut(flat_state[name])
 
     def _count_step(self, params):
         if params is not getattr(self, "_checked", None):  # the same list as last time: checked
@@ -172,7 +201,7 @@ class SGD(Optimizer):
         self.velocity = [None] * len(params)
 
     def step(self, params):
-        if self.momentum or self.weight_decay or type(self).update is not SGD.update:
+        if isinstance(params, FlatParameters) or not self._plain():
             return super().step(params)
         # plain SGD, the update below without a method call per parameter (tiny networks feel it)
         self._count_step(params)
@@ -183,6 +212,23 @@ class SGD(Optimizer):
             if tmp is None or tmp.shape != w.shape or tmp.dtype != w.dtype:
                 tmp = self._array(scratch, i, w)
             w -= np.multiply(g, lr, out=tmp)  # W −= lr · dW
+
+    def _plain(self):
+        """Whether the update is ``W −= lr · dW`` (no momentum, no decay, ``update`` not overridden)."""
+        return not (self.momentum or self.weight_decay or type(self).update is not SGD.update)
+
+    def step_flat(self, flat):
+        if not self._plain():
+            return super().step_flat(flat)
+        self._count_step(flat.params)
+        tmp = getattr(self, "_flat_scratch", None)
+        if tmp is None or tmp.shape != flat.value.shape or tmp.dtype != flat.value.dtype:
+            tmp = self._flat_scratch = np.empty_like(flat.value)
+        nxt = flat.next_array()  # flat.value itself, or while fit steps the spare array
+        # W' = W − lr · dW, for every parameter of the model at once
+        np.subtract(flat.value, np.multiply(flat.grad, self.lr, out=tmp), out=nxt)
+        if nxt is not flat.value:
+            flat.swap()  # the weights from before this update stay in the spare array: fit's rollback
 
     def update(self, i, w, g):
         tmp = self._scratch[i]
@@ -253,6 +299,24 @@ class Adam(Optimizer):
 
     def __repr__(self):
         return f"Adam(lr={self.lr}, betas={self.betas}, eps={self.eps}, weight_decay={self.weight_decay})"
+
+
+_ELEMENTWISE = (SGD.update, Adam.update)  # rules that give the same numbers over one flat array
+
+
+def _views_of(arrays, array):
+    return all(a is not None and a.base is array for a in arrays)
+
+
+def _flat_state(cache, name, arrays, flat):
+    """The flat array of state ``name``: the cached one while the per-parameter ``arrays`` are still
+    its views, else their values joined (a checkpoint loaded new ones), or None before the first step."""
+    array = cache.get(name)
+    if array is not None and array.shape == flat.value.shape and _views_of(arrays, array):
+        return array
+    if any(a is None for a in arrays):
+        return None
+    return np.concatenate([np.ravel(a) for a in arrays]).astype(flat.value.dtype, copy=False)
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}

@@ -8,77 +8,26 @@
         model.backward(loss.backward())         # chain rule, layer by layer: dW, db
         optimizer.step(model.parameters())      # W -= lr * dW, ...
 
-Around that loop: validation data and metrics measured after every epoch, callbacks (early
-stopping, learning-rate schedules, checkpoints, loggers, a progress bar; see
-``handprop.callbacks``), a clean stop on Ctrl-C, and resuming from a checkpoint.
-
-The four lines inside run through an engine (``handprop._engine``): for handprop's own layers,
-losses and optimizers, the same math compiled into one step over a flat weight array
-(``handprop._fused``); for anything else, exactly the lines above (``train_step``).
+Around it: validation and metrics after every epoch, callbacks (``handprop.callbacks``), a clean
+stop on Ctrl-C, resuming from a checkpoint. Inside, the four lines run as written
+(``handprop._engine.train_step``): the layers', loss's and optimizer's own methods, for handprop's
+classes and yours alike; while ``fit`` steps, layers compute into buffers (``Layer.buffers``).
 """
 
+import functools
 import math
 
 import numpy as np
 
 from . import _arguments, _safety, initializers, losses, optimizers
 from . import metrics as _metrics
-from ._engine import runner as _runner
-from ._engine import train_step  # noqa: F401  (public: handprop.training.train_step)
+from ._engine import runner as _runner, train_step  # noqa: F401  (public: training.train_step)
 from ._gather import iter_batches  # noqa: F401  (public: handprop.training.iter_batches)
 from ._safety import InterruptGuard as _InterruptGuard
 from .blas import blas_threads, fit_batch_size
-from .errors import DataError, HandpropKeyError, HandpropTypeError, HandpropValueError, ShapeError
+from .errors import DataError, HandpropTypeError, HandpropValueError, ShapeError
+from .history import History
 from .model import Sequential
-
-
-class History:
-    """Per-epoch values recorded by ``fit``: ``history.history["loss"]`` (Keras' layout), also
-    ``history.loss`` and ``history["loss"]``."""
-
-    def __init__(self):
-        self.history = {}
-        self.epoch = []
-        self.stop_reason = None  # why training ended before its last epoch (None: it did not)
-
-    def record(self, epoch, **values):
-        self.epoch.append(epoch)
-        for key, value in values.items():
-            self.history.setdefault(key, []).append(value)
-
-    @property
-    def loss(self):
-        return self.history.get("loss", [])
-
-    def __getitem__(self, key):
-        if not isinstance(key, str) or key not in self.history:
-            held = ", ".join(self.history) or "nothing yet"
-            raise HandpropKeyError(f"the history has no {key!r}; it holds: {held} (val_* values need "
-                                   "validation_data or validation_split, metrics need metrics=[...])")
-        return self.history[key]
-
-    def __len__(self):
-        return len(self.epoch)
-
-    def __contains__(self, key):
-        return key in self.history
-
-    def to_dict(self):
-        """``{"epoch": [...], "loss": [...], ...}`` as plain Python numbers (JSON-able)."""
-        d = {"epoch": [int(e) for e in self.epoch]}
-        d.update({k: [float(v) for v in vals] for k, vals in self.history.items()})
-        return d
-
-    @classmethod
-    def from_dict(cls, d):
-        h = cls()
-        h.epoch = [int(e) for e in d.get("epoch", [])]
-        h.history = {k: [float(v) for v in vals] for k, vals in d.items() if k != "epoch"}
-        return h
-
-    def __repr__(self):
-        last = {k: round(v[-1], 6) for k, v in self.history.items() if v}
-        return f"History(epochs={len(self)}, last={last})"
 
 
 _TEXT_LABELS = ("; text labels become class indices with handprop.data.LabelEncoder: "
@@ -220,7 +169,9 @@ def _validation(model, X, y, validation_data, validation_split):
     return X, y, None, None
 
 
-def _apply_resume(resume, rng, callbacks, batch_size, shuffle):
+def _apply_resume(state, resume):
+    """Continue ``resume``'s run in ``state``; returns whether that run had already ended."""
+    rng, callbacks, batch_size, shuffle = state.rng, state.callbacks, state.batch_size, state.shuffle
     if not isinstance(resume, ResumeState):
         raise HandpropTypeError(f"resume must be what handprop.io.load_checkpoint(path).resume gives, got "
                                 f"{type(resume).__name__} {resume!r:.60}")
@@ -237,7 +188,11 @@ def _apply_resume(resume, rng, callbacks, batch_size, shuffle):
             raise HandpropValueError(
                 f"resume: the checkpoint holds the state of callback {key}, but this run's callbacks are: {have}")
         keys[key].load_state_dict(d)
-    return History.from_dict(resume.history)
+    state.history = History.from_dict(resume.history)
+    state.epoch = state.epochs_done = resume.epochs_done
+    if resume.stop_reason:
+        state.history.stop_reason = f"the checkpointed run had already ended: {resume.stop_reason}"
+    return bool(resume.stop_reason)
 
 
 def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, shuffle=True,
@@ -272,14 +227,12 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
         From ``handprop.io.load_checkpoint``: continue that run from its next epoch. With the same
         data and settings the result is bit-identical to a run that was never interrupted.
 
-    The loss recorded for an epoch is the mean of its batches' losses (weighted by batch size),
-    each measured before that batch's update; full-batch, it is exactly blog 000's printed loss.
-    Metrics and validation values are measured after the epoch's last update.
-
-    Ctrl-C stops training after the current batch and returns normally (``history.stop_reason``
-    says so); the model keeps its weights. A NaN or infinite loss raises ``DivergenceError``
-    unless a ``StopOnNonFinite`` callback is given; either way the model keeps the weights of the last
-    step whose loss was finite (the optimizer's state is reset), so nothing it learned is lost.
+    An epoch's loss is the mean of its batches' losses (weighted by batch size), each measured
+    before that batch's update (full-batch: blog 000's printed loss); metrics and validation values
+    come after the epoch's last update. Ctrl-C stops after the current batch and returns normally
+    (``history.stop_reason`` says so). A NaN or infinite loss raises ``DivergenceError`` unless a
+    ``StopOnNonFinite`` callback is given; either way the model keeps the weights of the last step
+    whose loss was finite (the optimizer's state is reset), so nothing it learned is lost.
     """
     model, loss, optimizer = _arguments.model("fit", model), losses.get(loss), optimizers.get(optimizer, lr)
     epochs, shuffle = _arguments.positive_int("epochs", epochs), _arguments.flag("shuffle", shuffle)
@@ -290,116 +243,116 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
     losses.check_pairing(model, loss)
     X, y = prepare_data(model, X, y)
     X, y, X_val, y_val = _validation(model, X, y, validation_data, validation_split)
-    n = len(X)
-    _safety.warn_big_batch(batch_size, n)
+    _safety.warn_big_batch(batch_size, len(X))
     rng = initializers.generator("seed", seed)
-    history = History()
-    start = 0
-    if resume is not None:
-        history = _apply_resume(resume, rng, callbacks, batch_size, shuffle)
-        start = resume.epochs_done
-        if resume.stop_reason:
-            history.stop_reason = f"the checkpointed run had already ended: {resume.stop_reason}"
-            return history
+    state = TrainState(model, loss, optimizer, rng, History(), epochs, batch_size, shuffle, callbacks)
+    if resume is not None and _apply_resume(state, resume):
+        return state.history
     if _arguments.flag("progress", progress):
         from .callbacks import ProgressBar  # callbacks sit beside training; imported when used
-
         callbacks.append(ProgressBar())
-    state = TrainState(model, loss, optimizer, rng, history, epochs, batch_size, shuffle, callbacks)
-    state.epoch = state.epochs_done = start
-    engine = _runner(model, loss, optimizer, min(batch_size or n, n))  # runs the steps: see handprop._engine
-    # Overflow on the way to a non-finite loss is expected when training diverges; it is caught
-    # (after every step) and reported once, as a DivergenceError, instead of as NumPy warnings.
+    _train(state, X, y, X_val, y_val, metric_names, log_every)
+    return state.history
+
+
+def _train(state, X, y, X_val, y_val, metric_names, log_every):
+    """``fit``'s run, from the callbacks' ``on_train_begin`` to their ``close``."""
+    callbacks, rows = state.callbacks, min(state.batch_size or len(X), len(X))
+    hooks = [functools.partial(cb.on_step, state) for cb in callbacks if hasattr(cb, "on_step")]
+    engine = _runner(state.model, state.loss, state.optimizer, rows, hooks)  # see handprop._engine
+    # overflow on the way to a non-finite loss is reported once, as a DivergenceError, not as warnings
     errstate = np.errstate(over="ignore", invalid="ignore", divide="ignore")
     try:
         with _InterruptGuard() as guard, errstate:
             for cb in callbacks:
                 cb.on_train_begin(state)
-            try:
-                _epochs(state, engine, guard, X, engine.targets(y), y, X_val, y_val, metric_names, log_every)
-            finally:
-                engine.sync()  # whatever happened, the layers get the engine's last good weights
+            _epochs(state, engine, guard, X, y, X_val, y_val, metric_names, log_every)
             for cb in callbacks:
                 cb.on_train_end(state)
     finally:
+        engine.finish()  # outputs are fresh arrays again, the weights in their first arrays
         for cb in callbacks:
-            close = getattr(cb, "close", None)
-            if close is not None:
-                close()
-    history.stop_reason = state.stop_reason
-    return history
+            getattr(cb, "close", lambda: None)()
+    state.history.stop_reason = state.stop_reason
 
 
-def _epochs(state, engine, guard, X, y_train, y, X_val, y_val, metric_names, log_every):
-    """``fit``'s loop over epochs and batches; ``y_train`` is ``y`` as the engine reads it."""
-    model, loss, optimizer, history = state.model, state.loss, state.optimizer, state.history
-    callbacks, epochs, batch_size, n = state.callbacks, state.epochs, state.batch_size, len(X)
+def _steps(state, engine, guard, X, y):
+    """One epoch's batches: ``(loss sum, last batch's loss, last step, DivergenceError or None)``."""
+    total, value, step, diverged = 0.0, float("nan"), 0, None
+    engine.buffered(True)  # the layers compute into arrays made once per batch shape
+    try:
+        size = state.batch_size
+        batches = ((X, y),) if size is None or size >= len(X) else iter_batches(X, y, size, state.shuffle, state.rng)
+        for step, (X_batch, y_batch) in enumerate(batches):
+            value = engine.step(X_batch, y_batch)
+            if not math.isfinite(value):
+                diverged = _safety.diverged(engine, state.optimizer, state.epoch, step, value, "loss")
+                break
+            total += value * len(X_batch)
+            if guard.requested:
+                break
+    except KeyboardInterrupt:  # no handler of ours (not the main thread)
+        guard.requested = True
+    return total, value, step, diverged
+
+
+def _divergence(state, diverged):
+    """Record a diverged epoch; hand it (the full story) to ``on_nonfinite`` handlers, or raise it."""
+    state.history.record(state.epoch, loss=diverged.loss_value)
+    state.divergence = diverged
+    handlers = [cb for cb in state.callbacks if hasattr(cb, "on_nonfinite")]
+    if not handlers:
+        raise diverged
+    for cb in handlers:
+        cb.on_nonfinite(state, diverged.loss_value)
+
+
+def _epochs(state, engine, guard, X, y, X_val, y_val, metric_names, log_every):
+    """``fit``'s loop over epochs; returns when training ends."""
+    callbacks, epochs, n = state.callbacks, state.epochs, len(X)
     epoch_end_work = bool(callbacks or metric_names or X_val is not None)
-    whole = ((X, y_train),) if batch_size is None or batch_size >= n else None
-    record = history.record
     for epoch in range(state.epoch, epochs):
         state.epoch = epoch
         for cb in callbacks:
             cb.on_epoch_begin(state)
-        total = 0.0
-        diverged = None
-        try:
-            batches = whole or iter_batches(X, y_train, batch_size, state.shuffle, state.rng)
-            for step, (X_batch, y_batch) in enumerate(batches):
-                value = engine.step(X_batch, y_batch)
-                if not math.isfinite(value):
-                    diverged = _safety.diverged(engine, optimizer, epoch, step, value, "loss")
-                    break
-                total += value * len(X_batch)
-                if guard.requested:
-                    break
-        except KeyboardInterrupt:  # no handler of ours (not the main thread)
-            guard.requested = True
-        # Every loss was finite, but was the last update? (An overflowing gradient.) The next
-        # step's loss would tell; we look now only if something reads the weights after this
-        # epoch: it costs as much as a step of a tiny network.
+        total, value, step, diverged = _steps(state, engine, guard, X, y)
+        # Every loss was finite, but was the last update? The next step's loss would tell; we look
+        # now only if something reads the weights after this epoch (it costs a tiny network's step).
         if (diverged is None and not guard.requested and (epoch_end_work or epoch == epochs - 1)
                 and not engine.weights_finite()):
-            diverged = _safety.diverged(engine, optimizer, epoch, step, float("nan"), "weights")
+            diverged = _safety.diverged(engine, state.optimizer, epoch, step, float("nan"), "weights")
         if guard.requested and diverged is None:  # the unfinished epoch is not recorded
             state.stop_training = True
             state.stop_reason = f"interrupted (Ctrl-C) during epoch {epoch}; the model keeps its weights"
             return
         if diverged is not None:
-            record(epoch, loss=diverged.loss_value)
-            state.divergence = diverged  # the full story, for on_nonfinite handlers
-            handlers = [cb for cb in callbacks if hasattr(cb, "on_nonfinite")]
-            if not handlers:
-                raise diverged
-            for cb in handlers:
-                cb.on_nonfinite(state, diverged.loss_value)
-            return
+            return _divergence(state, diverged)
         # one full batch: its loss as measured (value·n/n could move the last bit)
-        epoch_loss = value if step == 0 else total / n
-        if not epoch_end_work:  # nothing reads the weights between epochs: they stay in the engine
-            record(epoch, loss=epoch_loss)
-            state.epochs_done = epoch + 1
-            if log_every and epoch % log_every == 0:
-                print(f"Epoch {epoch}, Loss: {epoch_loss:.4f}")
-            continue
-        engine.sync()
-        logs = {"loss": epoch_loss}
-        if metric_names:
-            logs.update(_measure(model, X, y, loss, metric_names, include_loss=False))
-        if X_val is not None:
-            val = _measure(model, X_val, y_val, loss, metric_names)
-            logs.update({"val_" + k: v for k, v in val.items()})
-        for cb in callbacks:
-            cb.on_epoch_end(state, logs)
-        record(epoch, **logs)
+        logs = {"loss": value if step == 0 else total / n}
+        if epoch_end_work:
+            engine.buffered(False)  # callbacks and metrics get outputs of their own
+            _epoch_end(state, X, y, X_val, y_val, metric_names, logs)
+        else:
+            state.history.record(epoch, **logs)
         state.epochs_done = epoch + 1
         if log_every and epoch % log_every == 0:
-            print(f"Epoch {epoch}, Loss: {epoch_loss:.4f}")
+            print(f"Epoch {epoch}, Loss: {logs['loss']:.4f}")
         for cb in callbacks:
             cb.after_epoch(state, logs)
-        engine.load()  # a callback may have changed the weights
         if state.stop_training:
             return
+
+
+def _epoch_end(state, X, y, X_val, y_val, metric_names, logs):
+    """Metrics, validation values and the callbacks' ``on_epoch_end``, recorded in the history."""
+    if metric_names:
+        logs.update(_measure(state.model, X, y, state.loss, metric_names, include_loss=False))
+    if X_val is not None:
+        val = _measure(state.model, X_val, y_val, state.loss, metric_names)
+        logs.update({"val_" + k: v for k, v in val.items()})
+    for cb in state.callbacks:
+        cb.on_epoch_end(state, logs)
+    state.history.record(state.epoch, **logs)
 
 
 # ``model.fit(...)``: attached here, so that the model never imports its training loop.

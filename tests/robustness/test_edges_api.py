@@ -82,16 +82,16 @@ def test_item07_a_deep_copy_is_unbound_and_keeps_the_state():
     assert twin.t == 3 and opt.t == 2
 
 
-def test_item07_a_wrapped_optimizer_is_bound_too():
+def test_item07_an_optimizer_with_the_doctors_recorder_is_bound_too():
     from handprop.doctor import GradientRecorder
 
     first, second = net(0), net(0)
     opt = hp.Adam(lr=0.01)
-    first.fit(X4, Y4, optimizer=GradientRecorder(opt), epochs=2)  # the fused engine steps opt's copy
+    first.fit(X4, Y4, optimizer=opt, epochs=2, callbacks=[GradientRecorder()])
     with pytest.raises(hp.HandpropValueError, match="bound to the 4 parameters"):
         second.fit(X4, Y4, optimizer=opt, epochs=1)
     with pytest.raises(hp.HandpropValueError, match="bound to the 4 parameters"):
-        second.fit(X4, Y4, optimizer=GradientRecorder(opt), epochs=1)
+        second.fit(X4, Y4, optimizer=opt, epochs=1, callbacks=[GradientRecorder()])
 
 
 # -- item 8: the epoch loss of mini-batches is the sample-weighted mean of the batch losses ----------

@@ -38,7 +38,7 @@ def after_training(args, model, loss, X, y, history, recorder=None, retry=None, 
         from ..doctor import diagnose
 
         diagnosis = diagnose(model, X, y, loss=loss, history=history, gradients=recorder,
-                             optimizer=optimizer if optimizer is not None else getattr(recorder, "inner", None),
+                             optimizer=optimizer if optimizer is not None else getattr(recorder, "optimizer", None),
                              held_out=held_out)
         if not diagnosis.ok:
             print()

@@ -154,7 +154,7 @@ def _model_for(s, ckpt, train, X, y, encoder, feature_names, target_name):
     model, loss, opt = build(s, X.shape[1], n_classes, y.shape[1] if y.ndim == 2 else 1, rows=len(train[0]))
     info = ModelInfo(loss=loss, task=s["task"], x_scaler=x_scaler, y_scaler=y_scaler,
                      label_encoder=encoder, feature_names=feature_names, target_name=target_name,
-                     optimizer=getattr(opt, "inner", opt))
+                     optimizer=opt)
     model.info = info
     return model, loss, opt, info
 

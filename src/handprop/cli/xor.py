@@ -77,8 +77,9 @@ def _interpret(p):
 
 def cmd_xor(args):
     model, loss, optimizer, X, y = build_xor(args)
-    recorder = _gradient_recorder(optimizer)
-    history = model.fit(X, y, loss=loss, optimizer=recorder, epochs=args.epochs, log_every=args.log_every)
+    recorder = _gradient_recorder()
+    history = model.fit(X, y, loss=loss, optimizer=optimizer, epochs=args.epochs, log_every=args.log_every,
+                        callbacks=[recorder])
     pred = xor_probabilities(model, loss, X)
     print("\nFinal predictions:")
     print(np.array2string(pred, formatter={"float_kind": lambda v: f"{v:.4f}"}))
@@ -91,10 +92,10 @@ def cmd_xor(args):
     return after_training(args, model, loss, X, y, history, recorder, retry=lambda s: _xor_solved_with(args, s))
 
 
-def _gradient_recorder(optimizer):
-    from ..doctor import GradientRecorder  # records ‖∂L/∂W‖ per layer; the steps are the optimizer's own
+def _gradient_recorder():
+    from ..doctor import GradientRecorder  # a callback: records ‖∂L/∂W‖ per layer after each step
 
-    return GradientRecorder(optimizer)
+    return GradientRecorder()
 
 
 
