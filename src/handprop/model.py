@@ -208,7 +208,8 @@ class Sequential:
         return grad
 
     def predict(self, X, batch_size=None):
-        """The model's output for ``X``; in batches of ``batch_size`` rows to bound memory.
+        """The model's output for ``X``; in batches of ``batch_size`` rows to bound memory. Made in
+        evaluation mode: Dropout drops nothing, BatchNorm1d uses its running statistics.
 
         Rows holding NaN or infinite values are refused (a DataError naming them): their
         predictions would be NaN, silently; so is an output that is not finite (it overflowed).
@@ -219,19 +220,28 @@ class Sequential:
             raise DataError(f"X has no rows (shape {X.shape}): there is nothing to predict")
         check_finite("X", X)
         self.check_memory(min(len(X), batch_size or len(X)), "prediction", n_in=X.shape[1])
-        return self.outputs(X, batch_size)
+        return self.outputs(X, batch_size, evaluating=True)
 
-    def outputs(self, X, batch_size=None):
+    def outputs(self, X, batch_size=None, evaluating=False):
         """``predict`` for an ``X`` already checked (``fit`` measures its checked data every epoch):
-        the layers' forwards, in batches; an output that is not finite is refused, in words."""
-        with np.errstate(all="ignore"):  # an overflow on the way is reported once, below
-            if batch_size is None or batch_size >= len(X):
-                out = self._layers(X)
-            else:
-                out = np.concatenate([self._layers(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
-            if all_finite([out]):
-                return out
-            self._not_finite(X, out)
+        the layers' forwards, in batches; an output that is not finite is refused, in words.
+        ``evaluating``: in evaluation mode (Dropout passes everything, BatchNorm1d uses its running
+        statistics) whatever the mode, as predictions and measurements are; the modes stay as they were."""
+        modes = [(layer, layer.training) for layer in self.layers if hasattr(layer, "training")]
+        try:
+            if evaluating:
+                self.eval()
+            with np.errstate(all="ignore"):  # an overflow on the way is reported once, below
+                if batch_size is None or batch_size >= len(X):
+                    out = self._layers(X)
+                else:
+                    out = np.concatenate([self._layers(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
+        finally:
+            for layer, training in modes:
+                layer.training = training
+        if all_finite([out]):
+            return out
+        self._not_finite(X, out)
 
     def _layers(self, X):
         for layer in self.layers:

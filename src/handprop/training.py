@@ -126,7 +126,7 @@ def evaluate(model, X, y, loss=None, metrics=("accuracy",), batch_size=8192, inc
 
 def _measure(model, X, y, loss, metrics, batch_size=8192, include_loss=True):
     """``evaluate`` without its checks: ``fit`` checked its data once, before the first epoch."""
-    out = model.outputs(X, batch_size=batch_size)  # X was checked: by fit once, or by evaluate
+    out = model.outputs(X, batch_size=batch_size, evaluating=True)  # X was checked: by fit once, or by evaluate
     result = {}
     if loss is not None:
         loss = losses.get(loss)
@@ -260,6 +260,10 @@ def _train(state, X, y, X_val, y_val, metric_names, log_every):
     callbacks, rows = state.callbacks, min(state.batch_size or len(X), len(X))
     hooks = [functools.partial(cb.on_step, state) for cb in callbacks if hasattr(cb, "on_step")]
     engine = _runner(state.model, state.loss, state.optimizer, rows, hooks)  # see handprop._engine
+    state.model.train()  # Dropout drops, BatchNorm1d normalizes by the batch (predictions switch to eval)
+    for layer in state.model.layers:  # masks drawn from fit's generator: seeded, and resumed bit for bit
+        if hasattr(layer, "set_rng"):
+            layer.set_rng(state.rng)
     # overflow on the way to a non-finite loss is reported once, as a DivergenceError, not as warnings
     errstate = np.errstate(over="ignore", invalid="ignore", divide="ignore")
     try:
