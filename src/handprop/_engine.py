@@ -12,17 +12,20 @@ import math
 from ._safety import Rollback
 
 
-def train_step(model, loss, optimizer, params, X, y):
+def train_step(model, loss, optimizer, params, X, y, before_update=None):
     """One forward/backward/update on a batch, with the public methods, exactly as the blogs' loop
     does it; returns the batch's loss (before the update). A batch whose loss is not finite makes
     no update (its gradient would carry NaN into the weights). ``params``: ``model.parameters()``,
-    or ``model.flat_parameters()`` (one update over one array)."""
+    or ``model.flat_parameters()`` (one update over one array). ``before_update``: run between the
+    backward pass and the update (``fit``'s gradient clipping)."""
     out = X
     for layer in model.layers:
         out = layer.forward(out)
     value = loss.forward(out, y)
     if math.isfinite(value):
         model.backward(loss.backward(), need_input_grad=False)
+        if before_update is not None:
+            before_update()
         optimizer.step(params)
     return value
 
@@ -32,8 +35,9 @@ class StepRunner:
     weights after a diverged step: with plain SGD over flat weights, the spare array the update
     wrote from (no copy); otherwise a ``Rollback``'s copies from before the last two steps."""
 
-    def __init__(self, model, loss, optimizer, after_step=()):
+    def __init__(self, model, loss, optimizer, after_step=(), before_update=None):
         self.model, self.loss, self.optimizer, self.after_step = model, loss, optimizer, list(after_step)
+        self.before_update = before_update
         self.params = model.parameters()
         self.flat, self.rollback, self.steps = None, None, 0
         self._weights()
@@ -77,7 +81,7 @@ class StepRunner:
         if self.flat is None or not self.flat.swapped:  # else the spare array keeps the last weights
             self.rollback.before_step()
         self.steps += 1
-        value = train_step(self.model, self.loss, self.optimizer, self.flat or self.params, x, y)
+        value = train_step(self.model, self.loss, self.optimizer, self.flat or self.params, x, y, self.before_update)
         if self.after_step and math.isfinite(value):  # an update was made
             for hook in self.after_step:
                 hook()
@@ -95,12 +99,13 @@ class StepRunner:
         return self.rollback.weights_finite()
 
 
-def runner(model, loss, optimizer, rows=None, after_step=()):
+def runner(model, loss, optimizer, rows=None, after_step=(), before_update=None):
     """The engine for ``fit``. Before anything runs, the optimizer is bound to the model (one that
     stepped another model is refused) and the memory that batches of ``rows`` rows take (outputs,
     gradients, scratch: 3 arrays per layer; and up to 6 arrays the size of the weights: two copies,
-    gradient, scratch, Adam's moments) is checked. ``after_step`` functions run after every update."""
+    gradient, scratch, Adam's moments) is checked. ``after_step`` functions run after every update,
+    ``before_update`` before it (gradient clipping)."""
     optimizer.bind(model.parameters())
     if rows is not None:
         model.check_memory(rows, "training on batches", copies=3, extra=6 * model.n_params * model.dtype.itemsize)
-    return StepRunner(model, loss, optimizer, after_step)
+    return StepRunner(model, loss, optimizer, after_step, before_update)

@@ -56,3 +56,23 @@ def clip_value(grads, clip_value):
     """Every gradient value limited to ``[-clip_value, clip_value]`` (PyTorch's ``clip_grad_value_``)."""
     v = _positive("clip_value", clip_value)
     return [np.clip(g, -v, v) for g in _arrays(grads)]
+
+
+def clipper(params, clip_norm_=None, clip_value_=None):
+    """What ``fit(clip_norm=..., clip_value=...)`` runs between backward and the update: a function
+    that clips the gradients of ``params`` (``model.parameters()``) in place, by their total 2-norm
+    and then by value; None when neither is given. The settings are checked here, before training."""
+    if clip_norm_ is None and clip_value_ is None:
+        return None
+    max_norm = None if clip_norm_ is None else _positive("clip_norm", clip_norm_)
+    limit = None if clip_value_ is None else _positive("clip_value", clip_value_)
+
+    def clip():
+        grads = [p.grad for p in params]
+        if max_norm is not None:
+            grads, _ = clip_norm(grads, max_norm)
+        if limit is not None:
+            grads = clip_value(grads, limit)
+        for p, g in zip(params, grads):
+            p.grad[...] = g  # in place: the layer's dW (a view of the model's flat gradient) is clipped
+    return clip

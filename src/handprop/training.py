@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from . import _arguments, _safety, initializers, losses, optimizers
+from . import _arguments, _safety, clipping, initializers, losses, optimizers
 from . import metrics as _metrics
 from ._engine import runner as _runner, train_step  # noqa: F401  (public: training.train_step)
 from ._gather import iter_batches  # noqa: F401  (public: handprop.training.iter_batches)
@@ -68,6 +68,7 @@ class TrainState:
         self.history, self.epochs = history, epochs
         self.batch_size, self.shuffle = batch_size, shuffle
         self.callbacks = callbacks
+        self.clip = None  # fit's gradient clipping (handprop.clipping.clipper), between backward and update
         self.epoch = 0
         self.epochs_done = 0
         self.stop_training = False
@@ -197,7 +198,7 @@ def _apply_resume(state, resume):
 
 def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, shuffle=True,
         seed=None, log_every=None, lr=None, validation_data=None, validation_split=None,
-        metrics=None, callbacks=None, progress=False, resume=None):
+        metrics=None, callbacks=None, progress=False, resume=None, clip_norm=None, clip_value=None):
     """Train ``model`` on ``(X, y)`` with backpropagation; returns a History.
 
     Parameters
@@ -209,8 +210,7 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
     batch_size : int or None
         None: full-batch gradient descent, one update per epoch (the blogs). Otherwise mini-batches
         of this many rows, reshuffled every epoch when ``shuffle`` (reproducibly from ``seed``).
-    log_every : int or None
-        Print ``Epoch {e}, Loss: {loss:.4f}`` every this many epochs, as blog 000 does.
+    log_every : int or None: print ``Epoch {e}, Loss: {loss:.4f}`` every this many epochs (blog 000).
     validation_data : (X_val, y_val), optional
         Measured after every epoch: ``val_loss`` and ``val_<metric>`` in the history.
     validation_split : float, optional
@@ -221,8 +221,10 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
     callbacks : list of Callback, optional
         See ``handprop.callbacks``: EarlyStopping, StepLR, CosineLR, ReduceLROnPlateau,
         ModelCheckpoint, CSVLogger, JSONLogger, StopOnNonFinite, ProgressBar.
-    progress : bool
-        Show a progress bar (tqdm if installed) on a terminal.
+    progress : bool: show a progress bar (tqdm if installed) on a terminal.
+    clip_norm, clip_value : float, optional
+        Before each update, scale the gradients to a total 2-norm of at most ``clip_norm`` (as
+        ``torch.nn.utils.clip_grad_norm_``), then clip each into ``[-clip_value, clip_value]``.
     resume : ResumeState, optional
         From ``handprop.io.load_checkpoint``: continue that run from its next epoch. With the same
         data and settings the result is bit-identical to a run that was never interrupted.
@@ -246,6 +248,7 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
     _safety.warn_big_batch(batch_size, len(X))
     rng = initializers.generator("seed", seed)
     state = TrainState(model, loss, optimizer, rng, History(), epochs, batch_size, shuffle, callbacks)
+    state.clip = clipping.clipper(model.parameters(), clip_norm, clip_value)
     if resume is not None and _apply_resume(state, resume):
         return state.history
     if _arguments.flag("progress", progress):
@@ -259,7 +262,7 @@ def _train(state, X, y, X_val, y_val, metric_names, log_every):
     """``fit``'s run, from the callbacks' ``on_train_begin`` to their ``close``."""
     callbacks, rows = state.callbacks, min(state.batch_size or len(X), len(X))
     hooks = [functools.partial(cb.on_step, state) for cb in callbacks if hasattr(cb, "on_step")]
-    engine = _runner(state.model, state.loss, state.optimizer, rows, hooks)  # see handprop._engine
+    engine = _runner(state.model, state.loss, state.optimizer, rows, hooks, state.clip)  # see handprop._engine
     state.model.train()  # Dropout drops, BatchNorm1d normalizes by the batch (predictions switch to eval)
     for layer in state.model.layers:  # masks drawn from fit's generator: seeded, and resumed bit for bit
         if hasattr(layer, "set_rng"):
