@@ -21,7 +21,7 @@ def train_step(model, loss, optimizer, params, X, y, before_update=None):
     out = X
     for layer in model.layers:
         out = layer.forward(out)
-    value = loss.forward(out, y)
+    value = loss.forward(out, y) + model.penalty()  # the data's loss, and any L1/L2 penalty of the weights
     if math.isfinite(value):
         model.backward(loss.backward(), need_input_grad=False)
         if before_update is not None:

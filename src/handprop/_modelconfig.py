@@ -131,8 +131,12 @@ def model_config(model, info, loss, arrays, version, fmt):
 # ----------------------------------------------------------------------------------- reading
 def _dense_shapes(i, cfg):
     """``{"W": (n_in, n_out), "b": (n_out,)}`` from a Dense config, its sizes checked."""
-    extra = set(cfg) - {"n_in", "n_out"}
+    extra = set(cfg) - {"n_in", "n_out", "l1", "l2"}
     expect(not extra, f"layers[{i}]: unknown Dense settings {sorted(extra)}")
+    for arg in ("l1", "l2"):
+        v = cfg.get(arg, 0.0)
+        expect(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < float("inf"),
+               f"layers[{i}] (Dense): {arg} must be a number >= 0, got {v!r}")
     for arg in ("n_in", "n_out"):
         v = cfg.get(arg)
         expect(isinstance(v, int) and not isinstance(v, bool) and v >= 1,
@@ -296,7 +300,8 @@ def build_model(config, arrays):
         try:
             if cls is layers.Dense:
                 _dense_shapes(i, cfg)
-                layer = layers.Dense(cfg["n_in"], cfg["n_out"], weight=values["W"], bias=values["b"], dtype=dtype)
+                layer = layers.Dense(cfg["n_in"], cfg["n_out"], weight=values["W"], bias=values["b"], dtype=dtype,
+                                     l1=cfg.get("l1", 0.0), l2=cfg.get("l2", 0.0))
             elif cls is conv.Conv1D:
                 _conv_shapes(i, cfg)
                 layer = cls(**cfg, weight=values["W"], bias=values["b"], dtype=dtype)

@@ -152,7 +152,12 @@ def explain(model, loss, X, y, lr=0.1, optimizer=None, check="auto", apply=False
     value = loss.forward(pred, y)
     lt, ltex, gt, gtex = _loss_rule(loss, cur)
     n = pred.shape[0] if isinstance(loss, CrossEntropy) else pred.size
-    steps.append(Step("loss", "L", L_SYM, lt, ltex, value, note=f"n = {n}"))
+    penalty = model.penalty()
+    if penalty:  # Dense(l1=, l2=): the weights' penalty is part of the loss that training lowers
+        value += penalty
+        lt, ltex = f"{lt} + Σ_layers (l1·Σ|W| + l2·ΣW²)", f"{ltex} + \\sum (l_1 \\sum |W| + l_2 \\sum W^2)"
+    steps.append(Step("loss", "L", L_SYM, lt, ltex, value,
+                      note=f"n = {n}" + (f"; the penalty is {penalty:.6g} of it" if penalty else "")))
     # backward: the chain rule, right to left, every factor evaluated
     grad = loss.backward()
     g_sym = d(L_SYM, cur)
@@ -238,8 +243,9 @@ def _dense_backward(model, layer, inp, l, grad, g_sym, steps):
     grad_in = layer.backward(grad)  # the layer contract; a user's backward(self, grad) too
     W, b = Sym.of("W", l), Sym.of("b", l)
     dW, db = d(L_SYM, W), d(L_SYM, b)
-    steps.append(Step("backward", dW.text, dW, f"{inp.text}ᵀ·{delta.text}",
-                      f"{inp.tex}^\\top {delta.tex}", layer.dW))
+    pen, pen_tex = _penalty_terms(layer, W)
+    steps.append(Step("backward", dW.text, dW, f"{inp.text}ᵀ·{delta.text}{pen}",
+                      f"{inp.tex}^\\top {delta.tex}{pen_tex}", layer.dW))
     steps.append(Step("backward", db.text, db, f"Σ_rows {delta.text}",
                       f"\\sum_{{\\text{{rows}}}} {delta.tex}", layer.db))
     if layer is model.layers[0]:
@@ -247,6 +253,14 @@ def _dense_backward(model, layer, inp, l, grad, g_sym, steps):
     g_in = d(L_SYM, inp)
     steps.append(Step("backward", g_in.text, g_in, f"{delta.text}·{W.text}ᵀ", f"{delta.tex} {W.tex}^\\top", grad_in))
     return grad_in, g_in, (delta, W)
+
+
+def _penalty_terms(layer, W):
+    """The L1/L2 penalty's share of ∂L/∂W, as text and LaTeX (empty without a penalty)."""
+    l1, l2 = getattr(layer, "l1", 0.0), getattr(layer, "l2", 0.0)
+    text = (f" + {l1:g}·sign({W.text})" if l1 else "") + (f" + 2·{l2:g}·{W.text}" if l2 else "")
+    tex = (f" + {l1:g}\\,\\mathrm{{sign}}({W.tex})" if l1 else "") + (f" + 2 \\cdot {l2:g}\\,{W.tex}" if l2 else "")
+    return text, tex
 
 
 def _activation_steps(layer, inp, out, g_sym, target, grad_in, from_dense, steps):

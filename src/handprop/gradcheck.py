@@ -240,8 +240,8 @@ def _local_checks(i, layer, x, rng, rule):
     grad_in = layer.backward(R.copy())  # the contract: a user's backward(self, grad) too
     analytic = {name: np.array(getattr(layer, "d" + name), dtype=np.float64) for name in layer.param_names}
 
-    def f():
-        return float(np.sum(R * layer.forward(x)))
+    def f():  # (and the layer's own L1/L2 penalty, whose gradient its backward adds to dW)
+        return float(np.sum(R * layer.forward(x))) + (layer.penalty() if hasattr(layer, "penalty") else 0.0)
 
     where = _where(i, layer)
     checks = []
@@ -292,7 +292,7 @@ def _end_to_end(model, loss, X, y, rule, check_input):
             out = x0
             for layer in model.layers[k:]:
                 out = layer.forward(out)
-            return loss.forward(out, y)
+            return loss.forward(out, y) + model.penalty()
         return f
 
     kinks = _kink_layers(model.layers)

@@ -9,6 +9,8 @@ A layer has two methods, exactly as in the blogs' hand-written loops:
 Rows are samples (blog 000's convention): ``x`` has shape ``(batch, n_in)``.
 """
 
+import numbers
+
 import numpy as np
 
 from . import initializers
@@ -282,17 +284,25 @@ class Dense(Layer):
     rng : Generator, RandomState, int or None
         Where random initial values are drawn from. ``W`` is drawn before ``b``.
     dtype : numpy float dtype, default float64
+    l1, l2 : float, default 0
+        Penalties on the weights (not the bias), Keras' convention: ``penalty = l1·Σ|W| + l2·ΣW²``,
+        added to the loss ``fit`` records; ``backward`` adds its gradient ``l1·sign(W) + 2·l2·W`` to
+        ``dW``. (An optimizer's ``weight_decay`` is PyTorch's, applied by the update instead.)
     """
 
     param_names = ("W", "b")
 
     def __init__(self, n_in, n_out, weight=None, bias=None, init="glorot_uniform",
-                 bias_init="zeros", rng=None, dtype=np.float64):
+                 bias_init="zeros", rng=None, dtype=np.float64, l1=0.0, l2=0.0):
         for arg, value in (("n_in", n_in), ("n_out", n_out)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise HandpropValueError(f"Dense: {arg} must be a positive integer, got {value!r}")
         self.n_in, self.n_out = int(n_in), int(n_out)
         self.init, self.bias_init = init, bias_init
+        for arg, value in (("l1", l1), ("l2", l2)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < np.inf:
+                raise HandpropValueError(f"Dense({n_in}, {n_out}): {arg} must be a number >= 0, got {value!r}")
+        self.l1, self.l2 = float(l1), float(l2)
         dtype = float_dtype(dtype, f"Dense({n_in}, {n_out})")
         needs_rng = weight is None or (bias is None and bias_init != "zeros")
         rng = initializers.as_rng(rng) if needs_rng else None
@@ -344,6 +354,9 @@ class Dense(Layer):
         self.dW = np.dot(x.T, delta, out=self.dW if same else None)
         # db = delta.sum(axis=0), written 1ᵀ delta (one BLAS call, faster than a sum over rows)
         self.db = np.dot(self._ones(len(x), delta.dtype), delta, out=self.db if same else None)
+        if self.l1 or self.l2:  # the penalty's share (see penalty), on W alone
+            # dW += l1·sign(W) + 2·l2·W
+            self.dW += self.l1 * np.sign(self.W) + 2 * self.l2 * self.W
         if not need_input_grad:
             return None
         # dx = delta @ W.T
@@ -358,8 +371,15 @@ class Dense(Layer):
     def output_size(self, n_in):
         return self.n_out
 
+    def penalty(self):
+        """``l1·Σ|W| + l2·ΣW²``: what the weights add to the loss (0 without l1 and l2)."""
+        if not (self.l1 or self.l2):
+            return 0.0
+        return float(self.l1 * np.sum(np.abs(self.W)) + self.l2 * np.sum(np.square(self.W)))
+
     def get_config(self):
-        return {"n_in": self.n_in, "n_out": self.n_out}
+        penalties = {k: v for k, v in (("l1", self.l1), ("l2", self.l2)) if v}
+        return {"n_in": self.n_in, "n_out": self.n_out, **penalties}
 
     def __repr__(self):
         return f"Dense({self.n_in}, {self.n_out})"

@@ -148,6 +148,10 @@ class Sequential:
     def n_params(self):
         return sum(layer.n_params for layer in self.layers)
 
+    def penalty(self):
+        """What the layers' weight penalties add to the loss (``Dense(l1=, l2=)``); 0 without any."""
+        return sum(layer.penalty() for layer in self.layers if hasattr(layer, "penalty"))
+
     def forward_bytes(self, rows, n_in=None):
         """Bytes that the layers' outputs for ``rows`` rows take (one array per layer)."""
         n, total = self.n_inputs or n_in or 1, 0
