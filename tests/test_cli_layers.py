@@ -70,3 +70,19 @@ def test_a_network_that_cannot_be_built_is_refused_in_one_line(waves, tmp_path, 
     assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
     assert words in err
     assert not out.exists()
+
+
+def test_l1_and_l2_reach_every_dense_layer_and_are_kept_by_resume(waves, tmp_path, capsys):
+    common = ["train", str(waves), "--target", "kind", "--layers", "8", "--l1", "0.001", "--l2", "0.01",
+              "--quiet", "--no-doctor"]
+    assert main(common + ["--epochs", "2", "--checkpoint", str(tmp_path / "ck.npz"), "--out", str(tmp_path / "a.npz")]) == 0
+    model = handprop.load(tmp_path / "a.npz")
+    dense = [layer for layer in model.layers if isinstance(layer, handprop.Dense)]
+    assert len(dense) == 2 and all((d.l1, d.l2) == (0.001, 0.01) for d in dense)
+    assert main(["train", "--resume", str(tmp_path / "ck.npz"), "--epochs", "3", "--quiet", "--no-doctor",
+                 "--out", str(tmp_path / "b.npz")]) == 0
+    assert all(getattr(layer, "l2", 0.01) == 0.01 for layer in handprop.load(tmp_path / "b.npz").layers)
+    assert main(["train", "--resume", str(tmp_path / "ck.npz"), "--l2", "0.5", "--out", str(tmp_path / "c.npz")]) == 2
+    assert "--resume: l2 is 0.5 here but 0.01 in the checkpoint" in capsys.readouterr().err
+    assert main(["train", str(waves), "--target", "kind", "--l1", "-1", "--out", str(tmp_path / "d.npz")]) == 2
+    assert "--l1 must be a number >= 0 (the penalty's rate), got -1.0" in capsys.readouterr().err

@@ -25,7 +25,7 @@ _NUMBER = (int, float)
 SETTINGS = {"dataset": (str, type(None)), "data": (str, type(None)), "target": (str, type(None)),
             "seed": int, "n": int, "noise": _NUMBER + (type(None),), "task": ("classification", "regression"),
             "loss": ("ce", "bce", "mse"), "layers": str, "activation": ("relu", "leaky_relu", "tanh", "sigmoid"),
-            "optimizer": ("adam", "sgd"), "lr": _NUMBER, "momentum": _NUMBER, "weight_decay": _NUMBER,
+            "optimizer": ("adam", "sgd"), "lr": _NUMBER, "momentum": _NUMBER, "weight_decay": _NUMBER, "l1": _NUMBER, "l2": _NUMBER,
             "epochs": int, "batch_size": int, "val": _NUMBER, "test": _NUMBER, "patience": int,
             "scale": bool, "checkpoint_every": int}
 # How the data file was read: a resumed run must read it the same way (None: not typed).
@@ -98,7 +98,7 @@ DATA_DEFAULTS = {"seed": 0, "n": None, "noise": None, "target": None, "delimiter
 
 def given_settings(args):
     """The settings the user typed (absent: not given), plus the data source."""
-    keys = ["task", "layers", "activation", "loss", "optimizer", "lr", "momentum", "weight_decay",
+    keys = ["task", "layers", "activation", "loss", "optimizer", "lr", "momentum", "weight_decay", "l1", "l2",
             "epochs", "batch_size", "val", "test", "patience", "scale", "checkpoint",
             "checkpoint_every", "log", "n", "noise", "target", "seed", "delimiter", "no_header", "columns",
             "drop", "drop_missing_target"]
@@ -138,6 +138,11 @@ def resolve(given, task, typed=None):
     s.setdefault("lr", 0.001 if s["optimizer"] == "adam" else 0.01)
     s.setdefault("momentum", 0.9)
     s.setdefault("weight_decay", 0.001)
+    s.setdefault("l1", 0.0)
+    s.setdefault("l2", 0.0)
+    for flag in ("l1", "l2"):
+        if not 0 <= s[flag] < float("inf"):
+            raise HandpropValueError(f"--{flag} must be a number >= 0 (the penalty's rate), got {s[flag]}")
     s.setdefault("epochs", 100)
     s.setdefault("batch_size", 32)
     s.setdefault("val", 0.0)
@@ -201,6 +206,8 @@ def _check_settings(where, saved):
         raise FileFormatError(f"{where}: the checkpoint's settings are not an object")
     for key in FILE_SETTINGS:  # how the file was read: absent in checkpoints written before these flags
         saved.setdefault(key, None)
+    saved.setdefault("l1", 0.0)  # so were the penalties
+    saved.setdefault("l2", 0.0)
     missing = sorted(set(SETTINGS) - set(saved))
     if missing:
         raise FileFormatError(f"{where}: the checkpoint's settings lack {', '.join(missing)}; it cannot be "
@@ -267,6 +274,9 @@ def build(s, n_features, n_classes, y_dim, rows=1):
         sizes = [n_features] + parse_layers(s["layers"]) + [n_out]
         check_network_size(s, sizes, rows)
         model = mlp(sizes, s["activation"], output=None, rng=rng)
+    for layer in model.layers:  # --l1/--l2: l1·Σ|W| + l2·ΣW² for every Dense layer's weights
+        if hasattr(layer, "l2"):
+            layer.l1, layer.l2 = float(s["l1"]), float(s["l2"])
     if s["optimizer"] == "adam":
         opt = Adam(lr=s["lr"], weight_decay=s["weight_decay"])
     else:
@@ -295,6 +305,8 @@ def describe(s, n_rows, n_features, why, info, model, loss, opt):
         sizes = " -> ".join(str(v) for v in [n_features] + hidden + [model.n_outputs])
         lines.append(f"model: {sizes}, {kind}, {out}; {model.n_params:,} parameters")
     lines.append(f"optimizer: {opt!r}; {s['epochs']} epochs, batch size {s['batch_size']}, seed {s['seed']}")
+    if s["l1"] or s["l2"]:
+        lines.append(f"penalty on every Dense layer's weights: {s['l1']:g}·Σ|W| + {s['l2']:g}·ΣW² (--l1, --l2)")
     parts = [f"validation {s['val']:.0%}" + (f" (early stopping, patience {s['patience']})"
                                              if s["patience"] else "") if s["val"] else "no validation"]
     parts.append(f"test {s['test']:.0%}" if s["test"] else "no test part")

@@ -53,6 +53,10 @@ def add_train_command(sub):
     p.add_argument("--lr", type=float, help="learning rate (default 0.001 for adam, 0.01 for sgd)")
     p.add_argument("--momentum", type=float, help="SGD momentum (default 0.9)")
     p.add_argument("--weight-decay", type=float, help="L2 weight decay (default 0.001)")
+    p.add_argument("--l1", type=float, help="L1 penalty l1·Σ|W| on every Dense layer's weights, in the loss "
+                                           "(default 0)")
+    p.add_argument("--l2", type=float, help="L2 penalty l2·ΣW² on every Dense layer's weights, in the loss "
+                                           "(default 0; Keras' convention)")
     p.add_argument("--epochs", type=int, help="default 100")
     p.add_argument("--batch-size", type=int, help="default 32")
     p.add_argument("--val", type=float, help="fraction of rows for validation and early stopping (default 0)")
