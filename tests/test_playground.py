@@ -50,7 +50,6 @@ def test_settings_from_a_query_string_are_numbers_checked():
     ({"features": "x3"}, "features must be some of x1, x2"),
     ({"features": ""}, "features must be some of"),
     ({"activation": "softmax"}, "activation must be one of tanh"),
-    ({"regularization": "L1"}, "L1 is not computed by handprop's engine"),
     ({"colour": "red"}, "unknown setting 'colour'"),
 ])
 def test_bad_settings_are_refused_by_name(given, match):
@@ -58,9 +57,10 @@ def test_bad_settings_are_refused_by_name(given, match):
         settings.parse(given)
 
 
-def test_l2_is_the_optimizers_weight_decay():
-    assert settings.weight_decay(settings.parse({"regularization": "L2", "reg-rate": "0.01"})) == 0.01
-    assert settings.weight_decay(settings.parse({"regularization": "none", "reg-rate": "0.01"})) == 0.0
+def test_l1_and_l2_are_the_dense_layers_penalties():
+    assert settings.penalties(settings.parse({"regularization": "L2", "reg-rate": "0.01"})) == (0.0, 0.01)
+    assert settings.penalties(settings.parse({"regularization": "L1", "reg-rate": "0.01"})) == (0.01, 0.0)
+    assert settings.penalties(settings.parse({"regularization": "none", "reg-rate": "0.01"})) == (0.0, 0.0)
 
 
 # ------------------------------------------------------------------------------------ data
@@ -132,6 +132,7 @@ def _cli_model(run, tmp_path, monkeypatch):
     ({"dataset": "spiral", "layers": "6", "activation": "relu", "optimizer": "adam", "lr": "0.01",
       "features": "x1,x2,sinx1", "regularization": "L2", "reg-rate": "0.001", "train-ratio": "70"}, 2),
     ({"dataset": "plane", "layers": "3", "batch-size": "1000", "seed": "4"}, 4),  # full batch, regression
+    ({"dataset": "circle", "layers": "4", "regularization": "L1", "reg-rate": "0.01"}, 3),
 ])
 def test_the_exported_command_trains_the_same_network(s, epochs, tmp_path, monkeypatch):
     s = dict(s)

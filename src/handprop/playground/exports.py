@@ -13,7 +13,7 @@ import shlex
 import numpy as np
 
 from ..errors import HandpropValueError
-from .settings import layer_sizes, test_fraction, weight_decay
+from .settings import layer_sizes, penalties, test_fraction
 
 DATA_NAME = "playground-data.csv"
 MODEL_NAME = "playground-model.npz"
@@ -57,7 +57,8 @@ def train_command(run, epoch):
              "--lr", repr(s["lr"])]
     if s["optimizer"] == "sgd":
         parts += ["--momentum", "0"]
-    parts += ["--weight-decay", repr(weight_decay(s)), "--epochs", str(epoch), "--batch-size", str(s["batch-size"]),
+    l1, l2 = penalties(s)
+    parts += ["--weight-decay", "0", "--l1", repr(l1), "--l2", repr(l2), "--epochs", str(epoch), "--batch-size", str(s["batch-size"]),
               "--test", repr(test_fraction(s)), "--seed", str(s["seed"]), "--out", MODEL_NAME, "--quiet"]
     return " ".join(shlex.quote(str(part)) for part in parts)
 
@@ -84,6 +85,9 @@ X_train, X_test, y_train, y_test = train_test_split(X, y, {test!r}, seed={seed},
 x_scaler = StandardScaler().fit(X_train)
 {y_scaling}
 model = handprop.mlp({sizes}, {activation!r}, output=None, rng=np.random.default_rng([{seed}, 1]))
+for layer in model.layers:  # the regularization: l1·Σ|W| + l2·ΣW² on every Dense layer's weights
+    if isinstance(layer, handprop.Dense):
+        layer.l1, layer.l2 = {l1!r}, {l2!r}
 loss = handprop.{loss}
 optimizer = handprop.{optimizer}
 model.fit(x_scaler.transform(X_train), fit_y(y_train), loss=loss, optimizer=optimizer, epochs={epochs},
@@ -114,14 +118,13 @@ def python_script(run, epoch):
     s, p = run.settings, run.problem
     classification = p.task == "classification"
     sizes = [p.X.shape[1]] + layer_sizes(s["layers"]) + [run.n_outputs]
-    wd = weight_decay(s)
-    optimizer = (f"Adam(lr={s['lr']!r}, weight_decay={wd!r})" if s["optimizer"] == "adam"
-                 else f"SGD(lr={s['lr']!r}, momentum=0.0, weight_decay={wd!r})")
+    optimizer = (f"Adam(lr={s['lr']!r}, weight_decay=0.0)" if s["optimizer"] == "adam"
+                 else f"SGD(lr={s['lr']!r}, momentum=0.0, weight_decay=0.0)")
     return _SCRIPT.format(
         summary=f"{p.name}, layers {s['layers'] or 'none'}, {s['activation']}, {epoch} epochs",
         data=DATA_NAME, model=MODEL_NAME, script=SCRIPT_NAME, target=p.target_name,
         targets=_CLASSES if classification else _VALUES, test=test_fraction(s), seed=s["seed"],
-        stratify=classification, sizes=sizes, activation=s["activation"],
+        stratify=classification, sizes=sizes, activation=s["activation"], l1=penalties(s)[0], l2=penalties(s)[1],
         y_scaling=_FIT_Y[run.loss_name], loss=_LOSSES[run.loss_name], optimizer=optimizer, epochs=epoch,
         batch_size=s["batch-size"] if s["batch-size"] < len(run.X_train) else None, task=p.task,
         info="label_encoder=encoder," if classification else "y_scaler=y_scaler,")

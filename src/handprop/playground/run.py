@@ -23,7 +23,7 @@ from ..losses import BCE, MSE, CrossEntropy
 from ..modelinfo import ModelInfo
 from ..optimizers import SGD, Adam
 from .frames import render
-from .settings import check_size, layer_sizes, test_fraction, weight_decay
+from .settings import check_size, layer_sizes, penalties, test_fraction
 
 FRAME_INTERVAL = 1 / 40  # at most 40 frames a second: the engine trains in between
 LIVE_INTERVAL = 1.0  # the doctor and the chain rule, refreshed while playing
@@ -75,9 +75,8 @@ class Run:
                               target_name=p.target_name)
         self.model = self.new_model()
         self.model.info = self.info
-        wd = weight_decay(s)
-        self.optimizer = (Adam(lr=s["lr"], weight_decay=wd) if s["optimizer"] == "adam"
-                          else SGD(lr=s["lr"], momentum=0.0, weight_decay=wd))
+        self.optimizer = (Adam(lr=s["lr"], weight_decay=0.0) if s["optimizer"] == "adam"
+                          else SGD(lr=s["lr"], momentum=0.0, weight_decay=0.0))
         # as `handprop train` hands the targets to fit: BCE's as floats, a regression target standardised
         fit_y = y_scaler.transform if y_scaler is not None else (
             (lambda v: v.astype(np.float64)) if self.loss_name == "bce" else (lambda v: v))
@@ -111,7 +110,12 @@ class Run:
         s = self.settings
         sizes = [self.problem.X.shape[1]] + layer_sizes(s["layers"]) + [self.n_outputs]
         check_size(sizes)  # before any weight is allocated
-        return mlp(sizes, s["activation"], output=None, rng=np.random.default_rng([s["seed"], 1]))
+        model = mlp(sizes, s["activation"], output=None, rng=np.random.default_rng([s["seed"], 1]))
+        l1, l2 = penalties(s)
+        for layer in model.layers:  # regularization: Dense(l1=, l2=), in the loss and in dW
+            if hasattr(layer, "l2"):
+                layer.l1, layer.l2 = l1, l2
+        return model
 
     def model_at_snapshot(self):
         """``(epoch, model)``: a new network holding the weights of the last frame drawn."""

@@ -70,9 +70,6 @@ def parse(given):
         if s[key] not in choices:
             raise HandpropValueError(f"{key} must be one of {', '.join(choices)}, got {s[key]!r}")
         out[key] = s[key]
-    if out["regularization"] == "L1":
-        raise HandpropValueError("regularization L1 is not computed by handprop's engine (per-layer "
-                                 "penalties are not built yet); choose none, or L2 (the optimizer's weight decay)")
     out["noise"] = _number("noise", s["noise"], int, 0, 50)
     out["train-ratio"] = _number("train-ratio", s["train-ratio"], int, 10, 90)
     out["batch-size"] = _number("batch-size", s["batch-size"], int, 1, 1_000_000)
@@ -92,9 +89,11 @@ def parse(given):
     return out
 
 
-def weight_decay(s):
-    """The optimizer's weight decay that the L2 setting stands for (0 without it)."""
-    return s["reg-rate"] if s["regularization"] == "L2" else 0.0
+def penalties(s):
+    """``(l1, l2)``: the Dense layers' penalty rates the regularization setting stands for
+    (``l1·Σ|W| + l2·ΣW²`` on the weights, in the loss; ``handprop train --l1/--l2``)."""
+    rate = s["reg-rate"]
+    return (rate if s["regularization"] == "L1" else 0.0, rate if s["regularization"] == "L2" else 0.0)
 
 
 def test_fraction(s):
