@@ -98,7 +98,7 @@ def _wait_epoch(pg, at_least, timeout=30000):
     pg.wait_for_function(f"Number(document.getElementById('epoch').textContent) >= {at_least}", timeout=timeout)
 
 
-def _paused_epoch(pg, seconds=20):
+def _paused_epoch(pg, seconds=60):
     """The epoch of a paused run, once it stays put and the doctor and the chain rule are of it."""
     deadline, previous = time.monotonic() + seconds, None
     while time.monotonic() < deadline:
