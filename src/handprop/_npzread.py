@@ -9,7 +9,7 @@ that :mod:`handprop.io` drives:
 1. ``NpzArchive(where)`` reads the zip's directory only: at most ``MAX_MEMBERS`` entries, each named
    ``<key>.npy``, no name twice. Nothing is inflated.
 2. ``archive.header(key)`` inflates a member's ``.npy`` header alone (format 1.0 or 2.0, at most
-   ``HEADER_MAX`` bytes, parsed by NumPy's own ``read_array_header_*`` functions, which evaluate
+   ``files.NPY_HEADER_MAX`` bytes, parsed by NumPy's own ``read_array_header_*`` functions, which evaluate
    nothing): its dtype must be plain numbers (no objects, hence no pickles) and its declared size
    must equal the bytes the zip says the member holds. The caller checks the declared shape against
    the model's config, and the total against the memory it may take, before going on.
@@ -30,10 +30,10 @@ import zlib
 import numpy as np
 
 from .errors import FileFormatError
+from .files import read_npy_header
 
 MAX_MEMBERS = 10_000
 MAX_TOTAL_BYTES = 2 * 1024**3  # far above any model handprop trains; far below a zip bomb
-HEADER_MAX = 10_000
 # A compressed member may inflate at most this many times (members under SMALL_MEMBER are exempt).
 MAX_RATIO = 50
 SMALL_MEMBER = 1024**2
@@ -139,18 +139,7 @@ class NpzArchive:
 
     def _parse_header(self, key, f):
         where, info = self.where, self._infos[key]
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f, max_header_size=HEADER_MAX)
-        elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f, max_header_size=HEADER_MAX)
-        else:
-            raise FileFormatError(f"{where}: entry {key!r} is in .npy format {version}, not 1.0 or 2.0")
-        if dtype.hasobject:
-            raise FileFormatError(f"{where}: entry {key!r} holds pickled Python objects; handprop never "
-                                  "unpickles files, because loading a pickle can run arbitrary code")
-        if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
-            raise FileFormatError(f"{where}: entry {key!r} has dtype {dtype}, not plain numbers")
+        shape, fortran, dtype = read_npy_header(f, f"{where}: entry {key!r}")
         h = Header(key, shape, dtype, fortran, f.tell())
         if h.offset + h.nbytes != info.file_size:
             raise FileFormatError(

@@ -25,7 +25,9 @@ import shlex
 import stat
 import tempfile
 
-from .errors import FileWriteError, HandpropTypeError, HandpropValueError
+import numpy as np
+
+from .errors import FileFormatError, FileWriteError, HandpropTypeError, HandpropValueError
 
 
 def _cannot_write(path, exc):
@@ -195,3 +197,23 @@ def atomic_write(path, write):
 def atomic_write_text(path, text):
     """``atomic_write`` for a string, encoded as UTF-8."""
     atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+NPY_HEADER_MAX = 10_000  # bytes of a .npy header's dict; NumPy's own default limit
+
+
+def read_npy_header(f, where, kinds="biuf", plain="plain numbers"):
+    """``(shape, fortran_order, dtype)`` of the ``.npy`` header at ``f``'s position, read with a size cap
+    and checked before any data: format 1.0 or 2.0, no pickled objects, a plain dtype whose kind is
+    one of ``kinds``. Messages start with ``where`` (a file, or a file's entry)."""
+    version = np.lib.format.read_magic(f)
+    if version not in ((1, 0), (2, 0)):
+        raise FileFormatError(f"{where} is in .npy format {version}, not 1.0 or 2.0")
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran, dtype = read(f, max_header_size=NPY_HEADER_MAX)
+    if dtype.hasobject:
+        raise FileFormatError(f"{where} holds pickled Python objects; handprop never unpickles files, because "
+                              "loading a pickle can run arbitrary code")
+    if dtype.kind not in kinds or dtype.fields is not None or dtype.subdtype is not None:
+        raise FileFormatError(f"{where} has dtype {dtype}, not {plain}")
+    return shape, fortran, dtype

@@ -26,6 +26,7 @@ import numpy as np
 
 from ._checks import existing_file
 from ..errors import DataError, FileFormatError, HandpropValueError, ShapeError
+from ..files import read_npy_header
 
 __all__ = ["load_array", "load_xy"]
 
@@ -35,7 +36,6 @@ _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members, an empty zip
 _PICKLE_REFUSED = ("holds pickled Python objects (an object array or a pickle); handprop loads "
                    "plain numeric arrays only and never unpickles, since unpickling can run code. "
                    "Re-save the data with a numeric dtype")
-_HEADER_MAX = 10_000  # bytes of a .npy header's dict; NumPy's own default limit
 _MAX_ENTRIES = 10_000
 # What a damaged zip or .npy header can raise from zipfile, zlib, struct and NumPy's header parser.
 _BROKEN = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, struct.error, OverflowError,
@@ -61,22 +61,12 @@ class _Header:
 
     def __init__(self, f, where):
         try:
-            version = np.lib.format.read_magic(f)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f, max_header_size=_HEADER_MAX)
-            elif version == (2, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f, max_header_size=_HEADER_MAX)
-            else:
-                raise FileFormatError(f"{where}: .npy format {version}, not 1.0 or 2.0")
+            shape, fortran, dtype = read_npy_header(f, where, kinds="biufcUS", plain="plain numbers (or text labels)")
         except FileFormatError:
             raise
         except _BROKEN as exc:
             raise FileFormatError(f"{where}: cannot read the array header ({type(exc).__name__}: "
                                   f"{str(exc)[:200]})") from None
-        if dtype.hasobject:
-            raise FileFormatError(f"{where}: {_PICKLE_REFUSED}")
-        if dtype.kind not in "biufcUS" or dtype.fields is not None or dtype.subdtype is not None:
-            raise FileFormatError(f"{where}: dtype {dtype}, not plain numbers (or text labels)")
         self.shape, self.fortran, self.dtype = shape, fortran, dtype
         self.count = math.prod(shape)  # Python ints: no overflow, however large the claim
         self.nbytes = self.count * dtype.itemsize
