@@ -34,7 +34,18 @@ def check_batch(layer, x, ndim, what):
         raise ShapeError(f"{layer!r}: expects {what}, got an array of shape {np.shape(x)}")
 
 
-class Flatten(Layer):
+class _Rearrange(Layer):
+    """A layer that only rearranges each sample's values: backward puts the gradient back in the
+    input's shape, ``dL/dx = (dL/dy).reshape(x.shape)``."""
+
+    def backward(self, grad, need_input_grad=True):
+        shape = getattr(self, "in_shape", None)
+        if shape is None:
+            raise self._missing_forward()
+        return grad.reshape(shape) if need_input_grad else None
+
+
+class Flatten(_Rearrange):
     """``y = x.reshape(N, -1)``: (N, C, L) -> (N, C·L), in C order (as ``torch.nn.Flatten``).
 
     Backward: ``dL/dx = (dL/dy).reshape(x.shape)``.
@@ -44,17 +55,11 @@ class Flatten(Layer):
         self.in_shape = x.shape
         return x.reshape(len(x), -1)
 
-    def backward(self, grad, need_input_grad=True):
-        shape = getattr(self, "in_shape", None)
-        if shape is None:
-            raise self._missing_forward()
-        return grad.reshape(shape) if need_input_grad else None
-
     def output_size(self, n_in):
         return int(np.prod(sample_shape(n_in)))
 
 
-class Reshape(Layer):
+class Reshape(_Rearrange):
     """``y = x.reshape((N,) + shape)``: each sample rearranged to ``shape`` (the batch axis is kept, as
     in Keras: ``Reshape((1, 40))`` turns rows (N, 40) into (N, 1, 40)).
 
@@ -82,12 +87,6 @@ class Reshape(Layer):
                              f"{x.shape} ({size} per sample)")
         self.in_shape = x.shape
         return x.reshape((len(x),) + self.shape)
-
-    def backward(self, grad, need_input_grad=True):
-        shape = getattr(self, "in_shape", None)
-        if shape is None:
-            raise self._missing_forward()
-        return grad.reshape(shape) if need_input_grad else None
 
     def output_size(self, n_in):
         size = int(np.prod(sample_shape(n_in)))
