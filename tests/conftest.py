@@ -3,6 +3,7 @@
 import os
 
 import numpy as np
+import pytest
 from hypothesis import settings
 
 from handprop.gradcheck import numerical_gradient, relative_error
@@ -76,8 +77,6 @@ def pytest_ignore_collect(collection_path, config):
 
 
 def pytest_collection_modifyitems(config, items):
-    import pytest
-
     if _run_slow(config):
         return
     skip = pytest.mark.skip(reason="slow: run with --runslow (CI does)")
