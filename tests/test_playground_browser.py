@@ -108,7 +108,9 @@ def _paused_epoch(pg, seconds=60):
             return int(epoch)
         previous = epoch
         pg.wait_for_timeout(300)
-    raise AssertionError(f"the paused run did not settle: epoch {pg.text_content('#epoch')}")
+    raise AssertionError(f"the paused run did not settle: epoch {pg.text_content('#epoch')}; doctor: "
+                         f"{pg.text_content('#doctor')[:200]!r}; explain: {pg.text_content('#explain')[:200]!r}; "
+                         f"error: {pg.text_content('#error')[:200]!r}")
 
 
 def _open(pg, query):

@@ -205,6 +205,7 @@ class Run:
         if idle or now - self.last_live >= LIVE_INTERVAL:
             with self.cond:
                 self.requests.extend(["doctor", "explain"])
+        refreshed = idle  # an idle run was drawn and its doctor and chain rule asked for, above
         while True:
             with self.cond:
                 requests, self.requests = list(dict.fromkeys(self.requests)), []
@@ -219,7 +220,14 @@ class Run:
                     continue
                 if self.playing or self.steps_left:
                     return
-                self.cond.wait()
+                if refreshed:
+                    self.cond.wait()
+                    continue
+                # paused while this epoch ran: show this epoch, its doctor and chain rule, then wait
+                self.requests.extend(["doctor", "explain"])
+            refreshed = True
+            if not first:
+                self.frame()
 
     # -- what the page sees -------------------------------------------------------------------------
     def frame(self, send=True):
