@@ -8,6 +8,7 @@ import pytest
 from handprop.cli import main
 
 
+@pytest.mark.slow
 def test_xor_defaults_print_blog_000s_numbers(capsys):
     assert main(["xor"]) == 0
     out = capsys.readouterr().out
@@ -23,6 +24,7 @@ def test_xor_defaults_print_blog_000s_numbers(capsys):
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flags", [
     ["--hidden", "4", "--lr", "1.0"],
     ["--activation", "tanh", "--optimizer", "adam", "--lr", "0.05", "--epochs", "2000"],
@@ -45,6 +47,7 @@ def test_bad_flags_exit_2_with_a_message(capsys):
     assert "n_out must be a positive integer" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_python_dash_m_runs_the_same_program():
     out = subprocess.run([sys.executable, "-m", "handprop", "xor", "--epochs", "1"],
                          capture_output=True, text=True, check=True).stdout

@@ -237,6 +237,7 @@ def _wait_for_epochs(child, ck, epochs):
     raise AssertionError("the training process ended (or hung) before it could be stopped")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "SIGINT") or sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_stops_training_and_saves_the_model(tmp_path):
     ck = tmp_path / "ck.npz"

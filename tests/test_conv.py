@@ -134,6 +134,7 @@ def test_bad_arguments_are_refused_in_words(make, error, match):
         make()
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None)
 @given(C=st.integers(1, 3), O=st.integers(1, 3), K=st.integers(1, 5), s=st.integers(1, 3), p=st.integers(0, 3),
        d=st.integers(1, 3), extra=st.integers(0, 9), N=st.integers(1, 3), seed=st.integers(0, 2**16))

@@ -93,6 +93,7 @@ def test_scaler_errors(call, error, match):
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=8),
                   elements=finite))
@@ -102,6 +103,7 @@ def test_property_inverse_transform_undoes_transform(X):
     assert np.all(scaler.scale_ > 0)
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @given(hnp.arrays(np.float64, st.tuples(st.integers(2, 30), st.integers(1, 5)),
                   elements=st.floats(-1e3, 1e3, allow_nan=False).map(lambda v: round(v, 3))))
@@ -291,6 +293,7 @@ def test_split_errors(call, error, match):
         call(X, y)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(n=st.integers(3, 200), val=st.floats(0.01, 0.45), test=st.floats(0.01, 0.45),
        k=st.integers(1, 5), seed=st.integers(0, 2**32 - 1), stratify=st.booleans())

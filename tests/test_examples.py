@@ -15,6 +15,7 @@ def run(name, capsys):
     return capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_blog_000_example_prints_the_blog_numbers(capsys):
     out = run("blog_000_xor.py", capsys)
     assert "Epoch 0, Loss: 0.2558" in out and "Epoch 9000, Loss: 0.1438" in out

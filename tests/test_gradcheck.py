@@ -362,6 +362,7 @@ def test_rule_is_absolute_plus_relative_and_settable():
     assert not Check("w", 0, "W", np.array([1e-3]), np.array([1e-3 + 5e-6]), 1.0, Rule()).passed
 
 
+@pytest.mark.slow
 def test_trained_model_with_tiny_gradients_passes_in_float32_and_float64():
     """A model fitted until its gradients are ~1e-7: rounding noise is then as large as the gradient
     itself, the old relative rule cried wolf, the absolute + relative rule does not."""

@@ -34,6 +34,7 @@ def check_image(path, min_w=200, min_h=150):
     return img
 
 
+@pytest.mark.slow
 def test_loss_curve_with_validation(tmp_path, trained):
     _, history = trained
     h = History()
@@ -46,6 +47,7 @@ def test_loss_curve_with_validation(tmp_path, trained):
     plt.close(fig)
 
 
+@pytest.mark.slow
 def test_decision_boundary(tmp_path, trained):
     model, _ = trained
     img = check_image(plots.decision_boundary(model, X, Y, path=tmp_path / "db.png"))

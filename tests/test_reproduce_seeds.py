@@ -112,6 +112,7 @@ def blog_001(seed, epochs=10000, eta=0.1):
     return W1, b1, W2, b2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", SEEDS)
 def test_blog_001_uniform_init_half_sse(seed):
     W1, b1, W2, b2 = blog_001(seed)

@@ -25,6 +25,7 @@ def blog_model():
     return mlp([2, 2, 1], "sigmoid", output="sigmoid", init="normal", rng=np.random.RandomState(42))
 
 
+@pytest.mark.slow
 def test_blog_000_numbers_are_unchanged_and_only_loss_is_recorded(capsys):
     model = blog_model()
     h = fit(model, X_XOR, Y_XOR, loss="mse", optimizer=SGD(lr=0.1), epochs=10000, log_every=1000)

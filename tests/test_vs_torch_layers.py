@@ -53,6 +53,7 @@ def torch_params_as_handprop(tmodel):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make_hp,make_torch", [
     (lambda: hp.SGD(lr=0.1, momentum=0.9), lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9)),
     (lambda: hp.Adam(lr=0.01), lambda ps: torch.optim.Adam(ps, lr=0.01)),

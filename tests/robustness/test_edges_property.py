@@ -65,6 +65,7 @@ MODELS = {
 FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+@pytest.mark.slow
 @FAST
 @given(kind=st.sampled_from(sorted(MODELS)), X=hostile(2), y=labels(),
        loss=st.sampled_from(["mse", "bce", "ce", "halfsse", "hinge", None, 3]),
@@ -93,6 +94,7 @@ def well_shaped(draw):
     return kind, X, y, {"regression": "mse", "binary": "bce", "classes": "ce"}[kind]
 
 
+@pytest.mark.slow
 @FAST
 @given(data=well_shaped(), optimizer=st.sampled_from(["sgd", "adam"]), lr=st.sampled_from([1e-3, 1.0, 1e10, 1e300]),
        batch_size=st.sampled_from([None, 1, 2]), metrics_=st.sampled_from([None, ["accuracy"], ["mse", "r2", "mae"]]))
@@ -129,6 +131,7 @@ def test_item16_dense_raises_only_handprop_errors(n_in, n_out, weight, bias, ini
     only_handprop_errors(lambda: hp.Dense(n_in, n_out, weight=weight, bias=bias, init=init, dtype=dtype, rng=rng))
 
 
+@pytest.mark.slow
 @FAST
 @given(lr=st.sampled_from(ODD), momentum=st.sampled_from(ODD), nesterov=st.sampled_from(ODD),
        weight_decay=st.sampled_from(ODD), betas=st.sampled_from(ODD + [(0.9, 0.999), (0.9, "a"), (0.9, 0.9, 0.9)]),

@@ -89,6 +89,7 @@ def tables(draw):
     return text.encode("utf-8"), header, delimiter
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(table=tables(), pick_target=st.booleans())
 def test_generated_tables_read_correctly_or_fail_cleanly_within_memory(tmp_path, table, pick_target):
