@@ -76,6 +76,7 @@ def train_many(models, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size
     batch_size = _arguments.positive_int("batch_size", batch_size, allow_none=True)
     _check_loss_and_optimizer(models[0], loss, optimizer)
     X, y = _data(models, X, y)
+    _safety.warn_big_batch(batch_size, len(X))
     rng = initializers.generator("seed", seed)
     rows = min(batch_size or len(X), len(X))
     _check_memory(models, rows, epochs)
