@@ -291,3 +291,29 @@ def test_a_stacked_loss_gives_each_network_its_own_value_and_gradient(loss, targ
     for k in range(3):
         assert values[k] == pytest.approx(loss.forward(pred[k], target), rel=1e-14)
         np.testing.assert_allclose(grads[k], loss.backward(), rtol=1e-14)
+
+
+# -- the benchmark -----------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_the_benchmark_times_train_many_against_separate_fits_and_measures_memory(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    out = tmp_path / "results.json"
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "run.py"), "--smoke", "--only", "many",
+                           "--json", str(out), "--plot", "", "--markdown", str(tmp_path / "tables.md")],
+                          capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, PYTHONPATH=str(root / "src")))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    many = json.loads(out.read_text())["many"]
+    assert many["models"] == 20 and many["separate_timed"] == 2
+    assert many["paired_speedup"]["median"] > 0
+    assert many["max_relative_difference"] <= 1e-9  # the separately fitted models equal their stacked copies
+    assert [row["models"] for row in many["memory"]] == [10, 20]
+    assert all(row["peak_above_baseline_mib"] > 0 for row in many["memory"])
+    assert "Many models at once" in (tmp_path / "tables.md").read_text()

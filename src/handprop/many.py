@@ -314,11 +314,11 @@ class Stack:
 
     def histories(self):
         """One History per model, as ``fit`` (with ``StopOnNonFinite``) would have recorded it."""
-        out = []
+        out, epochs = [], list(range(len(self.losses)))  # one set of int objects for all the histories
         for k in range(self.K):
             h = History()
             n = int(self.done[k])
-            h.epoch = list(range(n))
+            h.epoch = epochs[:n]
             h.history = {"loss": self.losses[:n, k].tolist()}
             error = self.divergence[k]
             h.diverged, h.divergence = error is not None, error
