@@ -187,6 +187,66 @@ def test_every_model_diverging_ends_the_run():
     assert "for the weights training started from" in histories[0].stop_reason
 
 
+def test_ctrl_c_stops_every_model_after_the_current_batch(monkeypatch):
+    class CtrlCAfter:  # the guard train_many stops by: Ctrl-C "pressed" during epoch 2's first batch
+        # (read after every batch and once more at the end of each epoch: 4 reads an epoch here)
+        def __init__(self):
+            self.checks = 0
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        @property
+        def requested(self):
+            self.checks += 1
+            return self.checks >= 9
+
+    monkeypatch.setattr(hp.many._safety, "InterruptGuard", CtrlCAfter)
+    models = [net(s, "mse") for s in (1, 2)]
+    histories = hp.train_many(models, X, Y_REAL, epochs=10, batch_size=3, seed=0)  # 3 batches an epoch
+    assert [len(h) for h in histories] == [2, 2]  # epochs 0 and 1 done; epoch 2 was cut short
+    assert all(h.stop_reason == "interrupted (Ctrl-C) during epoch 2; the model keeps its weights" for h in histories)
+    # the weights are those after the batch that was running (2 epochs and one batch), as in fit:
+    # the same as 2 epochs and then the first batch of the third epoch's order
+    for model, seed in zip(models, (1, 2)):
+        twin, opt = net(seed, "mse"), hp.SGD(lr=0.01)
+        rng = np.random.default_rng(0)
+        for _ in range(2):
+            for X_batch, y_batch in hp.training.iter_batches(X, Y_REAL, 3, True, rng):
+                hp.training.train_step(twin, hp.MSE(), opt, twin.parameters(), X_batch, y_batch)
+        X_batch, y_batch = next(hp.training.iter_batches(X, Y_REAL, 3, True, rng))
+        hp.training.train_step(twin, hp.MSE(), opt, twin.parameters(), X_batch, y_batch)
+        for p, q in zip(model.parameters(), twin.parameters()):
+            np.testing.assert_allclose(p.value, q.value, rtol=RTOL)
+
+
+def test_a_stack_too_large_for_memory_is_refused_before_anything_is_allocated():
+    with pytest.raises(hp.errors.TooLargeError, match=r"train_many: 2 models of 26 weights.*10,000,000,000,000 "
+                                                       r"epochs.*train fewer models at once"):
+        hp.train_many([net(1, "mse"), net(2, "mse")], X, Y_REAL, epochs=10**13)
+
+
+@pytest.mark.slow
+def test_the_readme_example_trains_blog_000s_network_from_200_seeds():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Many models at once"):]
+    namespace = {}
+    exec(re.search(r"```python\n(.*?)```", section, re.S).group(1), namespace)
+    models, histories = namespace["models"], namespace["histories"]
+    assert len(histories) == 200 and 0 < namespace["solved"] < 200
+    twin = namespace["blog_net"](42)  # the blog's own seed, trained as the blog does
+    expected = twin.fit(namespace["X"], namespace["y"], loss="mse", optimizer=hp.SGD(lr=0.1), epochs=10000)
+    for p, q in zip(models[42].parameters(), twin.parameters()):
+        np.testing.assert_allclose(p.value, q.value, rtol=RTOL)
+    np.testing.assert_allclose(histories[42].loss, expected.loss, rtol=RTOL)
+
+
 # -- refusals ----------------------------------------------------------------------------------------
 
 def test_models_of_different_shapes_are_refused_naming_the_model_and_layer():
