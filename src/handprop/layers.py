@@ -262,14 +262,6 @@ def _drawn(init, shape, rng, dtype, name, layer):
     return a.astype(dtype, copy=False)
 
 
-def matmul(a, b, out=None):
-    """``a @ b``: ``np.dot`` for one network's 2-D arrays (quickest for tiny ones), ``np.matmul`` (one
-    product per network) for a stack of networks (``handprop.train_many``: ``W`` (K, n_in, n_out))."""
-    if a.ndim <= 2 and b.ndim == 2:
-        return np.dot(a, b, out=out)
-    return np.matmul(a, b, out=out)
-
-
 class Dense(Layer):
     """Fully connected layer: ``z = x @ W + b``.
 
@@ -347,8 +339,11 @@ class Dense(Layer):
 
     def forward(self, x):
         self.x = x
+        W = self.W
+        # ``@``: np.dot for one network (quickest for tiny arrays), np.matmul for a stack (K, n_in, n_out)
+        matmul = np.dot if W.ndim == 2 else np.matmul
         # z = x @ W + b
-        z = matmul(x, self.W, out=self.out("z", self.W.shape[:-2] + (x.shape[-2], self.n_out), self.W.dtype, x))
+        z = matmul(x, W, out=self.out("z", W.shape[:-2] + (x.shape[-2], self.n_out), W.dtype, x))
         z += self.b
         return z
 
@@ -362,6 +357,7 @@ class Dense(Layer):
                              f"layer's output for the last forward had shape {shape}")
         # in place into dW, db while training (fit); fresh arrays otherwise
         same = self.buffers is not None and delta.dtype == x.dtype == self.dW.dtype == self.db.dtype
+        matmul = np.dot if self.W.ndim == 2 else np.matmul  # (see forward)
         # dW = x.T @ delta  (.T: swapaxes(-1, -2), for a stack too)
         self.dW = matmul(x.swapaxes(-1, -2), delta, out=self.dW if same else None)
         # db = delta.sum(axis=0), written 1ᵀ delta (one BLAS call, faster than a sum over rows)
@@ -376,9 +372,9 @@ class Dense(Layer):
 
     def _ones(self, rows, dtype):
         ones = self.__dict__.get("_ones_row")
-        shape = self.b.shape[1:-1] + (rows,)  # (rows,) for b (n_out,); (1, rows) for a stack's b (K, 1, n_out)
-        if ones is None or ones.shape != shape or ones.dtype != dtype:
-            ones = self._ones_row = np.ones(shape, dtype)
+        # as many axes as b: (rows,) for b (n_out,); (1, 1, rows) for a stack's b (K, 1, n_out)
+        if ones is None or ones.shape[-1] != rows or ones.dtype != dtype or ones.ndim != self.b.ndim:
+            ones = self._ones_row = np.ones((1,) * (self.b.ndim - 1) + (rows,), dtype)
         return ones
 
     def output_size(self, n_in):
