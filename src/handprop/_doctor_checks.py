@@ -129,8 +129,11 @@ def _apart_in_input(X, pairs):
     point (the spirals' centre) are the data's ambiguity, not the network's doing."""
     X = X.astype(np.float64).reshape(len(X), -1)
     sq = (X * X).sum(1)
-    d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2 * X @ X.T, 0.0)) if pairs else None
-    return [(i, j) for i, j in pairs if d[i, j] >= 0.05 * np.median(d[np.triu_indices(len(X), 1)])]
+    if not pairs:
+        return []
+    d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2 * X @ X.T, 0.0))
+    floor = 0.05 * np.median(d[np.triu_indices(len(X), 1)])  # once: pairs can number n²/2
+    return [(i, j) for i, j in pairs if d[i, j] >= floor]
 
 
 def _merged_floor(ctx, pairs):
@@ -182,6 +185,7 @@ def _check_saturated(ctx):
 
 
 def _check_dead_relu(ctx):
+    lr = ctx["lr"]
     for i, layer in enumerate(ctx["model"].layers):
         if type(layer) is not ReLU or i + 1 >= len(ctx["inputs"]):
             continue
@@ -197,10 +201,12 @@ def _check_dead_relu(ctx):
                 f"{len(ctx['X'])} samples (their z ≤ 0 everywhere)",
                 "ReLU's derivative is 0 for z ≤ 0, so a unit that is off for every sample gets no "
                 "gradient and can never turn back on: that part of the layer is gone",
-                "lower the learning rate (a large step pushed their biases down), "
+                "lower the learning rate (a large step pushed their biases down"
+                + (f"; lr = {lr / 10:g}" if lr else "") + "), "
                 + ("" if _all_he(ctx["model"]) else "use He initialisation (init='he_uniform'), ")
                 + "or LeakyReLU (activation='leaky_relu'), which keeps a small slope",
-                [{"activation": "leaky_relu"}] + ([] if _all_he(ctx["model"]) else [{"init": "he_uniform"}]))
+                ([{"lr": lr / 10}] if lr else []) + [{"activation": "leaky_relu"}]
+                + ([] if _all_he(ctx["model"]) else [{"init": "he_uniform"}]))
     return None
 
 

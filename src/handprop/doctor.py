@@ -188,7 +188,37 @@ def _diagnose(subject, X, y, *, model, loss, history, gradients, lr, optimizer, 
     if held_out is not None and "overfitting" not in [f.code for f in findings]:
         findings += [f for f in [_held_out_gap(ctx, *held_out)] if f is not None]
     summary = f"loss {L:.4g}; predicting the mean would give {baseline:.4g}"
-    return Diagnosis(findings, summary)
+    return Diagnosis(by_cause(findings), summary)
+
+
+# A finding that is the consequence of another, and how: it is moved under its cause and gives no fix
+# of its own (its own fix would contradict the cause's: "fewer layers" for units killed by a step).
+_CAUSED_BY = {
+    "vanishing_gradients": [("dead_relu", "the dead ReLUs above", "a unit that is off passes no gradient back")],
+    "lr_too_low": [("dead_relu", "the dead ReLUs above", "units that are off for every sample learn at no "
+                                                         "learning rate, and larger steps kill more of them")],
+    "exploding_gradients": [("lr_too_high", "the learning rate above", "steps too large grow the weights, and "
+                                                                       "large weights multiply the backward signal")],
+}
+
+
+def by_cause(findings):
+    """The findings ranked by cause: one caused by another (``_CAUSED_BY``) follows its cause and says
+    so ("caused by the dead ReLUs above") instead of giving a fix of its own."""
+    codes = [f.code for f in findings]
+    out = [f for f in findings if not any(c in codes for c, _, _ in _CAUSED_BY.get(f.code, ()))]
+    for f in findings:
+        cause = next((c for c in _CAUSED_BY.get(f.code, ()) if c[0] in codes), None)
+        if cause is None:
+            continue
+        code, name, how = cause
+        f.title, f.caused_by = f"{f.title} (caused by {name})", code
+        f.fix, f.suggest = f"none of its own: {how}; fix {name} first", []
+        at = next(i for i, g in enumerate(out) if g.code == code) + 1
+        while at < len(out) and getattr(out[at], "caused_by", None) == code:
+            at += 1
+        out.insert(at, f)
+    return out
 
 
 def _as_probabilities(loss, pred2, y, y2):
