@@ -180,7 +180,8 @@ def _check_saturated(ctx):
                 "receive) 10× to 1000× less gradient: they stop learning while the loss is still high",
                 "start from smaller weights (init='glorot_uniform'), scale the inputs to unit size, and "
                 "if the weights grew during training, lower the learning rate; tanh or ReLU hidden "
-                "units saturate less than sigmoid", [{"init": "glorot_uniform"}])
+                "units saturate less than sigmoid", [{"init": "glorot_uniform"},
+                                                     {"activation": "tanh" if isinstance(layer, Sigmoid) else "relu"}])
     return None
 
 
@@ -202,12 +203,26 @@ def _check_dead_relu(ctx):
                 "ReLU's derivative is 0 for z ≤ 0, so a unit that is off for every sample gets no "
                 "gradient and can never turn back on: that part of the layer is gone",
                 "lower the learning rate (a large step pushed their biases down"
-                + (f"; lr = {lr / 10:g}" if lr else "") + "), "
+                + (f"; lr = {_lowered(ctx):g}" if lr else "") + "), "
                 + ("" if _all_he(ctx["model"]) else "use He initialisation (init='he_uniform'), ")
                 + "or LeakyReLU (activation='leaky_relu'), which keeps a small slope",
-                ([{"lr": lr / 10}] if lr else []) + [{"activation": "leaky_relu"}]
-                + ([] if _all_he(ctx["model"]) else [{"init": "he_uniform"}]))
+                ([{"lr": _lowered(ctx)}] if lr else []) + [{"activation": "leaky_relu", **_lower(ctx)}]
+                + ([] if _all_he(ctx["model"]) else [{"init": "he_uniform", **_lower(ctx)}]))
     return None
+
+
+def _lowered(ctx):
+    """A tenth of the learning rate, at most 0.1 for SGD and 0.01 for Adam (ten times ``handprop
+    train``'s defaults): a tenth of lr 50 would still throw the weights out of range."""
+    return min(ctx["lr"] / 10, 0.01 if ctx["adam"] else 0.1)
+
+
+def _lower(ctx):
+    """``{"lr": _lowered(ctx)}`` when the learning rate is large enough to have caused the dead units by
+    itself (SGD above 0.5, Adam above 0.05: 50 times the defaults), else ``{}``: another fix alone
+    would still take the steps that killed them."""
+    lr = ctx["lr"]
+    return {"lr": _lowered(ctx)} if lr is not None and lr > (0.05 if ctx["adam"] else 0.5) else {}
 
 
 def _all_he(model):
