@@ -39,18 +39,6 @@ def _fmt_row(x):  # + 0.0: no "-0"
     return "[" + ", ".join(f"{v + 0.0:.4g}" for v in np.asarray(x).reshape(-1)) + "]"
 
 
-def bad_fit(L, baseline, pred, y, loss_is_ce):
-    """Did training end badly? Classification: some sample wrong or undecided (|p − y| ≥ 0.3, the
-    CLI's "~0.5" band; for cross-entropy the wrong argmax). Regression: the loss kept more than a
-    tenth of what predicting the mean loses."""
-    if loss_is_ce:
-        labels = y.reshape(-1) if y.ndim == 1 or y.shape[1] == 1 else y.argmax(axis=1)
-        return bool(np.any(pred.argmax(axis=1) != labels))
-    if np.all((y == 0) | (y == 1)):
-        return bool(np.any(np.abs(pred - y) >= 0.3))
-    return L > 0.1 * baseline
-
-
 # -- the checks --------------------------------------------------------------------------------------
 def _check_merged(ctx):
     """Different targets, (almost) the same last hidden representation: the output layer, a weighted
@@ -203,26 +191,22 @@ def _check_dead_relu(ctx):
                 "ReLU's derivative is 0 for z ≤ 0, so a unit that is off for every sample gets no "
                 "gradient and can never turn back on: that part of the layer is gone",
                 "lower the learning rate (a large step pushed their biases down"
-                + (f"; lr = {_lowered(ctx):g}" if lr else "") + "), "
+                + (f"; lr = {_lower(ctx, True)['lr']:g}" if lr else "") + "), "
                 + ("" if _all_he(ctx["model"]) else "use He initialisation (init='he_uniform'), ")
                 + "or LeakyReLU (activation='leaky_relu'), which keeps a small slope",
-                ([{"lr": _lowered(ctx)}] if lr else []) + [{"activation": "leaky_relu", **_lower(ctx)}]
+                ([_lower(ctx, True)] if lr else []) + [{"activation": "leaky_relu", **_lower(ctx)}]
                 + ([] if _all_he(ctx["model"]) else [{"init": "he_uniform", **_lower(ctx)}]))
     return None
 
 
-def _lowered(ctx):
-    """A tenth of the learning rate, at most 0.1 for SGD and 0.01 for Adam (ten times ``handprop
-    train``'s defaults): a tenth of lr 50 would still throw the weights out of range."""
-    return min(ctx["lr"] / 10, 0.01 if ctx["adam"] else 0.1)
-
-
-def _lower(ctx):
-    """``{"lr": _lowered(ctx)}`` when the learning rate is large enough to have caused the dead units by
-    itself (SGD above 0.5, Adam above 0.05: 50 times the defaults), else ``{}``: another fix alone
-    would still take the steps that killed them."""
+def _lower(ctx, always=False):
+    """``{"lr": a tenth of lr, at most 0.1 (SGD) or 0.01 (Adam)}`` (a tenth of lr 50 would still throw
+    the weights out of range): always, or only when lr is large enough to have killed the units by
+    itself (SGD above 0.5, Adam above 0.05: 50× train's defaults); else ``{}``."""
     lr = ctx["lr"]
-    return {"lr": _lowered(ctx)} if lr is not None and lr > (0.05 if ctx["adam"] else 0.5) else {}
+    if lr is None or not (always or lr > (0.05 if ctx["adam"] else 0.5)):
+        return {}
+    return {"lr": min(lr / 10, 0.01 if ctx["adam"] else 0.1)}
 
 
 def _all_he(model):

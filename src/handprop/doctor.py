@@ -28,7 +28,7 @@ Every check is silent on a healthy run; the checks and their thresholds, each wi
 import numpy as np
 
 from . import losses
-from ._doctor_checks import CHECKS, Finding, bad_fit, lr_curve_finding  # noqa: F401  (Finding: this API)
+from ._doctor_checks import CHECKS, Finding, lr_curve_finding  # noqa: F401  (Finding: this API)
 from .callbacks import Callback
 from .errors import HandpropValueError
 from .layers import Dense
@@ -94,6 +94,18 @@ class GradientRecorder(Callback):
 
     def __repr__(self):
         return f"GradientRecorder({len(self.rows)} steps recorded)"
+
+
+def bad_fit(L, baseline, pred, y, loss_is_ce):
+    """Did training end badly? Classification: some sample wrong or undecided (|p − y| ≥ 0.3, the
+    CLI's "~0.5" band; for cross-entropy the wrong argmax). Regression: the loss kept more than a
+    tenth of what predicting the mean loses."""
+    if loss_is_ce:
+        labels = y.reshape(-1) if y.ndim == 1 or y.shape[1] == 1 else y.argmax(axis=1)
+        return bool(np.any(pred.argmax(axis=1) != labels))
+    if np.all((y == 0) | (y == 1)):
+        return bool(np.any(np.abs(pred - y) >= 0.3))
+    return L > 0.1 * baseline
 
 
 def _default_loss(model, y):
