@@ -39,6 +39,9 @@ class ModelInfo:
         self.handprop_version = handprop_version or __version__
         self.optimizer = _optimizer_record(optimizer)  # {"class", "config"} of the training optimizer, or None
         self.training = training_record(training)  # what `handprop train` ran with, or None
+        # The training optimizer with the state of its last step (Adam's m, v, t), when the file keeps it
+        # (``save(..., optimizer_state=opt)``; arrays, so ``handprop.io`` stores it beside the info).
+        self.optimizer_state = None
 
     @property
     def class_names(self):

@@ -77,6 +77,8 @@ def saved_optimizer(info):
     """The optimizer the model was trained with, as the file records it (None if it does not)."""
     from ..optimizers import SGD, Adam
 
+    if getattr(info, "optimizer_state", None) is not None:  # with the state training left (m, v, t)
+        return info.optimizer_state
     saved = getattr(info, "optimizer", None)
     if not saved:
         return None

@@ -184,7 +184,7 @@ def _print_scores(model, info, parts):
 
 def cmd_train(args):
     from ..blas import blas_threads, fit_batch_size
-    from ..io import save
+    from ..io import save, state_is_finite
     from ..training import fit
 
     ckpt, s = _start(args)
@@ -218,7 +218,9 @@ def cmd_train(args):
     if history.stop_reason and not args.quiet:
         print(f"stopped: {history.stop_reason}")
     _print_scores(model, info, (train, val, test))
-    save(model, args.out, info=info)
+    # Adam's m, v, t for `explain --model` (not after an early stop: its weights may be an earlier epoch's)
+    keep = not history.stop_reason and state_is_finite(opt)
+    save(model, args.out, info=info, optimizer_state=opt if keep else None)
     if not args.quiet:
         print(f"saved {args.out}")
     args.no_doctor = args.no_doctor or args.quiet
