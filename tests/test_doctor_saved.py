@@ -256,3 +256,23 @@ def test_every_fix_printed_for_a_saved_model_runs_as_printed(name, tmp_path, cap
         assert "unrecognized arguments" not in err and "error" not in err, (line, err)
         assert load(words[-1]).info.training["settings"] != load("m.npz").info.training["settings"]
     assert (tmp_path / "m.npz").read_bytes() == before  # the diagnosed model is untouched
+
+
+def test_the_readmes_saved_model_doctor_is_real_output(tmp_path, capsys, monkeypatch):
+    """The README's `handprop doctor bad.npz` block: its commands run here, every line it quotes printed."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = text.split("$ handprop doctor bad.npz --data moons.csv\n")[1].split("```")[0]
+    monkeypatch.chdir(tmp_path)
+    X, y = handprop.data.make_dataset("moons", n=1000, seed=0)  # the README's python -c line
+    np.savetxt("moons.csv", np.column_stack([X, y]), delimiter=",", header="x0,x1,y", comments="", fmt="%.17g")
+    assert main(["train", "moons.csv", "--optimizer", "sgd", "--lr", "2", "--epochs", "5", "--out", "bad.npz",
+                 "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["doctor", "bad.npz", "--data", "moons.csv"]) == 1
+    printed = capsys.readouterr().out.replace(str(tmp_path / "moons.csv"), "/home/me/moons.csv").splitlines()
+    quoted = [line for line in block.splitlines() if line.strip() not in ("", "...")]
+    assert len(quoted) >= 8
+    for line in quoted:
+        assert line in printed, line
