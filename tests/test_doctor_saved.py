@@ -276,3 +276,17 @@ def test_the_readmes_saved_model_doctor_is_real_output(tmp_path, capsys, monkeyp
     assert len(quoted) >= 8
     for line in quoted:
         assert line in printed, line
+
+
+def test_no_init_or_scaling_advice_when_train_did_both(tmp_path, capsys):
+    """train draws sigmoid/tanh layers with Glorot and standardises the inputs: the saturated finding then
+    advises neither, and its printed fix is the activation flag."""
+    data = _xor_csv(tmp_path)
+    flags = ["--layers", "1", "--activation", "sigmoid", "--optimizer", "sgd", "--lr", "0.5", "--epochs", "30"]
+    assert main(["train", data, *flags, "--out", str(tmp_path / "m.npz"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["doctor", str(tmp_path / "m.npz"), "--data", data]) == 1
+    out = capsys.readouterr().out
+    assert "[saturated]" in out and "glorot" not in out.lower() and "scale the inputs" not in out, out
+    assert advice(out) == [f"handprop train {data} {' '.join(flags).replace('sigmoid', 'tanh')} "
+                           f"--out {tmp_path / 'm-fix1.npz'}"]

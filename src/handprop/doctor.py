@@ -188,7 +188,7 @@ def _diagnose(subject, X, y, *, model, loss, history, gradients, lr, optimizer, 
                inputs=inputs + [pred], loss=loss, L=L, bad_fit=bad_fit(L, baseline, pred2, y2, loss_is_ce),
                loss_is_ce=loss_is_ce, grad_norms=grad_norms, grad_norm=grad_norm,
                history=history, lr=lr if lr is not None else getattr(optimizer, "lr", None), deltas=deltas,
-               adam=type(optimizer).__name__ == "Adam", optimizer=optimizer)
+               adam=type(optimizer).__name__ == "Adam", optimizer=optimizer, unit_inputs=_unit_scale(X))
     findings = []
     for check in CHECKS:
         found = check(ctx)
@@ -231,6 +231,14 @@ def by_cause(findings):
             at += 1
         out.insert(at, f)
     return out
+
+
+def _unit_scale(X):
+    """Whether every input column is already about standardised (std 0.5 to 2, |mean| below 1): then
+    "scale the inputs" is advice that already ran."""
+    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    std, mean = X.std(axis=0), X.mean(axis=0)
+    return bool(len(X) > 1 and np.all((std > 0.5) & (std < 2) & (np.abs(mean) < 1)))
 
 
 def _as_probabilities(loss, pred2, y, y2):
