@@ -10,8 +10,14 @@ A file holds plain arrays (the weights ``layers.0.W``, ``layers.0.b``, ...) and 
                 {"class": "ReLU", "config": {}}, ...],
      "loss": {"class": "CrossEntropy", "config": {}},
      "info": {"task": "classification", "preprocessing": {"x": {...StandardScaler...}, ...},
-              "feature_names": [...], "target_name": "digit"},
+              "feature_names": [...], "target_name": "digit",
+              "training": {"version": 1, "command": "train", "settings": {...}, "typed": [...]}},
+     "optimizer_state": {"class": "Adam", "config": {...}, "state": {"t": 96, "m": [...], "v": [...]}},
      "checkpoint": null}
+
+``info.training`` (``handprop train``'s settings, for the doctor's commands) and ``optimizer_state``
+(the training optimizer's state, for ``explain``; its arrays ``opt.<n>``) are optional: files
+without them load as before.
 
 A checkpoint is the same file with ``"checkpoint"`` filled in: epochs done, the optimizer (class,
 hyperparameters, state), the shuffling rng's exact state, the history and the callbacks' states.
