@@ -290,3 +290,22 @@ def test_no_init_or_scaling_advice_when_train_did_both(tmp_path, capsys):
     assert "[saturated]" in out and "glorot" not in out.lower() and "scale the inputs" not in out, out
     assert advice(out) == [f"handprop train {data} {' '.join(flags).replace('sigmoid', 'tanh')} "
                            f"--out {tmp_path / 'm-fix1.npz'}"]
+
+
+def test_a_model_that_learned_nothing_is_not_called_healthy(tmp_path, capsys):
+    """SGD at lr 0.01 without momentum for 20 epochs leaves XOR at chance: no check sees a cause, and the
+    doctor says so instead of "nothing wrong found"; its commands run."""
+    data = _xor_csv(tmp_path)
+    flags = ["--layers", "2", "--activation", "sigmoid", "--optimizer", "sgd", "--lr", "0.01", "--epochs", "20",
+             "--momentum", "0"]
+    assert main(["train", data, *flags, "--out", str(tmp_path / "m.npz"), "--quiet"]) == 0
+    assert "train accuracy: 0.5000" in capsys.readouterr().out
+    assert main(["doctor", str(tmp_path / "m.npz"), "--data", data]) == 1
+    out = capsys.readouterr().out
+    assert findings(out) == ["no_learning"] and "raise the learning rate ×10 (lr = 0.1)" in out, out
+    cmds = advice(out)
+    assert [c.split(" --out ")[0] for c in cmds] == [
+        f"handprop train {data} --layers 2 --activation sigmoid --optimizer sgd --lr 0.1 --momentum 0 --epochs 20",
+        f"handprop train {data} --layers 2 --activation sigmoid --optimizer adam --lr 0.01 --momentum 0 --epochs 20"]
+    for line in cmds:
+        assert main(shlex.split(line)[1:] + ["--quiet"]) == 0, line

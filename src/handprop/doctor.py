@@ -19,6 +19,8 @@ lr_too_low             the loss is flat although the gradient is not zero
 unscaled_inputs        features far from unit scale (std or mean ≫ 1, or scales 100× apart)
 symmetric_init         hidden units with identical weights: identical gradients, forever
 output_range           the output layer cannot produce the targets (sigmoid vs. y = 5)
+overfitting            the validation (or held-out) loss is much worse than the training loss
+no_learning            no other finding, yet the loss is no better than predicting the mean
 =====================  ========================================================================
 
 Every check is silent on a healthy run; the checks and their thresholds, each with why, are in
@@ -199,6 +201,8 @@ def _diagnose(subject, X, y, *, model, loss, history, gradients, lr, optimizer, 
     findings += [f for f in [_check_overfitting(ctx)] if f is not None]
     if held_out is not None and "overfitting" not in [f.code for f in findings]:
         findings += [f for f in [_held_out_gap(ctx, *held_out)] if f is not None]
+    if not findings:  # never quiet on a model that learned nothing
+        findings += [f for f in [_no_learning(ctx, baseline)] if f is not None]
     summary = f"loss {L:.4g}; predicting the mean would give {baseline:.4g}"
     return Diagnosis(by_cause(findings), summary)
 
@@ -231,6 +235,23 @@ def by_cause(findings):
             at += 1
         out.insert(at, f)
     return out
+
+
+def _no_learning(ctx, baseline):
+    """No check above fired, yet the loss is no better than predicting the mean (the class shares): the
+    weights barely left their start. With no other cause seen, the steps were too small or too few."""
+    if not (ctx["bad_fit"] and ctx["L"] >= 0.95 * baseline):
+        return None
+    lr = ctx["lr"]
+    return Finding(
+        "no_learning", "the model predicts no better than the mean",
+        f"the loss is {ctx['L']:.4g}; predicting the mean (for classes: their shares) gives {baseline:.4g}"
+        + (f"; lr = {lr:g}" if lr else ""),
+        "none of the other checks sees a cause (dead or saturated units, a rising loss, unscaled inputs), "
+        "so the weights most likely barely moved from their start: steps too small, or too few",
+        f"raise the learning rate ×10{f' (lr = {lr * 10:g})' if lr else ''}, or train longer (more epochs)"
+        + ("" if ctx["adam"] else ", or use Adam"),
+        ([{"lr": lr * 10}] if lr else []) + ([] if ctx["adam"] else [{"optimizer": "adam"}]))
 
 
 def _unit_scale(X):
