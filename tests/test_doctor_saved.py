@@ -309,3 +309,13 @@ def test_a_model_that_learned_nothing_is_not_called_healthy(tmp_path, capsys):
         f"handprop train {data} --layers 2 --activation sigmoid --optimizer adam --lr 0.01 --momentum 0 --epochs 20"]
     for line in cmds:
         assert main(shlex.split(line)[1:] + ["--quiet"]) == 0, line
+
+
+def test_an_untrained_network_with_a_short_history_is_not_judged_yet():
+    X, y = handprop.data.make_dataset("xor", n=100, seed=0)
+    model = handprop.mlp([2, 2, 2], "sigmoid", rng=0)
+    history = handprop.History()
+    assert "no_learning" in handprop.diagnose(model, X, y, loss="ce")  # no history: a finished model
+    for epoch in range(4):
+        history.record(epoch, loss=0.7)
+    assert "no_learning" not in handprop.diagnose(model, X, y, loss="ce", history=history)

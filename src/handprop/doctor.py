@@ -240,7 +240,8 @@ def by_cause(findings):
 def _no_learning(ctx, baseline):
     """No check above fired, yet the loss is no better than predicting the mean (the class shares): the
     weights barely left their start. With no other cause seen, the steps were too small or too few."""
-    if not (ctx["bad_fit"] and ctx["L"] >= 0.95 * baseline):
+    h = ctx["history"]  # a run of under 5 epochs so far (the playground's first frames) is too young to judge
+    if not (ctx["bad_fit"] and ctx["L"] >= 0.95 * baseline) or (h is not None and len(h.loss) < 5):
         return None
     lr = ctx["lr"]
     return Finding(
