@@ -39,18 +39,6 @@ def _fmt_row(x):  # + 0.0: no "-0"
     return "[" + ", ".join(f"{v + 0.0:.4g}" for v in np.asarray(x).reshape(-1)) + "]"
 
 
-def bad_fit(L, baseline, pred, y, loss_is_ce):
-    """Did training end badly? Classification: some sample wrong or undecided (|p − y| ≥ 0.3, the
-    CLI's "~0.5" band; for cross-entropy the wrong argmax). Regression: the loss kept more than a
-    tenth of what predicting the mean loses."""
-    if loss_is_ce:
-        labels = y.reshape(-1) if y.ndim == 1 or y.shape[1] == 1 else y.argmax(axis=1)
-        return bool(np.any(pred.argmax(axis=1) != labels))
-    if np.all((y == 0) | (y == 1)):
-        return bool(np.any(np.abs(pred - y) >= 0.3))
-    return L > 0.1 * baseline
-
-
 # -- the checks --------------------------------------------------------------------------------------
 def _check_merged(ctx):
     """Different targets, (almost) the same last hidden representation: the output layer, a weighted
@@ -104,18 +92,18 @@ def _check_merged(ctx):
                 "toward that compromise")
     elif isinstance(act, ReLU) and not a.any():
         why += ". Every hidden ReLU is off (0) for both, so no gradient reaches the units that could split them"
-    fix, suggest = _merged_fix(m.layers[dense[-1]].n_in, saturating, ctx.get("adam"))
+    fix, suggest = _merged_fix(m.layers[dense[-1]].n_in, saturating, ctx.get("adam"), _all_init(m, "glorot"))
     return Finding("merged_samples", "inputs with different targets look the same to the output layer",
                    evidence, why, fix, suggest)
 
 
-def _merged_fix(h, saturating, adam):
+def _merged_fix(h, saturating, adam, glorot):
     """The fix for merged samples, in words and as settings: more hidden units than ``h``; for a
-    saturating activation also a smaller init and (unless the run uses it already) Adam."""
+    saturating activation also Glorot's smaller init and Adam (each unless the run uses it already)."""
     fix = f"give the network more room: more hidden units (e.g. {2 * h} instead of {h}; with more units " \
           "some start out separating these inputs)"
     suggest = [{"hidden": 2 * h}]
-    if saturating:  # both tried on blog 000 (tests): they keep the units out of the flat ends
+    if saturating and not glorot:  # both tried on blog 000 (tests): they keep the units out of the flat ends
         fix += ", or smaller initial weights that keep units out of saturation (init='glorot_uniform')"
         suggest += [{"init": "glorot_uniform"}]
     if saturating and not adam:  # never "use Adam" to a run that uses Adam
@@ -129,8 +117,11 @@ def _apart_in_input(X, pairs):
     point (the spirals' centre) are the data's ambiguity, not the network's doing."""
     X = X.astype(np.float64).reshape(len(X), -1)
     sq = (X * X).sum(1)
-    d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2 * X @ X.T, 0.0)) if pairs else None
-    return [(i, j) for i, j in pairs if d[i, j] >= 0.05 * np.median(d[np.triu_indices(len(X), 1)])]
+    if not pairs:
+        return []
+    d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2 * X @ X.T, 0.0))
+    floor = 0.05 * np.median(d[np.triu_indices(len(X), 1)])  # once: pairs can number n²/2
+    return [(i, j) for i, j in pairs if d[i, j] >= floor]
 
 
 def _merged_floor(ctx, pairs):
@@ -166,7 +157,7 @@ def _check_saturated(ctx):
         sat = slope < 0.1 * peak  # a tenth of the best slope: the gradient is cut 10× or more
         share = float(sat.mean())
         if share >= 0.25:
-            units = np.flatnonzero(sat.mean(axis=0) >= 0.5)
+            units, glorot = np.flatnonzero(sat.mean(axis=0) >= 0.5), _all_init(ctx["model"], "glorot")
             return Finding(
                 "saturated", f"saturated {type(layer).__name__} units in layer {i}",
                 f"{share:.0%} of layer {i}'s outputs sit where its derivative is below {0.1 * peak:g} "
@@ -175,13 +166,16 @@ def _check_saturated(ctx):
                 + f"mean |z| = {np.abs(ctx['inputs'][i]).mean():.3g}",
                 "backprop multiplies the error by that derivative, so saturated units pass back (and "
                 "receive) 10× to 1000× less gradient: they stop learning while the loss is still high",
-                "start from smaller weights (init='glorot_uniform'), scale the inputs to unit size, and "
-                "if the weights grew during training, lower the learning rate; tanh or ReLU hidden "
-                "units saturate less than sigmoid", [{"init": "glorot_uniform"}])
+                ("" if glorot else "start from smaller weights (init='glorot_uniform'), ")
+                + ("" if ctx.get("unit_inputs") else "scale the inputs to unit size, ") + "and if the weights "
+                "grew during training, lower the learning rate; tanh or ReLU hidden units saturate less than "
+                "sigmoid", ([] if glorot else [{"init": "glorot_uniform"}])
+                + [{"activation": "tanh" if isinstance(layer, Sigmoid) else "relu"}])
     return None
 
 
 def _check_dead_relu(ctx):
+    lr = ctx["lr"]
     for i, layer in enumerate(ctx["model"].layers):
         if type(layer) is not ReLU or i + 1 >= len(ctx["inputs"]):
             continue
@@ -197,15 +191,28 @@ def _check_dead_relu(ctx):
                 f"{len(ctx['X'])} samples (their z ≤ 0 everywhere)",
                 "ReLU's derivative is 0 for z ≤ 0, so a unit that is off for every sample gets no "
                 "gradient and can never turn back on: that part of the layer is gone",
-                "lower the learning rate (a large step pushed their biases down), "
-                + ("" if _all_he(ctx["model"]) else "use He initialisation (init='he_uniform'), ")
+                "lower the learning rate (a large step pushed their biases down"
+                + (f"; lr = {_lower(ctx, True)['lr']:g}" if lr else "") + "), "
+                + ("" if _all_init(ctx["model"], "he") else "use He initialisation (init='he_uniform'), ")
                 + "or LeakyReLU (activation='leaky_relu'), which keeps a small slope",
-                [{"activation": "leaky_relu"}] + ([] if _all_he(ctx["model"]) else [{"init": "he_uniform"}]))
+                ([_lower(ctx, True)] if lr else []) + [{"activation": "leaky_relu", **_lower(ctx)}]
+                + ([] if _all_init(ctx["model"], "he") else [{"init": "he_uniform", **_lower(ctx)}]))
     return None
 
 
-def _all_he(model):
-    return all(str(getattr(layer, "init", "")).startswith("he") for layer in model.layers if isinstance(layer, Dense))
+def _lower(ctx, always=False):
+    """``{"lr": a tenth of lr, at most 0.1 (SGD) or 0.01 (Adam)}`` (a tenth of lr 50 would still throw
+    the weights out of range): always, or only when lr is large enough to have killed the units by
+    itself (SGD above 0.5, Adam above 0.05: 50× train's defaults); else ``{}``."""
+    lr = ctx["lr"]
+    if lr is None or not (always or lr > (0.05 if ctx["adam"] else 0.5)):
+        return {}
+    return {"lr": min(lr / 10, 0.01 if ctx["adam"] else 0.1)}
+
+
+def _all_init(model, prefix):
+    """Whether every Dense layer was drawn by an initialiser named ``prefix...`` (never advise what ran)."""
+    return all(str(getattr(layer, "init", "")).startswith(prefix) for layer in model.layers if isinstance(layer, Dense))
 
 
 def _relu_net(model):

@@ -202,7 +202,7 @@ def expected_members(config, present):
             expect(isinstance(key, str) and key in present, f"layers[{i}].{p}: array {key!r} is missing")
             expect(expected.get(key, shapes[p]) == shapes[p], f"layers[{i}].{p}: array {key!r} is used twice")
             expected[key] = shapes[p]
-    for key in referenced(config.get("checkpoint"), set()):
+    for key in referenced(config.get("checkpoint"), set()) | referenced(config.get("optimizer_state"), set()):
         expect(isinstance(key, str) and key in present, f"array {key!r} is referenced but missing from the file")
         expected.setdefault(key, None)
     _check_history(config.get("checkpoint"))
@@ -242,22 +242,19 @@ def check_checkpoint_shapes(config, shape_of):
     """A checkpoint's arrays against the model (``shape_of[key]``: a declared or actual shape):
     optimizer state and early stopping's best weights shaped as the parameters, history series
     1-D and no longer than the epochs done. Run before any of them is inflated."""
-    ck = config.get("checkpoint")
-    if not isinstance(ck, dict):
-        return
+    ck, saved = config.get("checkpoint"), config.get("optimizer_state")
     params = _param_shapes(config)
+    state = saved.get("state") if isinstance(saved, dict) else None
+    lists = [(f"optimizer_state.state.{k}", v) for k, v in (state.items() if isinstance(state, dict) else ())]
+    if not isinstance(ck, dict):
+        _check_state_lists(lists, params, shape_of)
+        return
     state = (ck.get("optimizer") or {}).get("state") if isinstance(ck.get("optimizer"), dict) else None
-    lists = [(f"checkpoint.optimizer.state.{k}", v) for k, v in (state.items() if isinstance(state, dict) else ())]
+    lists += [(f"checkpoint.optimizer.state.{k}", v) for k, v in (state.items() if isinstance(state, dict) else ())]
     cbs = ck.get("callbacks")
     lists += [(f"checkpoint.callbacks.{name}.best_weights", d.get("best_weights"))
               for name, d in (cbs.items() if isinstance(cbs, dict) else ()) if isinstance(d, dict)]
-    for where, values in lists:
-        keys = [_ref(v) for v in values] if isinstance(values, list) else []
-        if any(k is not None for k in keys):
-            expect(len(keys) == len(params), f"{where} has {len(keys)} arrays, the model {len(params)} parameters")
-            for i, key in enumerate(keys):
-                expect(key is None or tuple(shape_of[key]) == params[i],
-                       f"{where}[{i}] has shape {tuple(shape_of[key]) if key else None}, its parameter {params[i]}")
+    _check_state_lists(lists, params, shape_of)
     history, done = ck.get("history"), ck.get("epochs_done")
     expect(isinstance(done, int) and not isinstance(done, bool) and done >= 0,
            f"checkpoint.epochs_done: bad value {done!r}")
@@ -267,6 +264,18 @@ def check_checkpoint_shapes(config, shape_of):
             n = tuple(shape_of[key])
             expect(len(n) == 1 and n[0] <= done,
                    f"checkpoint.history[{name!r}] has shape {n}, not one value per epoch done ({done!r})")
+
+
+def _check_state_lists(lists, params, shape_of):
+    """Per-parameter state (``[(where, [{"__array__": key} or None, ...]), ...]``): one entry per
+    parameter, each shaped as its parameter."""
+    for where, values in lists:
+        keys = [_ref(v) for v in values] if isinstance(values, list) else []
+        if any(k is not None for k in keys):
+            expect(len(keys) == len(params), f"{where} has {len(keys)} arrays, the model {len(params)} parameters")
+            for i, key in enumerate(keys):
+                expect(key is None or tuple(shape_of[key]) == params[i],
+                       f"{where}[{i}] has shape {tuple(shape_of[key]) if key else None}, its parameter {params[i]}")
 
 
 def check_declared(key, shape, dtype, expected, layer_cfgs):

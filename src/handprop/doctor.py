@@ -19,6 +19,8 @@ lr_too_low             the loss is flat although the gradient is not zero
 unscaled_inputs        features far from unit scale (std or mean ≫ 1, or scales 100× apart)
 symmetric_init         hidden units with identical weights: identical gradients, forever
 output_range           the output layer cannot produce the targets (sigmoid vs. y = 5)
+overfitting            the validation (or held-out) loss is much worse than the training loss
+no_learning            no other finding, yet the loss is no better than predicting the mean
 =====================  ========================================================================
 
 Every check is silent on a healthy run; the checks and their thresholds, each with why, are in
@@ -28,7 +30,7 @@ Every check is silent on a healthy run; the checks and their thresholds, each wi
 import numpy as np
 
 from . import losses
-from ._doctor_checks import CHECKS, Finding, bad_fit, lr_curve_finding  # noqa: F401  (Finding: this API)
+from ._doctor_checks import CHECKS, Finding, lr_curve_finding  # noqa: F401  (Finding: this API)
 from .callbacks import Callback
 from .errors import HandpropValueError
 from .layers import Dense
@@ -94,6 +96,18 @@ class GradientRecorder(Callback):
 
     def __repr__(self):
         return f"GradientRecorder({len(self.rows)} steps recorded)"
+
+
+def bad_fit(L, baseline, pred, y, loss_is_ce):
+    """Did training end badly? Classification: some sample wrong or undecided (|p − y| ≥ 0.3, the
+    CLI's "~0.5" band; for cross-entropy the wrong argmax). Regression: the loss kept more than a
+    tenth of what predicting the mean loses."""
+    if loss_is_ce:
+        labels = y.reshape(-1) if y.ndim == 1 or y.shape[1] == 1 else y.argmax(axis=1)
+        return bool(np.any(pred.argmax(axis=1) != labels))
+    if np.all((y == 0) | (y == 1)):
+        return bool(np.any(np.abs(pred - y) >= 0.3))
+    return L > 0.1 * baseline
 
 
 def _default_loss(model, y):
@@ -176,7 +190,7 @@ def _diagnose(subject, X, y, *, model, loss, history, gradients, lr, optimizer, 
                inputs=inputs + [pred], loss=loss, L=L, bad_fit=bad_fit(L, baseline, pred2, y2, loss_is_ce),
                loss_is_ce=loss_is_ce, grad_norms=grad_norms, grad_norm=grad_norm,
                history=history, lr=lr if lr is not None else getattr(optimizer, "lr", None), deltas=deltas,
-               adam=type(optimizer).__name__ == "Adam", optimizer=optimizer)
+               adam=type(optimizer).__name__ == "Adam", optimizer=optimizer, unit_inputs=_unit_scale(X))
     findings = []
     for check in CHECKS:
         found = check(ctx)
@@ -187,8 +201,66 @@ def _diagnose(subject, X, y, *, model, loss, history, gradients, lr, optimizer, 
     findings += [f for f in [_check_overfitting(ctx)] if f is not None]
     if held_out is not None and "overfitting" not in [f.code for f in findings]:
         findings += [f for f in [_held_out_gap(ctx, *held_out)] if f is not None]
+    if not findings:  # never quiet on a model that learned nothing
+        findings += [f for f in [_no_learning(ctx, baseline)] if f is not None]
     summary = f"loss {L:.4g}; predicting the mean would give {baseline:.4g}"
-    return Diagnosis(findings, summary)
+    return Diagnosis(by_cause(findings), summary)
+
+
+# A finding that is the consequence of another, and how: it is moved under its cause and gives no fix
+# of its own (its own fix would contradict the cause's: "fewer layers" for units killed by a step).
+_CAUSED_BY = {
+    "vanishing_gradients": [("dead_relu", "the dead ReLUs above", "a unit that is off passes no gradient back")],
+    "lr_too_low": [("dead_relu", "the dead ReLUs above", "units that are off for every sample learn at no "
+                                                         "learning rate, and larger steps kill more of them")],
+    "exploding_gradients": [("lr_too_high", "the learning rate above", "steps too large grow the weights, and "
+                                                                       "large weights multiply the backward signal")],
+}
+
+
+def by_cause(findings):
+    """The findings ranked by cause: one caused by another (``_CAUSED_BY``) follows its cause and says
+    so ("caused by the dead ReLUs above") instead of giving a fix of its own."""
+    codes = [f.code for f in findings]
+    out = [f for f in findings if not any(c in codes for c, _, _ in _CAUSED_BY.get(f.code, ()))]
+    for f in findings:
+        cause = next((c for c in _CAUSED_BY.get(f.code, ()) if c[0] in codes), None)
+        if cause is None:
+            continue
+        code, name, how = cause
+        f.title, f.caused_by = f"{f.title} (caused by {name})", code
+        f.fix, f.suggest = f"none of its own: {how}; fix {name} first", []
+        at = next(i for i, g in enumerate(out) if g.code == code) + 1
+        while at < len(out) and getattr(out[at], "caused_by", None) == code:
+            at += 1
+        out.insert(at, f)
+    return out
+
+
+def _no_learning(ctx, baseline):
+    """No check above fired, yet the loss is no better than predicting the mean (the class shares): the
+    weights barely left their start. With no other cause seen, the steps were too small or too few."""
+    h = ctx["history"]  # a run of under 5 epochs so far (the playground's first frames) is too young to judge
+    if not (ctx["bad_fit"] and ctx["L"] >= 0.95 * baseline) or (h is not None and len(h.loss) < 5):
+        return None
+    lr = ctx["lr"]
+    return Finding(
+        "no_learning", "the model predicts no better than the mean",
+        f"the loss is {ctx['L']:.4g}; predicting the mean (for classes: their shares) gives {baseline:.4g}"
+        + (f"; lr = {lr:g}" if lr else ""),
+        "none of the other checks sees a cause (dead or saturated units, a rising loss, unscaled inputs), "
+        "so the weights most likely barely moved from their start: steps too small, or too few",
+        f"raise the learning rate ×10{f' (lr = {lr * 10:g})' if lr else ''}, or train longer (more epochs)"
+        + ("" if ctx["adam"] else ", or use Adam"),
+        ([{"lr": lr * 10}] if lr else []) + ([] if ctx["adam"] else [{"optimizer": "adam"}]))
+
+
+def _unit_scale(X):
+    """Whether every input column is already about standardised (std 0.5 to 2, |mean| below 1): then
+    "scale the inputs" is advice that already ran."""
+    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    std, mean = X.std(axis=0), X.mean(axis=0)
+    return bool(len(X) > 1 and np.all((std > 0.5) & (std < 2) & (np.abs(mean) < 1)))
 
 
 def _as_probabilities(loss, pred2, y, y2):

@@ -98,12 +98,16 @@ def _update_rule(optimizer, w, g):
     gt, gtex = (f"({g.text} + {wd:g}·{w.text})", f"({g.tex} + {wd:g}\\, {w.tex})") if wd else (g.text, g.tex)
     if optimizer is None or (kind == "SGD" and not optimizer.momentum):
         return f"{w.text} − η·{gt}", f"{w.tex} - \\eta\\, {gtex}"
+    t = getattr(optimizer, "t", 0) if optimizer.n_params is not None else 0  # steps its state comes from
     if kind == "SGD" and not optimizer.nesterov:
         mu = f"{optimizer.momentum:g}"
-        return (f"{w.text} − η·v,  v ← {mu}·v + {gt}  (momentum; v starts at the first {gt})",
+        start = f"v from the {t} steps of training" if t else f"v starts at the first {gt}"
+        return (f"{w.text} − η·v,  v ← {mu}·v + {gt}  (momentum; {start})",
                 f"{w.tex} - \\eta\\, v, \\quad v \\leftarrow {mu}\\, v + {gtex}")
     if kind == "Adam":
-        return (f"{w.text} − η·m̂/(√v̂ + ε)  (Adam: m, v running means of {gt}, {gt}²; a fresh Adam's first step)",
+        when = (f"m, v as training left them after {t} steps: this is step {t + 1}" if t else
+                "a fresh Adam's first step: m = v = 0, no Adam state was kept (an older model file, or saved without it)")
+        return (f"{w.text} − η·m̂/(√v̂ + ε)  (Adam: m, v running means of {gt}, {gt}²; {when})",
                 f"{w.tex} - \\eta\\, \\hat m / (\\sqrt{{\\hat v}} + \\epsilon)")
     return f"{optimizer!r} step on {w.text}", f"\\mathrm{{step}}({w.tex})"
 

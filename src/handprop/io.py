@@ -10,8 +10,14 @@ A file holds plain arrays (the weights ``layers.0.W``, ``layers.0.b``, ...) and 
                 {"class": "ReLU", "config": {}}, ...],
      "loss": {"class": "CrossEntropy", "config": {}},
      "info": {"task": "classification", "preprocessing": {"x": {...StandardScaler...}, ...},
-              "feature_names": [...], "target_name": "digit"},
+              "feature_names": [...], "target_name": "digit",
+              "training": {"version": 1, "command": "train", "settings": {...}, "typed": [...]}},
+     "optimizer_state": {"class": "Adam", "config": {...}, "state": {"t": 96, "m": [...], "v": [...]}},
      "checkpoint": null}
+
+``info.training`` (``handprop train``'s settings, for the doctor's commands) and ``optimizer_state``
+(the training optimizer's state, for ``explain``; its arrays ``opt.<n>``) are optional: files
+without them load as before.
 
 A checkpoint is the same file with ``"checkpoint"`` filled in: epochs done, the optimizer (class,
 hyperparameters, state), the shuffling rng's exact state, the history and the callbacks' states.
@@ -99,13 +105,18 @@ def _model_config(model, info, loss, arrays):
 
 
 # ----------------------------------------------------------------------------------- save
-def save(model, path, info=None, **info_fields):
+def save(model, path, info=None, optimizer_state=None, **info_fields):
     """Save ``model`` (layers, weights, and ``info``: loss, preprocessing, names) to one ``.npz``.
 
     ``info`` defaults to ``model.info`` (set by ``load`` and by ``handprop train``); keyword
     arguments build one instead: ``save(model, "m.npz", loss="ce", x_scaler=scaler)``. Everything
     is checked as ``load`` would check it before the file is opened, and the write is atomic: an
     existing file is replaced only once the new one is complete.
+
+    ``optimizer_state``: the optimizer that trained ``model`` (after at least one step); its state
+    (Adam's ``m``, ``v`` and step count ``t``, SGD's velocity: arrays shaped as the weights) is kept
+    in the file, and ``load`` gives it back as ``model.info.optimizer_state``, so that ``explain``
+    shows the actual next update. Without it, a file holds no optimizer state.
     """
     path = check_path_argument(path, "path")
     if info_fields:
@@ -118,8 +129,29 @@ def save(model, path, info=None, **info_fields):
         raise HandpropValueError(f"save: model must be a Sequential, got {type(model).__name__}")
     arrays = {}
     config = _refusing(path, lambda: _model_config(model, info, None, arrays))
+    if optimizer_state is not None:
+        config["optimizer_state"] = _refusing(path, lambda: _optimizer_entry(optimizer_state, model, arrays))
     _write(path, config, arrays)
     return path
+
+
+def state_is_finite(optimizer):
+    """Whether every array of ``optimizer``'s state is finite (a run whose squared gradients overflowed
+    leaves an Adam ``v`` of inf: such a state cannot be kept in a file, the model still can)."""
+    lists = [getattr(optimizer, name, None) or [] for name in getattr(optimizer, "state_names", ())]
+    return all(a is None or bool(np.all(np.isfinite(a))) for arrays in lists for a in arrays)
+
+
+def _optimizer_entry(opt, model, arrays):
+    """``{"class", "config", "state"}`` of an optimizer that has stepped ``model``'s parameters."""
+    if mc.OPTIMIZERS.get(type(opt).__name__) is not type(opt):
+        raise HandpropValueError(f"optimizer_state must be one of handprop's optimizers ({', '.join(mc.OPTIMIZERS)}), "
+                                 f"got {type(opt).__name__}")
+    if opt.n_params != len(model.parameters()):
+        raise HandpropValueError(f"optimizer_state: {opt!r} has state for {opt.n_params} parameters, the model has "
+                                 f"{len(model.parameters())} (pass the optimizer that trained this model)")
+    return {"class": type(opt).__name__, "config": mc.constructor_config(opt),
+            "state": mc.pack(opt.state_dict(), arrays, "opt")}
 
 
 def save_checkpoint(path, state, info=None, settings=None):
@@ -240,6 +272,7 @@ def _interpret(config, arrays):
     mc.expected_members(config, list(arrays))
     mc.check_checkpoint_shapes(config, {key: arr.shape for key, arr in arrays.items()})
     model = mc.build_model(config, arrays)
+    model.info.optimizer_state = _saved_optimizer_state(config, arrays, len(model.parameters()))
     if config.get("checkpoint") is None:
         return model, None
     try:
@@ -252,6 +285,29 @@ def _interpret(config, arrays):
     except _CONFIG_ERRORS as exc:
         raise mc.Invalid(f"malformed checkpoint ({type(exc).__name__}: {str(exc)[:300]})") from None
     return model, (optimizer, resume, ck.get("settings"), ck.get("epochs"))
+
+
+def _saved_optimizer_state(config, arrays, n_params):
+    """The optimizer a model file keeps with its state (``"optimizer_state"``, written by ``save(...,
+    optimizer_state=opt)``), built and checked, or None: its state is that of a real run (steps taken,
+    one finite float array per parameter for each of its lists)."""
+    od = config.get("optimizer_state")
+    if od is None:
+        return None
+    mc.expect(isinstance(od, dict) and set(od) == {"class", "config", "state"},
+           "optimizer_state must be an object with class, config and state")
+    state = mc.unpack(od["state"], arrays)
+    mc.expect(isinstance(state, dict), "optimizer_state.state must be an object")
+    optimizer = mc.build_optimizer({**od, "state": state}, n_params)
+    t = getattr(optimizer, "t", 0)
+    mc.expect(isinstance(t, int) and 1 <= t < 2**53 and optimizer.n_params == n_params,
+           f"optimizer_state: {t!r} steps for {optimizer.n_params} parameters; a saved state has steps >= 1 for "
+           f"the model's {n_params}")
+    for name in optimizer.state_names:
+        for i, a in enumerate(getattr(optimizer, name) or []):
+            mc.expect(a is None or (a.dtype.kind == "f" and bool(np.all(np.isfinite(a)))),
+                   f"optimizer_state.state.{name}[{i}] is not an array of finite floats")
+    return optimizer
 
 
 def _load(path):
@@ -321,4 +377,5 @@ _save_method.__name__, _save_method.__qualname__ = "save", "Sequential.save"
 Sequential.save = _save_method
 ModelCheckpoint.write = staticmethod(save_checkpoint)
 
-__all__ = ["Checkpoint", "ModelInfo", "describe", "load", "load_checkpoint", "save", "save_checkpoint"]
+__all__ = ["Checkpoint", "ModelInfo", "describe", "load", "load_checkpoint", "save", "save_checkpoint",
+           "state_is_finite"]

@@ -26,7 +26,7 @@ class ModelInfo:
     """
 
     def __init__(self, loss=None, task=None, x_scaler=None, y_scaler=None, label_encoder=None,
-                 feature_names=None, target_name=None, handprop_version=None, optimizer=None):
+                 feature_names=None, target_name=None, handprop_version=None, optimizer=None, training=None):
         self.loss = None if loss is None else losses.get(loss)
         if task is None and self.loss is not None:  # the loss says what the outputs are
             task = "classification" if isinstance(self.loss, (losses.CrossEntropy, losses.BCE)) else "regression"
@@ -38,6 +38,10 @@ class ModelInfo:
         self.target_name = target_name
         self.handprop_version = handprop_version or __version__
         self.optimizer = _optimizer_record(optimizer)  # {"class", "config"} of the training optimizer, or None
+        self.training = training_record(training)  # what `handprop train` ran with, or None
+        # The training optimizer with the state of its last step (Adam's m, v, t), when the file keeps it
+        # (``save(..., optimizer_state=opt)``; arrays, so ``handprop.io`` stores it beside the info).
+        self.optimizer_state = None
 
     @property
     def class_names(self):
@@ -53,7 +57,8 @@ class ModelInfo:
                                              ("labels", self.label_encoder)) if v is not None}
         cfg = {"task": self.task, "preprocessing": pre, "feature_names": self.feature_names,
                "target_name": self.target_name}
-        return cfg if self.optimizer is None else {**cfg, "optimizer": self.optimizer}
+        cfg = cfg if self.optimizer is None else {**cfg, "optimizer": self.optimizer}
+        return cfg if self.training is None else {**cfg, "training": self.training}
 
     def _check_scaler(self, name, scaler):
         """Finite means and finite, positive scales, or an error naming the first bad column."""
@@ -82,7 +87,8 @@ class ModelInfo:
                 objs[key] = _preprocessor(pre[key], f"info.preprocessing.{key}")
         return cls(loss=loss, task=d.get("task"), x_scaler=objs.get("x"), y_scaler=objs.get("y"),
                    label_encoder=objs.get("labels"), feature_names=d.get("feature_names"),
-                   target_name=d.get("target_name"), handprop_version=version, optimizer=d.get("optimizer"))
+                   target_name=d.get("target_name"), handprop_version=version, optimizer=d.get("optimizer"),
+                   training=d.get("training"))
 
     def prepare(self, X):
         """Raw features as the network saw them in training (standardised if it was)."""
@@ -125,6 +131,41 @@ def _optimizer_record(opt):
     keys = ("lr", "momentum", "nesterov", "weight_decay", "betas", "eps")
     return _optimizer_record({"class": type(opt).__name__, "config": {
         k: list(v) if isinstance(v, tuple) else v for k in keys if isinstance(v := getattr(opt, k, None), (int, float, tuple))}})
+
+
+# A training record is a few hundred bytes; these bounds keep a hostile one small.
+MAX_RECORD_KEYS, MAX_RECORD_TEXT = 64, 4096
+
+
+def training_record(record):
+    """The record of the command that trained a model, checked (None stays None)::
+
+        {"version": 1, "command": "train", "settings": {"data": "/abs/moons.csv", "lr": 5.0, ...},
+         "typed": ["lr", "optimizer", ...] or None}
+
+    ``settings`` maps names to a number, text, true/false or null; ``typed`` lists the settings typed
+    on the command line (null: not known, as for a resumed run). What each setting may hold is
+    ``handprop train``'s to check (``handprop.cli.settings.check_saved_settings``)."""
+    if record is None:
+        return None
+    where = "info.training"
+    if not isinstance(record, dict) or record.get("version") != 1 or record.get("command") != "train":
+        raise HandpropValueError(f"{where} must be {{'version': 1, 'command': 'train', 'settings': {{...}}, "
+                                 f"'typed': [...]}}, got {str(record)[:80]}")
+    settings, typed = record.get("settings"), record.get("typed")
+    if not isinstance(settings, dict) or len(settings) > MAX_RECORD_KEYS:
+        raise HandpropValueError(f"{where}.settings must be an object of at most {MAX_RECORD_KEYS} settings")
+    for key, value in settings.items():
+        if not (isinstance(key, str) and len(key) <= 64 and (value is None or isinstance(value, (bool, int, float))
+                or (isinstance(value, str) and len(value) <= MAX_RECORD_TEXT))):
+            raise HandpropValueError(f"{where}.settings: {str(key)[:64]!r} holds {str(value)[:80]!r}; a setting "
+                                     f"is a number, true/false, null or a text of at most {MAX_RECORD_TEXT} characters")
+    if typed is not None and not (isinstance(typed, list) and all(isinstance(k, str) and k in settings for k in typed)):
+        raise HandpropValueError(f"{where}.typed must be null or a list of names of its settings, got {str(typed)[:80]}")
+    extra = sorted(set(record) - {"version", "command", "settings", "typed"})
+    if extra:
+        raise HandpropValueError(f"{where}: unknown entries {extra[:5]}")
+    return {"version": 1, "command": "train", "settings": dict(settings), "typed": None if typed is None else list(typed)}
 
 
 def _preprocessor(d, where):

@@ -198,19 +198,20 @@ def parse_layers(text):
     return sizes
 
 
-def _check_settings(where, saved):
-    """A checkpoint's settings, every key present with a value of its type: they come from a file."""
+def check_saved_settings(where, saved, what="the checkpoint's settings"):
+    """Settings saved in a file (a checkpoint's, a model's training record), every key present with a
+    value of its type: they come from a file. ``what`` names them in errors."""
     from ..errors import FileFormatError
 
     if not isinstance(saved, dict):
-        raise FileFormatError(f"{where}: the checkpoint's settings are not an object")
+        raise FileFormatError(f"{where}: {what} are not an object")
     for key in FILE_SETTINGS:  # how the file was read: absent in checkpoints written before these flags
         saved.setdefault(key, None)
     saved.setdefault("l1", 0.0)  # so were the penalties
     saved.setdefault("l2", 0.0)
     missing = sorted(set(SETTINGS) - set(saved))
     if missing:
-        raise FileFormatError(f"{where}: the checkpoint's settings lack {', '.join(missing)}; it cannot be "
+        raise FileFormatError(f"{where}: {what} lack {', '.join(missing)}; it cannot be "
                               "resumed with handprop train")
     for key, kind in SETTINGS.items():
         value = saved[key]
@@ -219,21 +220,21 @@ def _check_settings(where, saved):
         else:  # True is an int to Python, not to a setting
             ok = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
         if not ok:
-            raise FileFormatError(f"{where}: the checkpoint's setting {key} is {value!r:.80}, not a valid value")
+            raise FileFormatError(f"{where}: {what[:-1]} {key} is {value!r:.80}, not a valid value")
     try:
         resolve(dict(saved), saved["task"], typed=())  # the ranges typed flags are held to
         parse_layers(saved["layers"])
         if not 0 <= saved["seed"] < 2**32 or (saved["n"] is not None and saved["n"] < 1):
             raise HandpropValueError(f"seed {saved['seed']} or n {saved['n']} is out of range")
     except HandpropValueError as exc:
-        raise FileFormatError(f"{where}: the checkpoint's settings: {exc}") from None
+        raise FileFormatError(f"{where}: {what}: {exc}") from None
 
 
 def check_resume(args, saved):
     """The checkpoint's settings, refusing typed flags that would change the run. Output paths come
     from this command line alone: checkpoints go to --checkpoint, else back to the --resume file;
     the history to --log, else nowhere."""
-    _check_settings(args.resume, saved)
+    check_saved_settings(args.resume, saved)
     given = given_settings(args)
     for key, value in given.items():
         if key in RESUME_FREE or value == saved.get(key):

@@ -77,6 +77,8 @@ def saved_optimizer(info):
     """The optimizer the model was trained with, as the file records it (None if it does not)."""
     from ..optimizers import SGD, Adam
 
+    if getattr(info, "optimizer_state", None) is not None:  # with the state training left (m, v, t)
+        return info.optimizer_state
     saved = getattr(info, "optimizer", None)
     if not saved:
         return None
@@ -99,14 +101,29 @@ def cmd_doctor(args):
         if not args.data:
             raise HandpropError(f"{path}: a model needs its data: add --data, the .csv or .npz file it "
                                 "was trained on (and --log, the --log file of its training, for the loss curve)")
-        args.model, args.command = path, "doctor"
-        model, loss, optimizer, X, y = load_saved(args)
-        history = read_log(args.log) if args.log else None
-        diagnosis = diagnose(model, X, y, loss=loss, history=history, optimizer=optimizer)
+        return _doctor_model(args)
     else:
         raise HandpropError(f"{path}: give a model saved by `handprop train` (.npz) or a training log "
                             "written by `handprop train --log` (.csv or .json)")
     print(diagnosis)
+    return 0 if diagnosis.ok else 1
+
+
+def _doctor_model(args):
+    """The doctor on a saved model and its data; each fix printed as a `handprop train` command."""
+    from ..doctor import diagnose, read_log
+    from .advice import mark_inits, print_saved_model_advice
+
+    args.model, args.command = args.path, "doctor"
+    model, loss, optimizer, X, y = load_saved(args)
+    record = model.info.training
+    mark_inits(model, record)
+    history = read_log(args.log) if args.log else None
+    diagnosis = diagnose(model, X, y, loss=loss, history=history, optimizer=optimizer)
+    print(diagnosis)
+    if not diagnosis.ok:
+        print()
+        print_saved_model_advice(args.path, record, diagnosis, data_path=args.data)
     return 0 if diagnosis.ok else 1
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import DataError, HandpropValueError
 from ..layerspec import GRAMMAR as LAYER_GRAMMAR
 from ..layerspec import parse_layers as parse_network
+from .advice import training_record
 from .checks import check_network_size, check_outputs, check_source_size
 from .common import add_teaching_flags, after_training, score_model, seed_arg
 from .settings import (OUTPUT_SETTINGS, SKLEARN_SETS, build, check_resume, describe, detect_task, given_settings,
@@ -183,7 +184,7 @@ def _print_scores(model, info, parts):
 
 def cmd_train(args):
     from ..blas import blas_threads, fit_batch_size
-    from ..io import save
+    from ..io import save, state_is_finite
     from ..training import fit
 
     ckpt, s = _start(args)
@@ -200,6 +201,7 @@ def cmd_train(args):
     y, encoder = _encode_target(y, class_names, classification, ckpt)
     train, val, test = split_rows(X, y, s, stratify=classification)
     model, loss, opt, info = _model_for(s, ckpt, train, X, y, encoder, feature_names, target_name)
+    info.training = training_record(s, None if ckpt is not None else given_settings(args))  # for the doctor
     fit_y = (lambda v: v.astype(np.float64)) if s["loss"] == "bce" else (
         (lambda v: info.y_scaler.transform(v)) if info.y_scaler is not None else (lambda v: v))
     if not args.quiet:
@@ -216,7 +218,9 @@ def cmd_train(args):
     if history.stop_reason and not args.quiet:
         print(f"stopped: {history.stop_reason}")
     _print_scores(model, info, (train, val, test))
-    save(model, args.out, info=info)
+    # Adam's m, v, t for `explain --model` (not after an early stop: its weights may be an earlier epoch's)
+    keep = not history.stop_reason and state_is_finite(opt)
+    save(model, args.out, info=info, optimizer_state=opt if keep else None)
     if not args.quiet:
         print(f"saved {args.out}")
     args.no_doctor = args.no_doctor or args.quiet

@@ -202,7 +202,7 @@ def _export(session, kind):
     if kind == "command":
         return PlainTextResponse(exports.train_command(run, epoch) + "\n")
     if kind == "python":
-        return _download(exports.python_script(run, epoch), exports.SCRIPT_NAME, "text/x-python")
+        return _download(exports.python_script(run, epoch, model), exports.SCRIPT_NAME, "text/x-python")
     with tempfile.TemporaryDirectory(prefix="handprop-export-") as tmp:
         path = os.path.join(tmp, exports.MODEL_NAME)
         model.save(path)
