@@ -297,6 +297,7 @@ def test_every_suggestion_runs_as_printed(argv, tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     advice = _advice(out)
     assert advice, out
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     for line in advice:
         words = shlex.split(line)
         assert words[0] == "handprop" and words[1] == argv[0]
@@ -305,6 +306,25 @@ def test_every_suggestion_runs_as_printed(argv, tmp_path, capsys, monkeypatch):
         # the command line is accepted as printed (a run may still diverge: that is the run's result)
         assert rc in (0, 1) or "training diverged" in err, (line, err)
         assert "unrecognized arguments" not in err and "invalid choice" not in err, (line, err)
+    assert {name: (tmp_path / name).read_bytes() for name in before} == before  # no fix overwrote a file
+
+
+def test_a_fix_printed_after_training_writes_new_files_beside_the_runs(tmp_path, capsys, monkeypatch):
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    argv = ["train", "--dataset", "moons", "--lr", "100", "--epochs", "3", "--n", "200", "--log", "run.csv",
+            "--checkpoint=ck.npz"]
+    assert main(argv) == 0  # no --out: the model went to model.npz
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert set(before) == {"model.npz", "run.csv", "ck.npz"}
+    line = _advice(capsys.readouterr().out)[0]
+    words = shlex.split(line)
+    assert words[words.index("--log") + 1] == "run-fix1.csv" and "--checkpoint=ck-fix1.npz" in words
+    assert words[-2:] == ["--out", "model-fix1.npz"]
+    assert main(words[1:]) == 0
+    assert {name: (tmp_path / name).read_bytes() for name in before} == before
+    assert {"model-fix1.npz", "run-fix1.csv", "ck-fix1.npz"} <= {p.name for p in tmp_path.iterdir()}
 
 
 def test_advice_never_repeats_the_settings_and_lr_zero_is_refused(capsys):
@@ -327,7 +347,8 @@ def test_lr_100_says_lower_the_learning_rate_first(tmp_path, capsys):
                  "--out", str(tmp_path / "m.npz")]) == 0
     out = capsys.readouterr().out
     assert "[lr_too_high]" in out
-    assert _advice(out)[0].endswith(f"--lr 1 --epochs 3 --n 200 --out {tmp_path / 'm.npz'}")
+    # the fix writes its model beside the first one, never over it
+    assert _advice(out)[0].endswith(f"--lr 1 --epochs 3 --n 200 --out {tmp_path / 'm-fix1.npz'}")
 
 
 # -- handprop doctor MODEL_OR_LOG, outside training ----------------------------------------------------
@@ -390,7 +411,7 @@ def test_unscaled_inputs_come_first_and_the_fix_drops_no_scale(tmp_path, capsys)
     out = capsys.readouterr().out
     findings = [line.split("]")[0] + "]" for line in out.splitlines() if line.startswith("[")]
     assert findings[0] == "[unscaled_inputs]", findings
-    assert f"  handprop train --dataset breast_cancer --epochs 5 --out {out_path}\n" in out
+    assert f"  handprop train --dataset breast_cancer --epochs 5 --out {tmp_path / 'm-fix1.npz'}\n" in out
 
 
 def test_overfitting_on_the_held_out_split(tmp_path, capsys):
@@ -402,7 +423,8 @@ def test_overfitting_on_the_held_out_split(tmp_path, capsys):
     assert "train accuracy: 1.0000" in out and "[overfitting]" in out
     assert "accuracy 1 on the 64 training rows but 0.5 on the 16 held-out rows" in out
     advice = _advice(out)
-    assert "handprop " + " ".join(argv).replace("--weight-decay 0 ", "--weight-decay 0.01 ") in advice
+    fixed = " ".join(argv).replace("--weight-decay 0 ", "--weight-decay 0.01 ").replace("m.npz", "m-fix1.npz")
+    assert "handprop " + fixed in advice
 
 
 def test_no_finding_contradicts_the_settings(blog_000):

@@ -11,7 +11,7 @@ from Python, or by a handprop before 0.2) gets one line saying why no command ca
 import os
 
 from ..errors import HandpropError
-from .common import command_line
+from .common import command_line, fresh_path
 from .settings import OUTPUT_SETTINGS, SKLEARN_SETS, check_saved_settings, is_network_spec
 
 RECORD_VERSION = 1
@@ -106,16 +106,6 @@ def mark_inits(model, record):
             layer.init = "he_uniform" if relu else "glorot_uniform"
 
 
-def new_out_path(model_path, k, taken=()):
-    """``MODEL-fixK.npz`` beside the model (the next free name): a fix never overwrites a file."""
-    stem = os.path.splitext(model_path)[0]
-    while True:
-        path = f"{stem}-fix{k}.npz"
-        if not os.path.exists(path) and path not in taken and os.path.abspath(path) != os.path.abspath(model_path):
-            return path
-        k += 1
-
-
 def saved_model_commands(model_path, record, suggestions, data_path=None):
     """The fixes ``suggestions`` (the doctor's settings dicts) as ``handprop train`` command lines
     rebuilt from the model's ``record``; raises HandpropError (one line) when there is no record.
@@ -136,7 +126,7 @@ def saved_model_commands(model_path, record, suggestions, data_path=None):
             continue  # a written-out network: widen or change it in --layers itself
         line = command_line(args, fix)
         if line and not any(line == done.rsplit(" --out ", 1)[0] for done in lines):
-            outs.append(new_out_path(model_path, len(outs) + 1, outs))
+            outs.append(fresh_path(model_path, len(outs) + 1, outs))
             lines.append(f"{line} --out {shlex.quote(outs[-1])}")
     return lines
 

@@ -2,6 +2,7 @@
 (the training doctor's findings printed as command lines to run, and the --plot picture)."""
 
 import argparse
+import os
 
 import numpy as np
 
@@ -65,6 +66,8 @@ def print_advice(args, suggestions, retry=None):
             lines[line] = s
     if not lines:
         return
+    if args.command == "train":  # train writes files: a fix run as printed writes new ones beside them
+        lines = {fresh_outputs(line, k + 1): s for k, (line, s) in enumerate(lines.items())}
     if retry is not None:  # XOR is small: try each fix before recommending it
         works = [line for line, s in lines.items() if retry(s)]
         head = ("try (each retrained here, and it solves the task):" if works else
@@ -95,6 +98,37 @@ def _flag_values(args, suggestion):
             v = ",".join(sizes[:-1] + [str(v)])
         out.append((names[k], f"{v:g}" if isinstance(v, float) else str(v)))
     return out
+
+
+# The flags of ``handprop train`` that name files it writes (``--out`` has a default: model.npz).
+OUTPUT_FLAGS = ("--out", "--checkpoint", "--log", "--plot")
+
+
+def fresh_path(path, k, taken=()):
+    """``NAME-fixK.EXT`` beside ``path``, the next free name from ``k`` on: a fix never overwrites a file."""
+    stem, ext = os.path.splitext(path)
+    while True:
+        new = f"{stem}-fix{k}{ext}"
+        if not os.path.exists(new) and new not in taken and os.path.abspath(new) != os.path.abspath(path):
+            return new
+        k += 1
+
+
+def fresh_outputs(line, k):
+    """The command ``line`` with every file it writes renamed by ``fresh_path`` (``--out`` added when
+    the default model.npz would be written), so that running the printed fix loses no file."""
+    import shlex
+
+    argv, out_given = shlex.split(line), False
+    for i, a in enumerate(argv):
+        flag, eq, value = a.partition("=")
+        if flag in OUTPUT_FLAGS and eq:
+            argv[i], out_given = f"{flag}={fresh_path(value, k)}", out_given or flag == "--out"
+        elif a in OUTPUT_FLAGS and i + 1 < len(argv):
+            argv[i + 1], out_given = fresh_path(argv[i + 1], k), out_given or a == "--out"
+    if not out_given:
+        argv += ["--out", fresh_path("model.npz", k)]
+    return shlex.join(argv)
 
 
 def command_line(args, suggestion):
