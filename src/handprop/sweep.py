@@ -144,7 +144,7 @@ def check_data(X, y, loss):
     if not np.all(np.isfinite(X)):
         raise HandpropValueError("X holds NaN or infinite values")
     n_classes = int(y.max()) + 1
-    if n_classes < 2:
+    if len(np.unique(y)) < 2:
         raise HandpropValueError("y holds one class: there is nothing to learn")
     if loss != "ce" and n_classes != 2:
         raise HandpropValueError(f"loss {loss} trains one output unit, for two classes; the target has "
