@@ -150,7 +150,7 @@ def test_seed_42_is_blog_000s_run():
 # ----------------------------------------------------------------------------------- backends
 def _small_sweep(**backend):
     grid = sweep.make_grid(lr=[0.5, 2.0], hidden=[2, 3], activation=["sigmoid", "tanh"])
-    settings = sweep.make_settings([5, 1, 42], epochs=150)
+    settings = sweep.make_settings([5, 1, 42], epochs=60)
     return sweep.table_text(sweep.run_sweep(XOR_X, XOR_Y, grid, settings, **backend))
 
 
@@ -179,6 +179,7 @@ def test_rows_come_back_in_grid_order_whatever_order_cells_finish(monkeypatch):
     assert _small_sweep(jobs=2) == table
 
 
+@pytest.mark.slow
 def test_importing_handprop_or_sweeping_with_one_job_imports_neither_joblib_nor_dask(tmp_path):
     code = ("import sys, handprop\n"
             "from handprop.cli import main\n"

@@ -52,7 +52,8 @@ def _check_list(name, values, check):
     if not values:
         raise HandpropValueError(f"{name} must hold at least one value, got none")
     out = [check(v) for v in values]
-    twice = sorted({str(v) for v in out if out.count(v) > 1})
+    seen = set()
+    twice = sorted({str(v) for v in out if v in seen or seen.add(v)})
     if twice:
         raise HandpropValueError(f"{name} lists {', '.join(twice)} more than once; each value makes one grid "
                                  "row or column: list it once")

@@ -1,0 +1,145 @@
+"""``handprop sweep``: the table and map it writes, and the inputs it refuses before training."""
+
+import argparse
+import csv
+import shlex
+import struct
+import sys
+
+import numpy as np
+import pytest
+
+from handprop import sweep
+from handprop.cli import main
+from handprop.cli.xor import build_xor
+
+SMALL = ["sweep", "--lr", "0.5,2", "--hidden", "2,3", "--seeds", "3", "--epochs", "100", "--quiet"]
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.slow
+def test_sweep_writes_the_table_and_the_map(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    table, picture = tmp_path / "table.csv", tmp_path / "map.png"
+    argv = SMALL[:-1] + ["--out", str(table), "--map", str(picture)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    rows = _rows(table)
+    assert len(rows) == 2 * 2 * 3
+    assert list(rows[0]) == list(sweep.ROW_KEYS)
+    assert [r["seed"] for r in rows[:3]] == ["0", "1", "2"]
+    for key in rows:  # the summary's counts are the table's
+        cell = [r for r in rows if r["hidden"] == key["hidden"] and r["lr"] == key["lr"]]
+        done = sum(r["converged"] == "true" for r in cell)
+        assert f"hidden {key['hidden']} lr {float(key['lr']):g}: {done}/3 converged" in out
+    data = picture.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", data[16:24]) == (380, 300)  # (1.1 * 2 + 1.6) x (0.7 * 2 + 1.6) inches, 100 dpi
+
+
+def test_a_row_is_the_run_handprop_xor_trains(tmp_path):
+    # handprop xor builds blog 000's network its own way: the same seed, lr and width train to the same loss
+    table = tmp_path / "t.csv"
+    assert main(SMALL + ["--out", str(table)]) == 0
+    row = [r for r in _rows(table) if (r["seed"], r["hidden"], r["lr"]) == ("1", "3", "2.0")][0]
+    args = argparse.Namespace(lr=2.0, hidden=3, init="normal", activation="sigmoid", loss="mse", optimizer="sgd",
+                              momentum=0.0, epochs=100, seed=1)
+    model, loss, optimizer, X, y = build_xor(args)
+    model.fit(X, y, loss=loss, optimizer=optimizer, epochs=100)
+    pred = model.predict(X)
+    assert float(row["final_loss"]) == pytest.approx(np.mean((pred - y) ** 2), rel=1e-9)
+    assert float(row["accuracy"]) == np.mean((pred[:, 0] >= 0.5) == y[:, 0])
+
+
+def test_outputs_go_only_where_the_command_line_says(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(SMALL) == 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_csv_of_three_text_classes_is_swept_with_cross_entropy(tmp_path):
+    rng = np.random.default_rng(0)
+    data = tmp_path / "three.csv"
+    lines = ["a,b,kind"] + [f"{x:.3f},{z:.3f},{'red green blue'.split()[i % 3]}"
+                            for i, (x, z) in enumerate(rng.standard_normal((12, 2)))]
+    data.write_text("\n".join(lines) + "\n")
+    table = tmp_path / "t.csv"
+    assert main(["sweep", str(data), "--seeds", "2", "--epochs", "20", "--scale", "--quiet", "--out", str(table)]) == 0
+    rows = _rows(table)
+    assert [r["loss"] for r in rows] == ["ce", "ce"]
+    assert all(float(r["accuracy"]) in (k / 12 for k in range(13)) for r in rows)
+
+
+def _refused(argv, capsys):
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("error: ") and err.count("\n") == 1
+    return err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--lr", "0.1,abc"], "--lr must be comma-separated numbers, e.g. --lr 0.01,0.1,1; got '0.1,abc'"),
+    (["--lr", "0.1,,1"], "--lr must be a comma-separated list without empty entries"),
+    (["--lr", "0.1,-1"], "--lr must be positive finite numbers, got -1.0"),
+    (["--lr", "0.1,0.1"], "--lr lists 0.1 more than once"),
+    (["--hidden", "2,3.5"], "--hidden must be comma-separated whole numbers, e.g. --hidden 2,4,8"),
+    (["--activation", "sigmoid,softplus"], "--activation: unknown value 'softplus'; choose from sigmoid, tanh"),
+    (["--init", "zeros"], "--init: unknown value 'zeros'"),
+    (["--dataset", "nope"], "--dataset: unknown data set 'nope'; choose one of: and, blobs, circles"),
+    (["--seeds", "0"], "--seeds must be a positive number of seeds, got 0"),
+    (["--converged-loss", "-1"], "--converged-loss must be positive finite numbers"),
+    (["--epochs", "0"], "--epochs must be a positive integer, got 0"),
+    (["--dataset", "xor", "--target", "y"], "--target reads a data file"),
+    (["--loss", "mse", "--dataset", "blobs"], "loss mse trains one output unit, for two classes; the target has 3"),
+    (["--jobs", "2", "--scheduler", "tcp://127.0.0.1:8786"], "--jobs runs cells in local processes and "
+                                                             "--scheduler on a Dask cluster: give one of them"),
+    (["--scheduler", "localhost"], "--scheduler must be a Dask scheduler address such as tcp://host:8786"),
+    (["--map", "map.jpg"], "--map writes a PNG picture: give a path ending in .png"),
+    (["--seeds", "100000", "--hidden", "100000"], "cell(s) of 100000 seeds side by side needs at least"),
+])
+def test_bad_input_is_refused_before_training(flags, message, capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sweep, "run_sweep", lambda *a, **k: pytest.fail("trained despite bad input"))
+    assert message in _refused(SMALL + flags, capsys)
+
+
+def test_an_output_that_is_the_input_is_refused(tmp_path, capsys, monkeypatch):
+    data = tmp_path / "xor.csv"
+    data.write_text("a,b,y\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n")
+    before = data.read_bytes()
+    monkeypatch.setattr(sweep, "run_sweep", lambda *a, **k: pytest.fail("trained despite bad input"))
+    err = _refused(["sweep", str(data), "--out", str(data)], capsys)
+    assert f"--out {data} is the DATA file this sweep reads" in err
+    err = _refused(["sweep", str(data), "--out", str(tmp_path / "m.png"), "--map", str(tmp_path / "m.png")], capsys)
+    assert "--out and --map are the same file" in err
+    assert data.read_bytes() == before
+
+
+def test_a_regression_target_is_refused(tmp_path, capsys):
+    data = tmp_path / "numbers.csv"
+    data.write_text("a,y\n" + "".join(f"{i},{i * 0.37:.2f}\n" for i in range(10)))
+    err = _refused(["sweep", str(data)], capsys)
+    assert "sweep counts the runs that classify every training row right, so it needs classes" in err
+
+
+def test_missing_matplotlib_for_map_is_reported_before_training(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now fails
+    monkeypatch.setattr(sweep, "run_sweep", lambda *a, **k: pytest.fail("trained before checking matplotlib"))
+    table = tmp_path / "t.csv"
+    err = _refused(SMALL + ["--out", str(table), "--map", str(tmp_path / "m.png")], capsys)
+    assert 'pip install "handprop[plot]"' in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_layers_is_refused_with_a_command_that_runs(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    err = _refused(["sweep", "--layers", "2", "--lr", "0.5", "--seeds", "2", "--epochs", "10"], capsys)
+    assert "sweep has no --layers" in err and "--depth" in err
+    command = shlex.split(err.split("Run: ", 1)[1])
+    assert command[0] == "handprop" and "--layers" not in command
+    assert main(command[1:]) == 0
