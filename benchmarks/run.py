@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import busy as busy_machine  # noqa: E402
 import common  # noqa: E402  (also puts src/ on the path when run from a checkout)
+import many as many_models  # noqa: E402
 import mnist  # noqa: E402
 import scaling  # noqa: E402
 import xor  # noqa: E402
@@ -26,18 +27,22 @@ from common import paired, run_rounds, summary, table  # noqa: E402
 
 MODES = {
     # rounds, XOR epochs (blog, handprop), XOR epochs for the slow peers, MNIST samples,
-    # batch sizes, widths, samples per batch point, width flop budget, memory rows
+    # batch sizes, widths, samples per batch point, width flop budget, memory rows; train_many: models,
+    # epochs, separate fits timed (scaled to the models), models and epochs of the memory points
     "full": dict(rounds=5, busy_epochs=50, xor_epochs=10000, peer_epochs=2000, mnist_n=60000,
                  batches=[1, 4, 16, 64, 256, 1024, 4096], widths=[16, 64, 256, 1024, 2048],
                  batch_samples=lambda b: 4096 if b < 16 else 16384, width_flops=2e10, repeats=3,
-                 memory_rows=[10**4, 10**5, 10**6]),
+                 memory_rows=[10**4, 10**5, 10**6], many_models=1000, many_epochs=10000, many_separate=20,
+                 many_memory_models=[250, 500, 1000], many_memory_epochs=10000),
     "quick": dict(rounds=3, busy_epochs=30, xor_epochs=10000, peer_epochs=1000, mnist_n=20000,
                   batches=[1, 16, 128, 1024, 4096], widths=[16, 128, 1024], repeats=1,
                   batch_samples=lambda b: 1024 if b < 16 else 8192, width_flops=5e9,
-                  memory_rows=[10**4, 10**5]),
+                  memory_rows=[10**4, 10**5], many_models=1000, many_epochs=2000, many_separate=10,
+                  many_memory_models=[250, 500, 1000], many_memory_epochs=2000),
     "smoke": dict(rounds=1, busy_epochs=2, xor_epochs=1001, peer_epochs=10, mnist_n=300,
                   batches=[1, 64], widths=[16], repeats=1,
-                  batch_samples=lambda b: 64, width_flops=1e6, memory_rows=[1000]),
+                  batch_samples=lambda b: 64, width_flops=1e6, memory_rows=[1000], many_models=20,
+                  many_epochs=100, many_separate=2, many_memory_models=[10, 20], many_memory_epochs=100),
 }
 
 
@@ -51,12 +56,12 @@ def main(argv=None):
     p.add_argument("--plot", default=str(common.ROOT / "docs" / "benchmarks.png"),
                    help="where to draw the figure (default docs/benchmarks.png; '' for none)")
     p.add_argument("--markdown", default="", help="also write the tables as Markdown to this file")
-    p.add_argument("--only", nargs="*", default=None, choices=["xor", "mnist", "scaling", "memory", "busy"],
+    p.add_argument("--only", nargs="*", default=None, choices=["xor", "mnist", "scaling", "memory", "busy", "many"],
                    help="run only these parts")
     args = p.parse_args(argv)
     name = "smoke" if args.smoke else "quick" if args.quick else "full"
     cfg = MODES[name]
-    parts = set(args.only or ["xor", "mnist", "scaling", "memory", "busy"])
+    parts = set(args.only or ["xor", "mnist", "scaling", "memory", "busy", "many"])
     started = time.perf_counter()
     threads = common.setup_threads()
     load_start = common.load()
@@ -82,6 +87,8 @@ def main(argv=None):
         run_memory(cfg, results)
     if "busy" in parts:
         busy_machine.run(cfg, results, target)
+    if "many" in parts:
+        many_models.run(cfg, results, target)
 
     results["seconds"] = time.perf_counter() - started
     loads = [x for x in common.LOADS if x is not None]
@@ -159,6 +166,7 @@ def markdown(results):
                        for r in results["memory"]],
                       ["rows × 64 float32", "data", "data MiB", "peak RSS MiB", "peak above baseline MiB"]), ""]
     out += busy_machine.markdown(results)
+    out += many_models.markdown(results)
     out += [table([["met" if t["met"] else "**missed**", t["name"], f"{t['value']:.2f}", t["goal"]]
                    for t in results["targets"]], ["", "target", "value", "goal"]), ""]
     return "\n".join(out)

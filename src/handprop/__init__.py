@@ -26,6 +26,7 @@ from .losses import BCE, MSE, CrossEntropy, HalfSSE, Loss
 from .model import Sequential, mlp
 from .optimizers import SGD, Adam, Optimizer
 from .training import History, evaluate, fit
+from .many import train_many
 from . import io  # after training: files build on the model and the training loop
 from .io import load
 from . import gradcheck as _gradcheck_module
@@ -50,7 +51,7 @@ __all__ = [
     "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softmax", "Identity",
     "Loss", "MSE", "HalfSSE", "BCE", "CrossEntropy",
     "Optimizer", "SGD", "Adam",
-    "Sequential", "mlp", "fit", "History", "evaluate", "load", "io", "metrics", "callbacks", "data",
+    "Sequential", "mlp", "fit", "train_many", "History", "evaluate", "load", "io", "metrics", "callbacks", "data",
     "explain", "gradcheck", "diagnose", "export_torch", "from_torch", "export_onnx",
     "HandpropError", "HandpropValueError", "ShapeError", "DataError", "FileFormatError", "DivergenceError",
     "MissingFileError", "HandpropWarning",

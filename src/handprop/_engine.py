@@ -9,6 +9,8 @@ the same formulas, without allocating at every step.
 
 import math
 
+import numpy as np
+
 from ._safety import Rollback
 
 
@@ -22,7 +24,9 @@ def train_step(model, loss, optimizer, params, X, y, before_update=None):
     for layer in model.layers:
         out = layer.forward(out)
     value = loss.forward(out, y) + model.penalty()  # the data's loss, and any L1/L2 penalty of the weights
-    if math.isfinite(value):
+    # A stack of networks (handprop.train_many) has one value per network, and always updates: a
+    # network whose value is not finite is then put back and frozen by train_many, the others go on.
+    if isinstance(value, np.ndarray) or math.isfinite(value):
         model.backward(loss.backward(), need_input_grad=False)
         if before_update is not None:
             before_update()

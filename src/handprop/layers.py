@@ -121,8 +121,10 @@ class FlatParameters:
         return cls(params, dtypes.pop())
 
     def held(self):
-        """Whether every layer still holds its view (nobody assigned a new array to ``W``)."""
-        return all(getattr(layer, name) is view for (layer, name, _), view in zip(self.slots, self.weight_views))
+        """Whether every layer still holds its view into ``value`` (nobody assigned a new array to
+        ``W``; ``copy.deepcopy`` of a model copies each view on its own)."""
+        return all(getattr(layer, name) is view and view.base is self.value
+                   for (layer, name, _), view in zip(self.slots, self.weight_views))
 
     def gather_grads(self):
         """Bring into ``grad`` any gradient a layer set as a new array (its ``backward`` rebinds ``dW``
@@ -263,7 +265,8 @@ def _drawn(init, shape, rng, dtype, name, layer):
 class Dense(Layer):
     """Fully connected layer: ``z = x @ W + b``.
 
-    Shapes: ``x`` (batch, n_in), ``W`` (n_in, n_out), ``b`` (n_out,), ``z`` (batch, n_out).
+    Shapes: ``x`` (batch, n_in), ``W`` (n_in, n_out), ``b`` (n_out,), ``z`` (batch, n_out); a stack of K
+    networks (``handprop.train_many``) adds a leading axis: ``W`` (K, n_in, n_out), ``b`` (K, 1, n_out).
 
     Backward, with ``delta = dL/dz`` (batch, n_out)::
 
@@ -336,8 +339,11 @@ class Dense(Layer):
 
     def forward(self, x):
         self.x = x
+        W = self.W
+        # ``@``: np.dot for one network (quickest for tiny arrays), np.matmul for a stack (K, n_in, n_out)
+        matmul = np.dot if W.ndim == 2 else np.matmul
         # z = x @ W + b
-        z = np.dot(x, self.W, out=self.out("z", (len(x), self.n_out), self.W.dtype, x))
+        z = matmul(x, W, out=self.out("z", W.shape[:-2] + (x.shape[-2], self.n_out), W.dtype, x))
         z += self.b
         return z
 
@@ -345,27 +351,30 @@ class Dense(Layer):
         x = self.x
         if x is None:
             raise self._missing_forward()
-        if np.shape(delta) != (len(x), self.n_out):
+        shape = self.W.shape[:-2] + (x.shape[-2], self.n_out)  # (batch, n_out); (K, batch, n_out) for a stack
+        if np.shape(delta) != shape:
             raise ShapeError(f"{self!r}.backward: the gradient has shape {np.shape(delta)}, but the "
-                             f"layer's output for the last forward had shape {(len(x), self.n_out)}")
+                             f"layer's output for the last forward had shape {shape}")
         # in place into dW, db while training (fit); fresh arrays otherwise
         same = self.buffers is not None and delta.dtype == x.dtype == self.dW.dtype == self.db.dtype
-        # dW = x.T @ delta
-        self.dW = np.dot(x.T, delta, out=self.dW if same else None)
+        matmul = np.dot if self.W.ndim == 2 else np.matmul  # (see forward)
+        # dW = x.T @ delta  (.T: swapaxes(-1, -2), for a stack too)
+        self.dW = matmul(x.swapaxes(-1, -2), delta, out=self.dW if same else None)
         # db = delta.sum(axis=0), written 1ᵀ delta (one BLAS call, faster than a sum over rows)
-        self.db = np.dot(self._ones(len(x), delta.dtype), delta, out=self.db if same else None)
+        self.db = matmul(self._ones(x.shape[-2], delta.dtype), delta, out=self.db if same else None)
         if self.l1 or self.l2:  # the penalty's share (see penalty), on W alone
             # dW += l1·sign(W) + 2·l2·W
             self.dW += self.l1 * np.sign(self.W) + 2 * self.l2 * self.W
         if not need_input_grad:
             return None
         # dx = delta @ W.T
-        return np.dot(delta, self.W.T, out=self.out("dx", x.shape, delta.dtype, self.W))
+        return matmul(delta, self.W.swapaxes(-1, -2), out=self.out("dx", delta.shape[:-1] + (self.n_in,), delta.dtype, self.W))
 
     def _ones(self, rows, dtype):
         ones = self.__dict__.get("_ones_row")
-        if ones is None or ones.shape[0] != rows or ones.dtype != dtype:
-            ones = self._ones_row = np.ones(rows, dtype)
+        # as many axes as b: (rows,) for b (n_out,); (1, 1, rows) for a stack's b (K, 1, n_out)
+        if ones is None or ones.shape[-1] != rows or ones.dtype != dtype or ones.ndim != self.b.ndim:
+            ones = self._ones_row = np.ones((1,) * (self.b.ndim - 1) + (rows,), dtype)
         return ones
 
     def output_size(self, n_in):
@@ -375,7 +384,9 @@ class Dense(Layer):
         """``l1·Σ|W| + l2·ΣW²``: what the weights add to the loss (0 without l1 and l2)."""
         if not (self.l1 or self.l2):
             return 0.0
-        return float(self.l1 * np.sum(np.abs(self.W)) + self.l2 * np.sum(np.square(self.W)))
+        W = self.W.reshape(self.W.shape[:-2] + (-1,))  # a row of weights; (K, n_in·n_out) for a stack
+        value = self.l1 * np.sum(np.abs(W), axis=-1) + self.l2 * np.sum(np.square(W), axis=-1)
+        return float(value) if value.ndim == 0 else value  # one per network for a stack
 
     def get_config(self):
         penalties = {k: v for k, v in (("l1", self.l1), ("l2", self.l2)) if v}

@@ -31,6 +31,12 @@ class Loss:
 
     name = "loss"
 
+    # False: ``pred`` is one network's output, ``forward`` returns a float. True (``handprop.train_many``
+    # sets it on its copy of the loss): ``pred`` is a stack of K networks' outputs (K, n, ...) for one
+    # target (n, ...); every mean is per network, ``forward`` returns the K values, and ``backward``
+    # gives each network the gradient of its own loss.
+    stacked = False
+
     def __call__(self, pred, target):
         return self.forward(pred, target)
 
@@ -42,6 +48,16 @@ class Loss:
 
     def check_output_layer(self, layer):
         """Raise HandpropValueError if ``layer`` cannot feed this loss correctly."""
+
+    def total(self, values):
+        """Σ of ``values`` over one network's elements: a float, or one per network (K,) when stacked."""
+        if self.stacked:
+            return np.add.reduce(values.reshape(len(values), -1), axis=1)
+        return float(np.add.reduce(values, axis=None))
+
+    def count(self, pred):
+        """Elements of one network's output (``pred.size``; a stack holds K of them)."""
+        return pred[0].size if self.stacked else pred.size
 
     def _cached(self):
         if getattr(self, "pred", None) is None:
@@ -65,18 +81,20 @@ def _numbers(pred, target, loss):
     return pred, as_numeric(f"{loss}: target", target)
 
 
-def _same_shape_target(pred, target, loss):
-    """Targets shaped like pred, as pred's float dtype; (n,) is accepted for a single output."""
-    if (type(pred) is type(target) is np.ndarray and pred.shape == target.shape and pred.size
-            and pred.dtype == target.dtype and pred.dtype.kind == "f"):
+def _same_shape_target(pred, target, loss, stacked=False):
+    """Targets shaped like pred, as pred's float dtype; (n,) is accepted for a single output.
+    ``stacked``: pred is K networks' outputs (K, n, ...), the target one network's (n, ...)."""
+    if (type(pred) is type(target) is np.ndarray and (pred.shape[1:] if stacked else pred.shape) == target.shape
+            and pred.size and pred.dtype == target.dtype and pred.dtype.kind == "f"):
         return pred, target  # already what the checks below would give (fit's every batch)
     pred, target = _numbers(pred, target, loss)
-    if target.shape != pred.shape:
-        if pred.ndim == 2 and pred.shape[1] == 1 and target.shape == (pred.shape[0],):
+    one = pred.shape[1:] if stacked else pred.shape  # one network's output
+    if target.shape != one:
+        if len(one) == 2 and one[1] == 1 and target.shape == (one[0],):
             target = target.reshape(-1, 1)
         else:
             raise ShapeError(
-                f"{loss}: target has shape {target.shape} but the model's output has shape {pred.shape}"
+                f"{loss}: target has shape {target.shape} but the model's output has shape {one}"
             )
     return pred, cast(f"{loss}: target", target, pred.dtype)
 
@@ -90,15 +108,15 @@ class MSE(Loss):
     name = "mse"
 
     def forward(self, pred, target):
-        self.pred, self.target = _same_shape_target(pred, target, "MSE")
+        self.pred, self.target = _same_shape_target(pred, target, "MSE", self.stacked)
         with np.errstate(all="ignore"):  # beyond 1e154 the square overflows: the loss is inf, honestly
             diff = self.pred - self.target
             # L = Σ (pred − y)² / n  (np.mean's sum and division, without its Python wrapper)
-            return float(np.add.reduce(diff * diff, axis=None)) / np.size(diff)
+            return self.total(diff * diff) / self.count(diff)
 
     def backward(self):
         pred, target = self._cached()
-        return (2.0 / pred.size) * (pred - target)
+        return (2.0 / self.count(pred)) * (pred - target)
 
 
 class HalfSSE(Loss):
@@ -110,11 +128,11 @@ class HalfSSE(Loss):
     name = "halfsse"
 
     def forward(self, pred, target):
-        self.pred, self.target = _same_shape_target(pred, target, "HalfSSE")
+        self.pred, self.target = _same_shape_target(pred, target, "HalfSSE", self.stacked)
         with np.errstate(all="ignore"):  # beyond 1e154 the square overflows: the loss is inf, honestly
             diff = self.pred - self.target
             # L = ½ Σ (pred − y)²
-            return float(0.5 * np.add.reduce(diff * diff, axis=None))
+            return 0.5 * self.total(diff * diff)
 
     def backward(self):
         pred, target = self._cached()
@@ -142,13 +160,14 @@ class BCE(Loss):
         self.from_logits = flag("BCE: from_logits", from_logits)
 
     def forward(self, pred, target):
-        pred, target = _same_shape_target(pred, target, "BCE")
+        pred, target = _same_shape_target(pred, target, "BCE", self.stacked)
         self._check_targets(target)
         self.pred, self.target = pred, target
         if self.from_logits:
             z = pred
             with np.errstate(all="ignore"):  # an infinite logit gives a non-finite loss, which fit reports
-                return float(np.mean(np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))))
+                # L = mean(max(z, 0) − z y + log(1 + e^(−|z|)))
+                return self.total(np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))) / self.count(z)
         if np.any((pred < 0) | (pred > 1)):
             raise HandpropValueError(
                 "BCE: predictions must be probabilities in [0, 1]; end the model with a Sigmoid layer, "
@@ -157,13 +176,14 @@ class BCE(Loss):
         with np.errstate(divide="ignore", over="ignore"):  # log(0) = -inf, clamped just below
             log_p = np.maximum(np.log(pred), -100.0)
             log_q = np.maximum(np.log(1 - pred), -100.0)
-            return float(-np.mean(target * log_p + (1 - target) * log_q))
+            # L = −mean(y log p + (1 − y) log(1 − p))
+            return -self.total(target * log_p + (1 - target) * log_q) / self.count(pred)
 
     def backward(self):
         pred, target = self._cached()
         if self.from_logits:
-            return (sigmoid(pred) - target) / pred.size
-        return (pred - target) / np.maximum(pred * (1 - pred), 1e-12) / pred.size
+            return (sigmoid(pred) - target) / self.count(pred)
+        return (pred - target) / np.maximum(pred * (1 - pred), 1e-12) / self.count(pred)
 
     @staticmethod
     def _check_targets(target):
@@ -204,8 +224,8 @@ class CrossEntropy(Loss):
 
     def forward(self, pred, target):
         z, self.target = self._logits_and_target(pred, target)
-        n = z.shape[0]
-        if z.shape[1] > 1 and z.min() >= 0 and np.allclose(z.sum(axis=1), 1.0, rtol=0, atol=1e-6):
+        n = z.shape[-2]  # rows (of each network, for a stack)
+        if z.shape[-1] > 1 and z.min() >= 0 and np.allclose(z.sum(axis=-1), 1.0, rtol=0, atol=1e-6):
             # Logits almost never form probability rows; softmax outputs always do. A hand-written
             # loop that feeds a Softmax layer's output here would apply softmax twice and train
             # slowly toward wrong targets, so we say so (fit refuses that pairing outright).
@@ -213,27 +233,28 @@ class CrossEntropy(Loss):
                           "expects logits and applies softmax itself; drop the model's final Softmax layer",
                           HandpropWarning, stacklevel=2)
         with np.errstate(all="ignore"):  # logits 1e308 apart: a -inf log-probability, an inf loss
-            shifted = z - z.max(axis=1, keepdims=True)
-            log_sum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            shifted = z - z.max(axis=-1, keepdims=True)
+            log_sum = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
             self.log_p = shifted - log_sum
             terms = np.where(self.target != 0, self.target * self.log_p, 0.0)  # 0 · -inf is no term
         self.pred = z
-        return float(-np.sum(terms) / n)
+        # L = −Σ_i Σ_k y_ik log p_ik / n
+        return -self.total(terms) / n
 
     def backward(self):
         z, target = self._cached()
-        return (np.exp(self.log_p) - target) / z.shape[0]
+        return (np.exp(self.log_p) - target) / z.shape[-2]
 
 
     def _logits_and_target(self, pred, target):
         """Check the shapes; int labels become one-hot rows."""
         z, target = _numbers(pred, target, "CrossEntropy")
-        if z.ndim != 2:
+        if z.ndim != (3 if self.stacked else 2):
             raise ShapeError(f"CrossEntropy: logits must have shape (n, classes), got {z.shape}")
-        n, k = z.shape
+        n, k = z.shape[-2:]
         labels = self._labels(target, n, k)
         if labels is not None:
-            onehot = np.zeros_like(z)
+            onehot = np.zeros((n, k), z.dtype)
             onehot[np.arange(n), labels] = 1.0
             target = onehot
         return z, cast("CrossEntropy: target", target, z.dtype)
