@@ -15,7 +15,8 @@ right (a sigmoid output >= 0.5 means class 1, a logit > 0 means class 1, else th
 its training loss is at most ``threshold`` (default 0.1: XOR's half-solved network, two outputs stuck
 at 0.5, has an MSE of 0.125). **Epochs to converge** (of a converged run): the fewest epochs after
 which the training loss stayed at most ``threshold`` to the end, read from the loss the history
-records per epoch (full batch: the loss after that many updates) and the final loss.
+records per epoch (full batch: the loss after that many updates) and the final loss. A run that
+diverged (``train_many`` froze it at its last finite weights: ``diverged`` in the table) never converged.
 
 Everything a cell needs travels as plain data (dicts of numbers and strings, the data as lists), so
 that cells can run in other processes (joblib) or on a Dask cluster: never a pickled model. Each
@@ -31,6 +32,7 @@ import numbers
 import numpy as np
 
 from .errors import HandpropTypeError, HandpropValueError
+from .many import train_many
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
 INITS = ("normal", "uniform", "glorot_normal", "glorot_uniform", "he_normal", "he_uniform")
@@ -218,18 +220,6 @@ def converged_rule(accuracy, losses, threshold):
     return True, i
 
 
-def _train_many():
-    try:
-        from .many import train_many
-    except ImportError:  # TEMPORARY: until branch s1 (handprop.many) is merged
-        from ._standin_many import train_many
-    return train_many
-
-
-def _diverged(history):
-    return history.stop_reason is not None
-
-
 def run_cell(cell, data):
     """Train every seed of ``cell`` (one ``train_many`` call) on ``data`` (``{"X": rows, "y": labels}``,
     plain lists); one row (a dict of ``ROW_KEYS``) per seed, in the cell's seed order."""
@@ -238,17 +228,18 @@ def run_cell(cell, data):
     X, y, n_classes = check_data(data["X"], data["y"], cell["loss"])
     loss, target = loss_and_targets(cell, y)
     models = [build_model(cell, seed, X.shape[1], n_classes) for seed in cell["seeds"]]
-    histories = _train_many()(models, X, target, loss=loss, optimizer=make_optimizer(cell), epochs=cell["epochs"],
+    histories = train_many(models, X, target, loss=loss, optimizer=make_optimizer(cell), epochs=cell["epochs"],
                               batch_size=cell["batch_size"], seed=0)
     rows = []
     for seed, model, history in zip(cell["seeds"], models, histories):
         out = model.predict(X)
         final = float(loss.forward(out, target))
         acc = accuracy(y, output_to_labels(out, from_logits=cell["loss"] in ("bce", "ce")))
-        done, when = converged_rule(acc, [*history.loss, final], cell["threshold"])
+        done, when = (False, None) if history.diverged else converged_rule(acc, [*history.loss, final],
+                                                                            cell["threshold"])
         rows.append({"cell": cell["index"], **{k: cell[k] for k in ROW_KEYS[1:10]}, "seed": seed,
                      "final_loss": final, "accuracy": acc, "converged": done, "epochs_to_converge": when,
-                     "diverged": _diverged(history)})
+                     "diverged": history.diverged})
     return rows
 
 
