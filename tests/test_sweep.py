@@ -214,3 +214,21 @@ def test_the_map_is_a_png_of_the_documented_size(tmp_path):
     width, height = struct.unpack(">II", data[16:24])
     # 2 panels of 2 learning rates: 2 * (1.1 * 2 + 1.6) inches wide; 3 widths: 0.7 * 3 + 1.6 high; 100 dpi
     assert (width, height) == (760, 370)
+
+
+def test_a_run_that_diverges_is_marked_and_never_converged():
+    from handprop.activations import ReLU
+    from handprop.errors import DivergenceError
+
+    cell = _cell(seeds=[0, 1, 2], lr=1e300, hidden=3, activation="relu", epochs=20, loss="ce")
+    rows = sweep.run_cell(cell, {"X": XOR_X.tolist(), "y": XOR_Y.tolist()})
+    for row in rows:  # fit says which seeds diverge: it raises for them
+        model = _blog_model(row["seed"], 3, ReLU, "ce")
+        try:
+            model.fit(XOR_X, XOR_Y, loss="ce", optimizer=SGD(lr=1e300), epochs=20, seed=0)
+            diverges = False
+        except DivergenceError:
+            diverges = True
+        assert row["diverged"] == diverges
+        assert not row["converged"] and row["epochs_to_converge"] is None
+    assert [r["diverged"] for r in rows] == [True, False, False]
