@@ -143,3 +143,31 @@ def test_layers_is_refused_with_a_command_that_runs(tmp_path, capsys, monkeypatc
     command = shlex.split(err.split("Run: ", 1)[1])
     assert command[0] == "handprop" and "--layers" not in command
     assert main(command[1:]) == 0
+
+
+@pytest.mark.slow
+def test_the_readme_command_prints_the_readme_numbers(tmp_path, capsys):
+    # 3,200 runs of 10,000 epochs (about a minute): the numbers the README quotes come from this command
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### How often does it learn?"):readme.index("## Performance")]
+    command = shlex.split(section.split("```bash\n", 1)[1].split("\n", 1)[0])
+    quoted = section.split("Its printed summary:\n\n```\n", 1)[1].split("```", 1)[0].splitlines()
+    assert command[:2] == ["handprop", "sweep"] and len(quoted) == 4
+    for flag in ("--out", "--map"):  # the outputs go to tmp_path; the picture in docs/ stays as committed
+        command[command.index(flag) + 1] = str(tmp_path / Path(command[command.index(flag) + 1]).name)
+    assert main(command[1:]) == 0
+    out = capsys.readouterr().out
+    rows = _rows(tmp_path / "table.csv")
+    for line in quoted:  # each quoted line is printed, and recounted from the table
+        assert line in out.splitlines()
+        hidden, lr = line.split(" hidden ")[1].split(":")[0].split(" lr ")
+        cell = [r for r in rows if r["hidden"] == hidden and float(r["lr"]) == float(lr)]
+        done = sum(r["converged"] == "true" for r in cell)
+        seed42 = [r for r in cell if r["seed"] == "42"][0]["converged"] == "true"
+        assert line == (f"sigmoid normal hidden {hidden} lr {lr}: {done}/200 converged ({done / 200:.0%}); "
+                        f"seed 42 {'converged' if seed42 else 'did not'}")
+    blog = [r for r in rows if (r["hidden"], r["lr"], r["seed"]) == ("2", "0.1", "42")][0]
+    assert float(blog["final_loss"]) == pytest.approx(0.139, abs=5e-4)  # the README's "its loss at 0.139"
+    assert (tmp_path / "sweep_xor.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
