@@ -171,3 +171,36 @@ def test_the_readme_command_prints_the_readme_numbers(tmp_path, capsys):
     blog = [r for r in rows if (r["hidden"], r["lr"], r["seed"]) == ("2", "0.1", "42")][0]
     assert float(blog["final_loss"]) == pytest.approx(0.139, abs=5e-4)  # the README's "its loss at 0.139"
     assert (tmp_path / "sweep_xor.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+class _Terminal:
+    """A stand-in stderr that says it is a terminal, and keeps what is written."""
+
+    def __init__(self):
+        self.text = ""
+
+    def isatty(self):
+        return True
+
+    def write(self, text):
+        self.text += text
+        return len(text)
+
+    def flush(self):
+        pass
+
+
+@pytest.mark.parametrize("with_tqdm", [True, False])
+def test_a_terminal_sees_progress_over_the_cells(with_tqdm, monkeypatch):
+    if with_tqdm:
+        pytest.importorskip("tqdm")
+    else:
+        monkeypatch.setitem(sys.modules, "tqdm", None)
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(SMALL[:-1] + ["--epochs", "5", "--seeds", "2"]) == 0
+    assert ("4/4" in terminal.text) and (("cell" in terminal.text) if with_tqdm else "cells 4/4" in terminal.text)
+    quiet = _Terminal()
+    monkeypatch.setattr(sys, "stderr", quiet)
+    assert main(SMALL + ["--epochs", "5", "--seeds", "2"]) == 0
+    assert quiet.text == ""

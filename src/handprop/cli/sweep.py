@@ -19,8 +19,8 @@ from ..errors import HandpropError, HandpropValueError
 from .common import seed_arg
 from .source import add_file_flags
 
-RULE = ("converged: after the last epoch every training row is classified right and the training loss is at "
-        "most --converged-loss; epochs to converge: the fewest epochs after which the loss stayed at most "
+RULE = ("Converged: after the last epoch every training row is classified right and the training loss is at "
+        "most --converged-loss. Epochs to converge: the fewest epochs after which the loss stayed at most "
         "--converged-loss to the end")
 _FLAGS = {"lr": "--lr", "hidden": "--hidden", "activation": "--activation", "init": "--init", "seeds": "--seeds",
           "momentum": "--momentum", "threshold": "--converged-loss"}
