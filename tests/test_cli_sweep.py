@@ -101,6 +101,11 @@ def _refused(argv, capsys):
     (["--scheduler", "localhost"], "--scheduler must be a Dask scheduler address such as tcp://host:8786"),
     (["--map", "map.jpg"], "--map writes a PNG picture: give a path ending in .png"),
     (["--seeds", "100000", "--hidden", "100000"], "cell(s) of 100000 seeds side by side needs at least"),
+    (["--seeds", str(2**31), "--first-seed", "0"], f"--seeds {2**31} needs at least"),
+    (["--dataset", "moons", "--n", "100000", "--depth", "2", "--hidden", ",".join(str(w) for w in range(1000, 1016)),
+      "--lr", ",".join(str(k / 100) for k in range(1, 17)), "--seeds", "20", "--epochs", "20000", "--batch-size", "10"],
+     "this sweep of 256 cells of 20 seeds would take at least"),
+    (["--optimizer", "adam", "--momentum", "0.9"], "--momentum 0.9 is SGD's; adam has none"),
 ])
 def test_bad_input_is_refused_before_training(flags, message, capsys, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)

@@ -111,6 +111,8 @@ def make_settings(seeds, **given):
     if isinstance(s["momentum"], bool) or not isinstance(s["momentum"], numbers.Real) or not 0 <= s["momentum"] < 1:
         raise HandpropValueError(f"momentum must be a number in [0, 1), got {s['momentum']!r}")
     s["momentum"] = float(s["momentum"])
+    if s["optimizer"] == "adam" and s["momentum"]:
+        raise HandpropValueError(f"momentum {s['momentum']:g} is SGD's; adam has none: leave momentum out, or use sgd")
     s["threshold"] = _positive_number("threshold")(s["threshold"])
     return s
 

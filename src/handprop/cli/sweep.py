@@ -112,10 +112,12 @@ def _split(flag, text, kind):
 
 
 def _grid_and_settings(args):
+    from ..limits import check_memory
     from ..sweep import make_grid, make_settings
 
     if args.seeds < 1:
         raise HandpropValueError(f"--seeds must be a positive number of seeds, got {args.seeds}")
+    check_memory(f"--seeds {args.seeds}", 64 * args.seeds, "give fewer --seeds")  # before the list is made
     if args.first_seed + args.seeds > 2**32:
         raise HandpropValueError(f"--first-seed {args.first_seed} + --seeds {args.seeds} passes the largest seed, "
                                  f"{2**32 - 1}")
@@ -248,16 +250,24 @@ class _Progress:
 
 
 # ----------------------------------------------------------------------------------- command
-def _check_memory(args, grid, settings, X, y):
-    from ..limits import check_memory
-    from ..sweep import cells, check_data, memory_bytes
+def _check_size(args, grid, settings, X, y):
+    """The memory of the cells that run at once, and (for absurd grids) the time of them all."""
+    from ..limits import MAX_SECONDS, check_memory, training_seconds
+    from ..sweep import cells, check_data, layer_sizes, memory_bytes
 
     X, y, n_classes = check_data(X, y, settings["loss"])
-    widest = max(cells(grid, settings), key=lambda c: c["hidden"])
+    todo = cells(grid, settings)
+    widest = max(todo, key=lambda c: c["hidden"])
     at_once = 1 if args.scheduler else args.jobs
+    fix = "use fewer --seeds, narrower --hidden, fewer --jobs or fewer --epochs"
     check_memory(f"{at_once} cell(s) of {len(settings['seeds'])} seeds side by side",
-                 at_once * memory_bytes(widest, len(X), X.shape[1], n_classes),
-                 "use fewer --seeds, narrower --hidden, fewer --jobs or fewer --epochs")
+                 at_once * memory_bytes(widest, len(X), X.shape[1], n_classes), fix)
+    seconds = len(settings["seeds"]) * sum(training_seconds(layer_sizes(c, X.shape[1], n_classes), len(X),
+                                                            c["batch_size"] or len(X), c["epochs"]) for c in todo)
+    if seconds > MAX_SECONDS:
+        raise HandpropValueError(f"this sweep of {len(todo)} cells of {len(settings['seeds'])} seeds would take at "
+                                 f"least {seconds / 86400:.3g} days of computing; use fewer --seeds, fewer grid "
+                                 "values, narrower --hidden or fewer --epochs")
 
 
 def _summary(rows, mark_seed):
@@ -283,7 +293,7 @@ def cmd_sweep(args):
     X, y = _load(args)
     if args.loss is None and int(y.max()) > 1:  # the default: blog 000's one sigmoid unit for two classes
         settings["loss"] = "ce"
-    _check_memory(args, grid, settings, X, y)
+    _check_size(args, grid, settings, X, y)
     client = _backend(args)
     n_cells = int(np.prod([len(v) for v in grid.values()]))
     progress = _Progress(n_cells, args.quiet)
