@@ -179,6 +179,21 @@ def test_an_update_that_overflows_the_weights_on_the_last_epoch_is_undone():
     assert_same_as_fit(models, twins, histories, dict(X=X, y=Y_BINARY, **kwargs), callbacks=[StopOnNonFinite()])
 
 
+def test_an_update_that_overflows_the_weights_mid_run_is_seen_at_the_next_step_as_fit_sees_it():
+    model, twin = relu_net(1), relu_net(1)
+    for m in (model, twin):
+        m.layers[0].W[...] = np.abs(m.layers[0].W) * 1e306
+        m.layers[2].W *= 1e-3
+    kwargs = dict(loss="bce_logits", optimizer="sgd", lr=1e4, epochs=3)
+    history, = hp.train_many([model], X, Y_BINARY, **kwargs)
+    with pytest.raises(hp.DivergenceError, match="at epoch 1, step 0") as raised:
+        twin.fit(X, Y_BINARY, **kwargs)  # fit without callbacks: it raises, with the weights put back
+    assert history.diverged and str(raised.value) == history.stop_reason
+    assert len(history.loss) == 2 and np.isfinite(history.loss[0]) and not np.isfinite(history.loss[1])
+    for p, q in zip(model.parameters(), twin.parameters()):
+        np.testing.assert_array_equal(p.value, q.value)
+
+
 def test_every_model_diverging_ends_the_run():
     models = [relu_net(s, 1e200) for s in range(2)]
     histories = hp.train_many(models, X, Y_REAL, epochs=50, lr=0.1)

@@ -58,12 +58,15 @@ def train_many(models, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size
         As ``fit``'s. Every model sees the same batches in the same order: those ``fit`` draws from
         ``seed`` (with ``seed=None``, a random order, but one order for all the models).
 
-    A model whose loss becomes NaN or infinite is frozen where ``fit`` would leave it with a
-    ``StopOnNonFinite`` callback: at the weights of its last step whose loss was finite; the others
-    go on. Its History says so: ``history.diverged`` is True, ``history.divergence`` is the
+    A model whose loss becomes NaN or infinite is frozen at the weights of its last step whose loss
+    was finite (the weights ``fit`` restores before it raises ``DivergenceError``); the others go
+    on. Its History says so: ``history.diverged`` is True, ``history.divergence`` is the
     ``DivergenceError`` that ``fit`` would have raised (epoch, step, cause), ``history.stop_reason``
-    its message, and its last recorded loss is the non-finite one. For the others ``diverged`` is
-    False and ``divergence`` None. Ctrl-C stops every model after the current batch (as ``fit``).
+    its message, and its last recorded loss is the non-finite one: what ``fit`` with a
+    ``StopOnNonFinite`` callback returns. (An update that overflows the weights while the loss is
+    still finite is seen at the next step, when the loss is, as ``fit`` without callbacks sees it; at
+    the last epoch, by a look at the weights.) For the others ``diverged`` is False and
+    ``divergence`` None. Ctrl-C stops every model after the current batch (as ``fit``).
 
     Memory: the stack holds each model's weights about eight times (weights, gradients, the two
     copies that freezing restores from, the optimizer's state) and its outputs for one batch, and
