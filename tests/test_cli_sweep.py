@@ -105,6 +105,10 @@ def _refused(argv, capsys):
     (["--dataset", "moons", "--n", "100000", "--depth", "2", "--hidden", ",".join(str(w) for w in range(1000, 1016)),
       "--lr", ",".join(str(k / 100) for k in range(1, 17)), "--seeds", "20", "--epochs", "20000", "--batch-size", "10"],
      "this sweep of 256 cells of 20 seeds would take at least"),
+    (["--mark-seed", "42"], "--mark-seed 42 is not among the seeds swept, 0 to 2"),
+    (["--n", "0"], "--dataset xor: --n must be > 0, got 0"),
+    (["--dataset", "regression"], "the target of --dataset regression is numeric (it holds fractional numbers): "
+                                  "choose a data set of classes"),
     (["--optimizer", "adam", "--momentum", "0.9"], "--momentum 0.9 is SGD's; adam has none"),
 ])
 def test_bad_input_is_refused_before_training(flags, message, capsys, monkeypatch, tmp_path):
@@ -209,3 +213,13 @@ def test_a_terminal_sees_progress_over_the_cells(with_tqdm, monkeypatch):
     monkeypatch.setattr(sys, "stderr", quiet)
     assert main(SMALL + ["--epochs", "5", "--seeds", "2"]) == 0
     assert quiet.text == ""
+
+
+def test_a_batch_as_large_as_the_data_is_one_full_batch_and_said_so(tmp_path, capsys):
+    table = tmp_path / "t.csv"
+    assert main(SMALL + ["--batch-size", "4", "--out", str(table)]) == 0
+    assert "warning: --batch-size 4 is not smaller than the 4 training rows" in capsys.readouterr().err
+    assert {r["batch_size"] for r in _rows(table)} == {""}  # full batch, as the table says it
+    plain = tmp_path / "plain.csv"
+    assert main(SMALL + ["--out", str(plain)]) == 0
+    assert plain.read_text() == table.read_text()

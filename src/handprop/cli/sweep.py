@@ -72,7 +72,7 @@ def add_sweep_command(sub):
                    help="the loss a converged run ends at or below (default 0.1)")
     p.add_argument("--out", help="write the table here (CSV, one row per run)")
     p.add_argument("--map", help="draw the convergence map here (PNG; needs matplotlib)")
-    p.add_argument("--mark-seed", type=seed_arg, default=42, help="the seed marked on the map (default 42)")
+    p.add_argument("--mark-seed", type=seed_arg, help="the seed marked on the map (default 42, when swept)")
     p.add_argument("--jobs", type=int, default=1, help="run cells in this many local processes (joblib; "
                                                        "the 'sweep' extra)")
     p.add_argument("--scheduler", help="run cells on the Dask cluster at this address, e.g. tcp://host:8786 "
@@ -202,7 +202,10 @@ def _load(args):
                                  f"{', '.join(sorted(DATASETS) + list(SKLEARN_SETS))}")
     if args.data is None and dataset in DATASETS:
         kw = {k: getattr(args, k) for k in ("n", "noise") if getattr(args, k) is not None}
-        X, y = make_dataset(dataset, seed=args.data_seed, **kw)
+        try:
+            X, y = make_dataset(dataset, seed=args.data_seed, **kw)
+        except HandpropValueError as exc:
+            raise HandpropValueError(f"--dataset {dataset}: --{exc}") from None
         class_names = None
         check_target(y, None, "y", f"--dataset {dataset}")
     else:
@@ -215,7 +218,8 @@ def _load(args):
     if task != "classification":
         raise HandpropValueError(f"sweep counts the runs that classify every training row right, so it needs "
                                  f"classes; the target of {args.data or '--dataset ' + dataset} is numeric "
-                                 f"({why}): give a target of class labels (--target)")
+                                 f"({why}): " + ("give --target a column of class labels" if args.data else
+                                                 "choose a data set of classes: xor, moons, circles, ..."))
     raw = np.asarray(class_names)[y] if class_names is not None else np.asarray(y).ravel()
     y = LabelEncoder().fit(raw).transform(raw)
     X = np.asarray(X, dtype=np.float64)
@@ -282,6 +286,14 @@ def _summary(rows, mark_seed):
         print(f"{activation} {init} hidden {hidden} lr {lr:g}: {done}/{total} converged ({done / total:.0%}){seed}")
 
 
+def _mark_seed(args, seeds):
+    """The seed the map marks: --mark-seed (refused unless swept), else 42."""
+    if args.mark_seed is not None and args.mark_seed not in seeds:
+        raise HandpropValueError(f"--mark-seed {args.mark_seed} is not among the seeds swept, {seeds[0]} to "
+                                 f"{seeds[-1]}: mark one of those, or sweep it (--first-seed, --seeds)")
+    return 42 if args.mark_seed is None else args.mark_seed
+
+
 def cmd_sweep(args):
     from ..files import atomic_write_text
     from ..sweep import draw_map, run_sweep, table_text
@@ -293,6 +305,11 @@ def cmd_sweep(args):
     X, y = _load(args)
     if args.loss is None and int(y.max()) > 1:  # the default: blog 000's one sigmoid unit for two classes
         settings["loss"] = "ce"
+    if settings["batch_size"] is not None and settings["batch_size"] >= len(X):  # as handprop train says it
+        print(f"warning: --batch-size {settings['batch_size']} is not smaller than the {len(X)} training rows: "
+              "every epoch is one full batch", file=sys.stderr)
+        settings["batch_size"] = None
+    mark = _mark_seed(args, settings["seeds"])
     _check_size(args, grid, settings, X, y)
     client = _backend(args)
     n_cells = int(np.prod([len(v) for v in grid.values()]))
@@ -304,13 +321,13 @@ def cmd_sweep(args):
         if client is not None:
             client.close()
     if not args.quiet:
-        _summary(rows, args.mark_seed)
+        _summary(rows, mark)
     if args.out:
         atomic_write_text(args.out, table_text(rows))
         if not args.quiet:
             print(f"saved {args.out}")
     if args.map:
-        draw_map(rows, args.map, mark_seed=args.mark_seed)
+        draw_map(rows, args.map, mark_seed=mark)
         if not args.quiet:
             print(f"saved {args.map}")
     return 0
