@@ -177,6 +177,9 @@ def test_the_readme_command_prints_the_readme_numbers(tmp_path, capsys):
         seed42 = [r for r in cell if r["seed"] == "42"][0]["converged"] == "true"
         assert line == (f"sigmoid normal hidden {hidden} lr {lr}: {done}/200 converged ({done / 200:.0%}); "
                         f"seed 42 {'converged' if seed42 else 'did not'}")
+    for lr, median in (("10.0", 51), ("0.1", 2590)):  # "a median of 51 epochs instead of 2,590 at lr 0.1"
+        epochs = [int(r["epochs_to_converge"]) for r in rows if (r["hidden"], r["lr"]) == ("8", lr)]
+        assert len(epochs) == 200 and int(np.median(epochs)) == median
     blog = [r for r in rows if (r["hidden"], r["lr"], r["seed"]) == ("2", "0.1", "42")][0]
     assert float(blog["final_loss"]) == pytest.approx(0.139, abs=5e-4)  # the README's "its loss at 0.139"
     assert (tmp_path / "sweep_xor.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
