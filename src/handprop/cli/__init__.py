@@ -4,7 +4,7 @@ Exit codes: 0 success, 2 bad input or usage (printed as ``error: <message>``), 1
 
 One module per command group, each adding its subcommands to the parser: ``xor`` (blog 000's
 network), ``teach`` (explain, gradcheck, doctor, exercise), ``train`` (with ``settings``), ``data``
-(evaluate, predict, summary), ``export``; ``common`` holds what they share. Nothing here is imported
+(evaluate, predict, summary), ``export``, ``sweep``; ``common`` holds what they share. Nothing here is imported
 by them: the imports run from this package's top down.
 """
 
@@ -17,6 +17,7 @@ from ..errors import HandpropError
 from .data import add_commands
 from .export import add_command as add_export
 from .playground import add_command as add_playground
+from .sweep import add_sweep_command
 from .teach import add_teaching_commands
 from .train import add_train_command
 from .xor import add_xor_command
@@ -33,6 +34,7 @@ def make_parser():
     add_commands(sub)  # evaluate, predict, summary
     add_export(sub)  # export: ONNX, a PyTorch or a handprop script
     add_playground(sub)  # the local web app (the 'playground' extra)
+    add_sweep_command(sub)  # a grid of settings, many seeds each (handprop.sweep)
     return parser
 
 
