@@ -102,7 +102,7 @@ def _refused(argv, capsys):
     (["--map", "map.jpg"], "--map writes a PNG picture: give a path ending in .png"),
     (["--seeds", "100000", "--hidden", "100000"], "cell(s) of 100000 seeds side by side needs at least"),
     (["--seeds", str(2**31), "--first-seed", "0"], f"--seeds {2**31} needs at least"),
-    (["--dataset", "moons", "--n", "100000", "--depth", "2", "--hidden", ",".join(str(w) for w in range(1000, 1016)),
+    (["--dataset", "moons", "--n", "100000", "--layers", "3", "--hidden", ",".join(str(w) for w in range(1000, 1016)),
       "--lr", ",".join(str(k / 100) for k in range(1, 17)), "--seeds", "20", "--epochs", "20000", "--batch-size", "10"],
      "this sweep of 256 cells of 20 seeds would take at least"),
     (["--mark-seed", "42"], "--mark-seed 42 is not among the seeds swept, 0 to 2"),
@@ -145,13 +145,23 @@ def test_missing_matplotlib_for_map_is_reported_before_training(tmp_path, capsys
     assert list(tmp_path.iterdir()) == []
 
 
-def test_layers_is_refused_with_a_command_that_runs(tmp_path, capsys, monkeypatch):
+def test_layers_counts_the_networks_dense_layers_as_in_the_issues_command(tmp_path, capsys, monkeypatch):
+    from handprop.sweep import layer_sizes
+
     monkeypatch.chdir(tmp_path)
-    err = _refused(["sweep", "--layers", "2", "--lr", "0.5", "--seeds", "2", "--epochs", "10"], capsys)
-    assert "sweep has no --layers" in err and "--depth" in err
-    command = shlex.split(err.split("Run: ", 1)[1])
-    assert command[0] == "handprop" and "--layers" not in command
-    assert main(command[1:]) == 0
+    # the issue's command, smaller: --layers 2 is blog 000's 2-h-1 network, --hidden its width
+    assert main(["sweep", "--dataset", "xor", "--layers", "2", "--activation", "sigmoid", "--lr", "0.5,1",
+                 "--hidden", "2,3", "--seeds", "2", "--epochs", "10", "--out", "t.csv", "--quiet"]) == 0
+    rows = (tmp_path / "t.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    assert len(rows) == 1 + 2 * 2 * 2 and {r.split(",")[header.index("layers")] for r in rows[1:]} == {"2"}
+    assert main(["sweep", "--layers", "3", "--hidden", "4", "--seeds", "1", "--epochs", "2", "--out", "u.csv",
+                 "--quiet"]) == 0
+    assert layer_sizes({"hidden": 4, "layers": 3, "loss": "mse"}, 2, 2) == [2, 4, 4, 1]
+    err = _refused(["sweep", "--layers", "128,64", "--seeds", "2", "--epochs", "10"], capsys)
+    assert "--layers counts the network's Dense layers here" in err and "--hidden" in err
+    err = _refused(["sweep", "--layers", "1", "--seeds", "2", "--epochs", "10"], capsys)
+    assert "--layers counts the Dense layers, the output's included: at least 2" in err
 
 
 @pytest.mark.slow

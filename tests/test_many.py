@@ -250,7 +250,7 @@ def test_the_readme_example_trains_blog_000s_network_from_200_seeds():
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("### Many models at once"):]
+    section = readme[readme.index("## Many models at once"):]
     namespace = {}
     exec(re.search(r"```python\n(.*?)```", section, re.S).group(1), namespace)
     models, histories = namespace["models"], namespace["histories"]

@@ -62,7 +62,8 @@ def test_bad_grids_are_refused(kwargs, error, match):
     ([0], {"epochs": 0}, r"epochs must be whole numbers from 1"),
     ([0], {"momentum": 1.0}, r"momentum must be a number in \[0, 1\)"),
     ([0], {"threshold": 0}, r"threshold must be positive"),
-    ([0], {"depth": 101}, r"depth must be whole numbers from 1 up to 100"),
+    ([0], {"layers": 102}, r"layers must be whole numbers from 1 up to 101"),
+    ([0], {"layers": 1}, r"layers counts the Dense layers, the output's included: at least 2"),
 ])
 def test_bad_settings_are_refused(seeds, kwargs, match):
     with pytest.raises(HandpropValueError, match=match):
@@ -193,18 +194,18 @@ def test_importing_handprop_or_sweeping_with_one_job_imports_neither_joblib_nor_
 
 # ----------------------------------------------------------------------------------- outputs
 def test_table_text_has_a_header_and_full_precision_numbers():
-    row = {"cell": 0, "activation": "sigmoid", "init": "normal", "hidden": 2, "depth": 1, "lr": 0.1, "loss": "mse",
+    row = {"cell": 0, "activation": "sigmoid", "init": "normal", "hidden": 2, "layers": 2, "lr": 0.1, "loss": "mse",
            "optimizer": "sgd", "epochs": 10, "batch_size": None, "seed": 42, "final_loss": 1 / 3, "accuracy": 1.0,
            "converged": True, "epochs_to_converge": 7, "diverged": False}
     assert sweep.table_text([row]) == (
-        "cell,activation,init,hidden,depth,lr,loss,optimizer,epochs,batch_size,seed,final_loss,accuracy,"
+        "cell,activation,init,hidden,layers,lr,loss,optimizer,epochs,batch_size,seed,final_loss,accuracy,"
         "converged,epochs_to_converge,diverged\n"
-        "0,sigmoid,normal,2,1,0.1,mse,sgd,10,,42,0.3333333333333333,1.0,true,7,false\n")
+        "0,sigmoid,normal,2,2,0.1,mse,sgd,10,,42,0.3333333333333333,1.0,true,7,false\n")
 
 
 def test_the_map_is_a_png_of_the_documented_size(tmp_path):
     pytest.importorskip("matplotlib")
-    base = {"init": "normal", "depth": 1, "seed": 0, "converged": True}
+    base = {"init": "normal", "layers": 2, "seed": 0, "converged": True}
     rows = [dict(base, activation=a, hidden=h, lr=lr, seed=s, converged=(s + h) % 2 == 0)
             for a in ("sigmoid", "tanh") for h in (2, 3, 4) for lr in (0.1, 1.0) for s in (41, 42)]
     path = tmp_path / "map.png"

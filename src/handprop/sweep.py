@@ -4,8 +4,8 @@ A sweep trains one small classifier per (grid cell, seed). A grid cell is one se
 axes (activation, initializer, hidden width, learning rate); its seeds are trained together by one
 ``handprop.train_many`` call. Each run gives one row of the table (``ROW_KEYS``).
 
-The network of a run: ``depth`` hidden Dense layers of width ``hidden`` with ``activation``, then the
-output (one sigmoid unit for ``mse``/``halfsse`` on two classes, as blog 000; one logit for ``bce``;
+The network of a run: ``layers`` Dense layers (blog 000's network has 2): ``layers - 1`` hidden
+layers of width ``hidden`` with ``activation``, then the output (one sigmoid unit for ``mse``/``halfsse`` on two classes, as blog 000; one logit for ``bce``;
 a logit per class for ``ce``). Its weights are drawn by ``numpy.random.RandomState(seed)`` with
 ``init``, layer by layer (W then b): seed 42 of a 2-2-1 sigmoid network with ``init="normal"`` is
 blog 000's run exactly. Mini-batches (``batch_size``) come in the order of ``fit(seed=0)``.
@@ -40,9 +40,9 @@ LOSSES = ("mse", "halfsse", "bce", "ce")
 OPTIMIZERS = ("sgd", "adam")
 # The grid axes, outermost first: cells run (and rows are sorted) in this order.
 AXES = ("activation", "init", "hidden", "lr")
-ROW_KEYS = ("cell", "activation", "init", "hidden", "depth", "lr", "loss", "optimizer", "epochs", "batch_size",
+ROW_KEYS = ("cell", "activation", "init", "hidden", "layers", "lr", "loss", "optimizer", "epochs", "batch_size",
             "seed", "final_loss", "accuracy", "converged", "epochs_to_converge", "diverged")
-DEFAULTS = {"depth": 1, "loss": "mse", "optimizer": "sgd", "momentum": 0.0, "epochs": 10000, "batch_size": None,
+DEFAULTS = {"layers": 2, "loss": "mse", "optimizer": "sgd", "momentum": 0.0, "epochs": 10000, "batch_size": None,
             "threshold": 0.1}
 
 
@@ -104,7 +104,10 @@ def make_settings(seeds, **given):
     s["seeds"] = _check_list("seeds", seeds, _seed)
     _choice("loss", LOSSES)(s["loss"])
     _choice("optimizer", OPTIMIZERS)(s["optimizer"])
-    s["depth"] = _positive_int("depth", 100)(s["depth"])
+    s["layers"] = _positive_int("layers", 101)(s["layers"])
+    if s["layers"] < 2:
+        raise HandpropValueError("layers counts the Dense layers, the output's included: at least 2 (one hidden "
+                                 f"layer and the output, as blog 000), got {s['layers']}")
     s["epochs"] = _positive_int("epochs")(s["epochs"])
     if s["batch_size"] is not None:
         s["batch_size"] = _positive_int("batch_size")(s["batch_size"])
@@ -159,7 +162,7 @@ def check_data(X, y, loss):
 
 def layer_sizes(cell, n_features, n_classes):
     """Widths of the cell's network, input first."""
-    return [n_features] + [cell["hidden"]] * cell["depth"] + [n_classes if cell["loss"] == "ce" else 1]
+    return [n_features] + [cell["hidden"]] * (cell["layers"] - 1) + [n_classes if cell["loss"] == "ce" else 1]
 
 
 def memory_bytes(cell, n_rows, n_features, n_classes):

@@ -10,7 +10,6 @@ outputs (never an input, never each other, writable), matplotlib for ``--map``, 
 
 import argparse
 import re
-import shlex
 import sys
 
 import numpy as np
@@ -23,7 +22,7 @@ RULE = ("Converged: after the last epoch every training row is classified right 
         "most --converged-loss. Epochs to converge: the fewest epochs after which the loss stayed at most "
         "--converged-loss to the end")
 _FLAGS = {"lr": "--lr", "hidden": "--hidden", "activation": "--activation", "init": "--init", "seeds": "--seeds",
-          "momentum": "--momentum", "threshold": "--converged-loss"}
+          "momentum": "--momentum", "threshold": "--converged-loss", "layers": "--layers"}
 _ADDRESS = re.compile(r"^[a-z][a-z0-9+]*://[^\s:/]+(:[0-9]{1,5})?/?$")
 
 
@@ -56,9 +55,9 @@ def add_sweep_command(sub):
                                                            "tanh, relu, leaky_relu (default sigmoid)")
     p.add_argument("--init", default="normal", help="weight initializers, comma-separated: normal (the "
                    "blog's randn), uniform, glorot_normal, glorot_uniform, he_normal, he_uniform (default normal)")
-    p.add_argument("--depth", type=int, default=1, help="hidden layers per network, each --hidden wide "
-                                                        "(default 1: blog 000's 2-h-1)")
-    p.add_argument("--layers", help=argparse.SUPPRESS)  # refused with advice: see _refuse_layers
+    p.add_argument("--layers", default="2", help="Dense layers per network, the output's included: LAYERS-1 "
+                   "hidden layers, each --hidden wide, then the output (default 2: blog 000's 2-h-1). Not "
+                   "handprop train's --layers, which lists hidden sizes")
     p.add_argument("--seeds", type=int, default=100, help="seeds per cell: --first-seed and the next ones "
                                                           "(default 100)")
     p.add_argument("--first-seed", type=seed_arg, default=0, help="the first seed (default 0)")
@@ -82,21 +81,15 @@ def add_sweep_command(sub):
 
 
 # ----------------------------------------------------------------------------------- checks
-def _refuse_layers(args):
-    argv = list(getattr(args, "argv", None) or ["sweep"])
-    kept = []
-    skip = False
-    for a in argv:
-        if skip:
-            skip = False
-        elif a == "--layers":
-            skip = True
-        elif not a.startswith("--layers="):
-            kept.append(a)
-    raise HandpropValueError(
-        f"sweep has no --layers (in handprop train, --layers {args.layers} lists hidden layer sizes): the hidden "
-        f"width is the grid axis --hidden and the number of hidden layers is --depth (default 1, blog 000's "
-        f"2-h-1). Run: handprop {shlex.join(kept)}")
+def _layers(text):
+    """``--layers``: a whole number of Dense layers; train's list of hidden sizes is refused with the sweep's way."""
+    try:
+        return int(text)
+    except ValueError:
+        raise HandpropValueError(
+            f"--layers counts the network's Dense layers here (2: blog 000's 2-h-1), got {text!r}; the widths "
+            "are the grid axis --hidden, e.g. --layers 2 --hidden 2,4,8 (handprop train's --layers lists "
+            "sizes instead)") from None
 
 
 def _split(flag, text, kind):
@@ -121,14 +114,14 @@ def _grid_and_settings(args):
     if args.first_seed + args.seeds > 2**32:
         raise HandpropValueError(f"--first-seed {args.first_seed} + --seeds {args.seeds} passes the largest seed, "
                                  f"{2**32 - 1}")
-    for flag, value in (("--jobs", args.jobs), ("--depth", args.depth), ("--epochs", args.epochs),
+    for flag, value in (("--jobs", args.jobs), ("--epochs", args.epochs),
                         ("--batch-size", args.batch_size if args.batch_size is not None else 1)):
         if value < 1:
             raise HandpropValueError(f"{flag} must be a positive integer, got {value}")
     try:
         grid = make_grid(_split("--lr", args.lr, float), _split("--hidden", args.hidden, int),
                          _split("--activation", args.activation, str), _split("--init", args.init, str))
-        settings = make_settings(list(range(args.first_seed, args.first_seed + args.seeds)), depth=args.depth,
+        settings = make_settings(list(range(args.first_seed, args.first_seed + args.seeds)), layers=_layers(args.layers),
                                  loss=args.loss or "mse", optimizer=args.optimizer, momentum=args.momentum,
                                  epochs=args.epochs, batch_size=args.batch_size, threshold=args.converged_loss)
     except HandpropError as exc:  # the library names its arguments; here they are flags
@@ -298,8 +291,6 @@ def cmd_sweep(args):
     from ..files import atomic_write_text
     from ..sweep import draw_map, run_sweep, table_text
 
-    if args.layers is not None:
-        _refuse_layers(args)
     grid, settings = _grid_and_settings(args)
     _check_outputs(args)
     X, y = _load(args)
