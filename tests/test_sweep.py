@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from handprop import sweep
+from handprop import sweep, sweep_map
 from handprop.activations import Sigmoid, Tanh
 from handprop.errors import HandpropTypeError, HandpropValueError
 from handprop.layers import Dense
@@ -209,7 +209,7 @@ def test_the_map_is_a_png_of_the_documented_size(tmp_path):
     rows = [dict(base, activation=a, hidden=h, lr=lr, seed=s, converged=(s + h) % 2 == 0)
             for a in ("sigmoid", "tanh") for h in (2, 3, 4) for lr in (0.1, 1.0) for s in (41, 42)]
     path = tmp_path / "map.png"
-    sweep.draw_map(rows, str(path))
+    sweep_map.draw_map(rows, str(path))
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
     width, height = struct.unpack(">II", data[16:24])
@@ -233,3 +233,13 @@ def test_a_run_that_diverges_is_marked_and_never_converged():
         assert row["diverged"] == diverges
         assert not row["converged"] and row["epochs_to_converge"] is None
     assert [r["diverged"] for r in rows] == [True, False, False]
+
+
+def test_a_cluster_whose_workers_run_other_versions_is_refused():
+    mine = sweep.versions()
+    assert set(mine) == {"handprop", "numpy"} and mine["numpy"] == np.__version__
+    sweep.check_workers(mine, {"tcp://a:1": dict(mine), "tcp://b:1": dict(mine)})  # the same: accepted
+    other = dict(mine, numpy="1.0.0")
+    with pytest.raises(HandpropValueError, match=r"worker tcp://b:1 has handprop .*, numpy 1\.0\.0, this machine .*"
+                                                 r"on every worker: pip install handprop==.* numpy=="):
+        sweep.check_workers(mine, {"tcp://a:1": dict(mine), "tcp://b:1": other})

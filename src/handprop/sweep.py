@@ -285,11 +285,35 @@ def _on_joblib(todo, data, jobs, on_cell):
     return results
 
 
+def versions():
+    """What a cell's numbers depend on besides its settings: handprop's and NumPy's versions."""
+    from . import __version__
+
+    return {"handprop": __version__, "numpy": np.__version__}
+
+
+def check_workers(mine, theirs):
+    """Refuse a cluster whose workers (``{address: versions()}``) differ from this machine (``mine``):
+    the table would then depend on which worker ran a cell."""
+    for worker, found in sorted(theirs.items()):
+        if found != mine:
+            have = ", ".join(f"{k} {v}" for k, v in found.items())
+            want = " ".join(f"{k}=={v}" for k, v in mine.items())
+            raise HandpropValueError(f"--scheduler: worker {worker} has {have}, this machine "
+                                     f"{', '.join(f'{k} {v}' for k, v in mine.items())}: a cell's numbers would "
+                                     f"depend on the worker that ran it; on every worker: pip install {want}")
+
+
 def _on_dask(todo, data, scheduler, on_cell):
     from distributed import Client, as_completed
 
     client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
     try:
+        try:
+            check_workers(versions(), client.run(versions))
+        except ModuleNotFoundError as exc:
+            raise HandpropValueError(f"--scheduler: a worker cannot import {exc.name}: install handprop on every "
+                                     'worker (pip install "handprop[sweep]")') from None
         [shared] = client.scatter([data], broadcast=True)  # the data once per worker, not once per cell
         futures = [client.submit(run_cell, cell, shared, pure=False) for cell in todo]
         results = []
@@ -330,65 +354,3 @@ def success_rates(rows):
         done, total = rates.get(key, (0, 0))
         rates[key] = (done + bool(row["converged"]), total + 1)
     return rates
-
-
-MAP_DPI = 100
-
-
-def map_inches(n_lr, n_hidden, n_panels):
-    """The map's size in inches: ``(n_panels * (1.1 * n_lr + 1.6), 0.7 * n_hidden + 1.6)`` (at ``MAP_DPI``)."""
-    return n_panels * (1.1 * n_lr + 1.6), 0.7 * n_hidden + 1.6
-
-
-def draw_map(rows, path, mark_seed=42):
-    """The convergence map as a PNG at ``path``: one panel per (activation, init), rows the hidden widths,
-    columns the learning rates, each cell's success rate as a colour and a number; where ``mark_seed``
-    ran, a marker in its cell says whether it converged (a dot) or not (a cross)."""
-    from .files import atomic_write
-    from .plots import require_matplotlib
-
-    require_matplotlib()
-    import matplotlib.pyplot as plt
-
-    rates = success_rates(rows)
-    panels = list(dict.fromkeys((r["activation"], r["init"]) for r in rows))
-    hiddens = sorted({r["hidden"] for r in rows})
-    lrs = sorted({r["lr"] for r in rows})
-    marked = {tuple(r[k] for k in AXES): r["converged"] for r in rows if r["seed"] == mark_seed}
-    fig, axes = plt.subplots(1, len(panels), figsize=map_inches(len(lrs), len(hiddens), len(panels)),
-                             dpi=MAP_DPI, squeeze=False)
-    for ax, (activation, init) in zip(axes[0], panels):
-        _panel(ax, rates, marked, activation, init, hiddens, lrs)
-    seeds = len({r["seed"] for r in rows})
-    title = f"share of {seeds} seeds that converged"
-    if marked:
-        title += f"\nseed {mark_seed}: dot = converged, cross = did not"
-    fig.suptitle(title, fontsize=9)
-    height = map_inches(1, len(hiddens), 1)[1]
-    fig.subplots_adjust(left=0.12 / len(panels) + 0.05, right=0.97, bottom=0.55 / height, top=1 - 0.85 / height,
-                        wspace=0.35)
-    try:
-        atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=MAP_DPI))
-    finally:
-        plt.close(fig)
-
-
-def _panel(ax, rates, marked, activation, init, hiddens, lrs):
-    grid = np.full((len(hiddens), len(lrs)), np.nan)
-    for i, hidden in enumerate(hiddens):
-        for j, lr in enumerate(lrs):
-            done, total = rates.get((activation, init, hidden, lr), (0, 0))
-            if total:
-                grid[i, j] = done / total
-                ax.text(j, i, f"{grid[i, j]:.0%}", ha="center", va="center", fontsize=10,
-                        color="black" if grid[i, j] > 0.5 else "white")
-            if (activation, init, hidden, lr) in marked:
-                ok = marked[(activation, init, hidden, lr)]
-                ax.plot(j + 0.32, i - 0.28, marker="o" if ok else "x", markersize=6, color="red",
-                        markerfacecolor="red" if ok else "none", markeredgewidth=1.5)
-    ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", aspect="auto")
-    ax.set_xticks(range(len(lrs)), [f"{v:g}" for v in lrs])
-    ax.set_yticks(range(len(hiddens)), [str(v) for v in hiddens])
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel("hidden units")
-    ax.set_title(f"{activation}, init {init}", fontsize=10)

@@ -289,7 +289,8 @@ def _mark_seed(args, seeds):
 
 def cmd_sweep(args):
     from ..files import atomic_write_text
-    from ..sweep import draw_map, run_sweep, table_text
+    from ..sweep import run_sweep, table_text
+    from ..sweep_map import draw_map
 
     grid, settings = _grid_and_settings(args)
     _check_outputs(args)
