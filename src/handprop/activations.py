@@ -10,7 +10,7 @@ import numbers
 import numpy as np
 
 from .errors import HandpropValueError
-from .layers import Layer
+from .layers import Layer, Scalar
 
 # exp(x) overflows above ~709 in float64 and ~88 in float32. Clipping the argument there changes no
 # result (sigmoid is already 0 or 1 to machine precision) and keeps NumPy from warning.
@@ -21,12 +21,18 @@ def _exp_limit(dtype):
     return _EXP_LIMIT.get(np.dtype(dtype), 700.0)
 
 
+# −limit and 1 as 0-d arrays of each type (see ``Scalar``: no Python number converted at every call)
+_LOWEST = {dtype: np.array(-limit, dtype) for dtype, limit in _EXP_LIMIT.items()}
+ONE = Scalar(1.0)
+
+
 def sigmoid(z, out=None):
     """σ(z) = 1 / (1 + e^(-z)), the blogs' formula, safe for any z (into ``out`` if given)."""
-    a = np.maximum(z, -_exp_limit(z.dtype), out=out)
+    # a = 1 / (1 + e^(−z)), with z kept above −limit
+    a = np.maximum(z, _LOWEST.get(z.dtype, -700.0), out=out)
     np.negative(a, out=a)
     np.exp(a, out=a)
-    a += 1.0
+    np.add(a, ONE[a.dtype], out=a)
     return np.reciprocal(a, out=a)
 
 
@@ -50,7 +56,7 @@ class Sigmoid(Layer):
         if a is None:
             raise self._missing_forward()
         # da/dz = a (1 − a)
-        local = np.subtract(1.0, a, out=self.out("tmp", a.shape, a.dtype, a))
+        local = np.subtract(ONE[a.dtype], a, out=self.out("tmp", a.shape, a.dtype, a))
         local *= a
         # dL/dz = dL/da · da/dz
         return np.multiply(grad, local, out=_grad_out(self, grad, a))
@@ -69,7 +75,7 @@ class Tanh(Layer):
             raise self._missing_forward()
         # da/dz = 1 − a²
         local = np.multiply(a, a, out=self.out("tmp", a.shape, a.dtype, a))
-        np.subtract(1.0, local, out=local)
+        np.subtract(ONE[a.dtype], local, out=local)
         # dL/dz = dL/da · da/dz
         return np.multiply(grad, local, out=_grad_out(self, grad, a))
 

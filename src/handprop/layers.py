@@ -18,6 +18,22 @@ from ._safety import all_finite, as_numeric, cast, check_finite, check_memory, f
 from .errors import DataError, HandpropError, HandpropValueError, ShapeError, TooLargeError
 
 
+class Scalar(dict):
+    """A number as a 0-d array of each dtype it is used with, made once: ``ONE = Scalar(1.0)``,
+    then ``np.add(a, ONE[a.dtype], out=a)`` is ``a + 1.0`` to the last bit (the number in ``a``'s
+    float type, float64 for integers, as NumPy converts a Python float), without NumPy converting
+    the Python number at every call: on a small array that conversion costs more than the sum."""
+
+    def __init__(self, value):
+        super().__init__()
+        self.value = value
+
+    def __missing__(self, dtype):
+        dtype = np.dtype(dtype)
+        a = self[dtype] = np.array(self.value, dtype if dtype.kind == "f" else np.float64)
+        return a
+
+
 class Parameter:
     """A handle on one trainable array of a layer and its gradient.
 
@@ -370,6 +386,11 @@ class Dense(Layer):
 
     def output_size(self, n_in):
         return self.n_out
+
+    @property
+    def penalized(self):
+        """Whether ``penalty`` can be other than 0: ``l1`` or ``l2`` is set."""
+        return bool(self.l1 or self.l2)
 
     def penalty(self):
         """``l1·Σ|W| + l2·ΣW²``: what the weights add to the loss (0 without l1 and l2)."""
