@@ -47,12 +47,14 @@ def _grad_out(layer, grad, like):
 class Sigmoid(Layer):
     """``a = σ(z) = 1 / (1 + e^(-z))``; backward: ``dL/dz = dL/da · a(1 − a)``."""
 
+    a = None  # the output of the last forward
+
     def forward(self, z):
         self.a = sigmoid(z, out=self.out("a", z.shape, z.dtype, z))
         return self.a
 
     def backward(self, grad, need_input_grad=True):
-        a = getattr(self, "a", None)
+        a = self.a
         if a is None:
             raise self._missing_forward()
         # da/dz = a (1 − a)

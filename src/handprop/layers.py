@@ -74,6 +74,7 @@ class FlatParameters:
                      2 * total * np.dtype(dtype).itemsize, "use fewer units")
         self.value, self.grad = np.empty(total, dtype), np.zeros(total, dtype)
         self.params, self.slots = params, [(p.layer, p.name, p.grad_name) for p in params]
+        self.layers, self.names, self.grad_names = (tuple(column) for column in zip(*self.slots))
         self.weight_views, self.grad_views = self.cut(self.value), self.cut(self.grad)
         for p, view, grad in zip(params, self.weight_views, self.grad_views):
             g = getattr(p.layer, p.grad_name, None)
@@ -110,7 +111,7 @@ class FlatParameters:
         weights become the spare. After an update: it holds the weights from before the update."""
         self.value, self.spare = self.spare, self.value
         self.weight_views, self.spare_views = self.spare_views, self.weight_views
-        for (layer, name, _), view in zip(self.slots, self.weight_views):
+        for layer, name, view in zip(self.layers, self.names, self.weight_views):
             setattr(layer, name, view)
         self.swapped = True  # the spare holds the weights from before (a restore sets it back to False)
 
@@ -143,7 +144,7 @@ class FlatParameters:
     def gather_grads(self):
         """Bring into ``grad`` any gradient a layer set as a new array (its ``backward`` rebinds ``dW``
         instead of writing in place): the update then reads every layer's own gradient."""
-        for (layer, _, grad_name), grad in zip(self.slots, self.grad_views):
+        for layer, grad_name, grad in zip(self.layers, self.grad_names, self.grad_views):
             g = getattr(layer, grad_name)
             if g is not grad:
                 grad[...] = g
@@ -361,7 +362,7 @@ class Dense(Layer):
         x = self.x
         if x is None:
             raise self._missing_forward()
-        if np.shape(delta) != (len(x), self.n_out):
+        if (delta.shape if type(delta) is np.ndarray else np.shape(delta)) != (len(x), self.n_out):
             raise ShapeError(f"{self!r}.backward: the gradient has shape {np.shape(delta)}, but the "
                              f"layer's output for the last forward had shape {(len(x), self.n_out)}")
         # in place into dW, db while training (fit); fresh arrays otherwise

@@ -201,7 +201,10 @@ class SGD(Optimizer):
         self.velocity = [None] * len(params)
 
     def step(self, params):
-        if isinstance(params, FlatParameters) or not self._plain():
+        if isinstance(params, FlatParameters):  # (Optimizer.step's first lines: one call less per step)
+            params.gather_grads()
+            return self.step_flat(params)
+        if not self._plain():
             return super().step(params)
         # plain SGD, the update below without a method call per parameter (tiny networks feel it)
         self._count_step(params)
