@@ -272,3 +272,22 @@ def test_any_model_trains_as_the_readable_loop(widths, acts, loss, opt, n, batch
     X, y = rng.standard_normal((n, 3)), make_y(rng, n, k)
     batch = None if batch is not None and batch >= n else batch
     fit_both(model, make_loss(), X, y, epochs=3, batch_size=batch, optimizer=OPTIMIZER_CASES[opt]())
+
+
+def test_integer_targets_are_converted_once_not_at_every_step():
+    """blog 000's y is integers: fit hands the loss float targets shaped like the output, the same
+    array at every full-batch step (``Loss.fit_target``), and trains exactly as with float targets."""
+    seen = []
+
+    class Spy(MSE):
+        def forward(self, pred, target):
+            seen.append(target)
+            return super().forward(pred, target)
+
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], float)
+    model, twin = net(Sigmoid, Sigmoid, sizes=(2, 2, 1)), net(Sigmoid, Sigmoid, sizes=(2, 2, 1))
+    model.fit(X, np.array([0, 1, 1, 0]), loss=Spy(), optimizer=SGD(lr=0.5), epochs=5)
+    twin.fit(X, np.array([[0.0], [1.0], [1.0], [0.0]]), loss=MSE(), optimizer=SGD(lr=0.5), epochs=5)
+    assert len(seen) == 5 and all(t is seen[0] for t in seen)
+    assert seen[0].dtype == np.float64 and seen[0].shape == (4, 1)
+    assert_same_weights(model, twin)

@@ -18,22 +18,6 @@ from ._safety import all_finite, as_numeric, cast, check_finite, check_memory, f
 from .errors import DataError, HandpropError, HandpropValueError, ShapeError, TooLargeError
 
 
-class Scalar(dict):
-    """A number as a 0-d array of each dtype it is used with, made once: ``ONE = Scalar(1.0)``,
-    then ``np.add(a, ONE[a.dtype], out=a)`` is ``a + 1.0`` to the last bit (the number in ``a``'s
-    float type, float64 for integers, as NumPy converts a Python float), without NumPy converting
-    the Python number at every call: on a small array that conversion costs more than the sum."""
-
-    def __init__(self, value):
-        super().__init__()
-        self.value = value
-
-    def __missing__(self, dtype):
-        dtype = np.dtype(dtype)
-        a = self[dtype] = np.array(self.value, dtype if dtype.kind == "f" else np.float64)
-        return a
-
-
 class Parameter:
     """A handle on one trainable array of a layer and its gradient.
 

@@ -290,13 +290,11 @@ def _train(state, X, y, X_val, y_val, metric_names, log_every):
     state.history.stop_reason = state.stop_reason
 
 
-def _steps(state, engine, guard, X, y):
-    """One epoch's batches: ``(loss sum, last batch's loss, last step, DivergenceError or None)``."""
+def _steps(state, engine, guard, batches):
+    """One epoch's ``batches``: ``(loss sum, last batch's loss, last step, DivergenceError or None)``."""
     total, value, step, diverged = 0.0, float("nan"), 0, None
     engine.buffered(True)  # the layers compute into arrays made once per batch shape
     try:
-        size = state.batch_size
-        batches = ((X, y),) if size is None or size >= len(X) else iter_batches(X, y, size, state.shuffle, state.rng)
         for step, (X_batch, y_batch) in enumerate(batches):
             value = engine.step(X_batch, y_batch)
             if not math.isfinite(value):
@@ -326,11 +324,14 @@ def _epochs(state, engine, guard, data, X_val, y_val, metric_names, log_every):
     training rows, their targets as given (for metrics) and as the loss reads them (for the steps)."""
     callbacks, epochs, (X, y, y_fit), n = state.callbacks, state.epochs, data, len(data[0])
     epoch_end_work = bool(callbacks or metric_names or X_val is not None)
+    size = state.batch_size
+    whole = ((X, y_fit),) if size is None or size >= n else None  # full batch: the same one every epoch
     for epoch in range(state.epoch, epochs):
         state.epoch = epoch
         for cb in callbacks:
             cb.on_epoch_begin(state)
-        total, value, step, diverged = _steps(state, engine, guard, X, y_fit)
+        batches = whole or iter_batches(X, y_fit, size, state.shuffle, state.rng)
+        total, value, step, diverged = _steps(state, engine, guard, batches)
         # Every loss was finite, but was the last update? The next step's loss would tell; we look
         # now only if something reads the weights after this epoch (it costs a tiny network's step).
         if (diverged is None and not guard.requested and (epoch_end_work or epoch == epochs - 1)
