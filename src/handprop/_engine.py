@@ -24,7 +24,7 @@ def train_step(model, loss, optimizer, params, X, y, before_update=None, penaliz
         out = layer.forward(out)
     value = loss.forward(out, y)
     if penalized:  # any L1/L2 penalty of the weights
-        value += model.penalty()
+        value = value + model.penalty()
     if math.isfinite(value):
         model.backward(loss.backward(), need_input_grad=False)
         if before_update is not None:

@@ -346,7 +346,7 @@ class Dense(Layer):
         x = self.x
         if x is None:
             raise self._missing_forward()
-        if (delta.shape if type(delta) is np.ndarray else np.shape(delta)) != (len(x), self.n_out):
+        if np.shape(delta) != (len(x), self.n_out):
             raise ShapeError(f"{self!r}.backward: the gradient has shape {np.shape(delta)}, but the "
                              f"layer's output for the last forward had shape {(len(x), self.n_out)}")
         # in place into dW, db while training (fit); fresh arrays otherwise

@@ -43,12 +43,6 @@ class Loss:
     def check_output_layer(self, layer):
         """Raise HandpropValueError if ``layer`` cannot feed this loss correctly."""
 
-    def fit_target(self, target, n_outputs, dtype):
-        """A whole training set's targets as ``forward`` reads them for outputs of ``n_outputs``
-        columns in ``dtype``: ``fit`` calls it once, so that no batch converts them again. Here: as
-        given (a loss of your own reads its targets at every ``forward``, or overrides this)."""
-        return target
-
     def _cached(self):
         if getattr(self, "pred", None) is None:
             raise HandpropError(f"{type(self).__name__}.backward was called before forward(pred, target)")
@@ -56,6 +50,12 @@ class Loss:
 
     def get_config(self):
         return {}
+
+    def fit_target(self, target, n_outputs, dtype):
+        """A whole training set's targets as ``forward`` reads them for outputs of ``n_outputs``
+        columns in ``dtype``: ``fit`` calls it once, so that no batch converts them again. Here: as
+        given (a loss of your own reads its targets at every ``forward``, or overrides this)."""
+        return target
 
     def __repr__(self):
         return f"{type(self).__name__}()"
