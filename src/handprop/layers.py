@@ -58,7 +58,6 @@ class FlatParameters:
                      2 * total * np.dtype(dtype).itemsize, "use fewer units")
         self.value, self.grad = np.empty(total, dtype), np.zeros(total, dtype)
         self.params, self.slots = params, [(p.layer, p.name, p.grad_name) for p in params]
-        self.layers, self.names, self.grad_names = (tuple(column) for column in zip(*self.slots))
         self.weight_views, self.grad_views = self.cut(self.value), self.cut(self.grad)
         for p, view, grad in zip(params, self.weight_views, self.grad_views):
             g = getattr(p.layer, p.grad_name, None)
@@ -95,7 +94,7 @@ class FlatParameters:
         weights become the spare. After an update: it holds the weights from before the update."""
         self.value, self.spare = self.spare, self.value
         self.weight_views, self.spare_views = self.spare_views, self.weight_views
-        for layer, name, view in zip(self.layers, self.names, self.weight_views):
+        for (layer, name, _), view in zip(self.slots, self.weight_views):
             setattr(layer, name, view)
         self.swapped = True  # the spare holds the weights from before (a restore sets it back to False)
 
@@ -128,7 +127,7 @@ class FlatParameters:
     def gather_grads(self):
         """Bring into ``grad`` any gradient a layer set as a new array (its ``backward`` rebinds ``dW``
         instead of writing in place): the update then reads every layer's own gradient."""
-        for layer, grad_name, grad in zip(self.layers, self.grad_names, self.grad_views):
+        for (layer, _, grad_name), grad in zip(self.slots, self.grad_views):
             g = getattr(layer, grad_name)
             if g is not grad:
                 grad[...] = g
@@ -372,10 +371,7 @@ class Dense(Layer):
     def output_size(self, n_in):
         return self.n_out
 
-    @property
-    def penalized(self):
-        """Whether ``penalty`` can be other than 0: ``l1`` or ``l2`` is set."""
-        return bool(self.l1 or self.l2)
+    penalized = property(lambda self: bool(self.l1 or self.l2), doc="Whether ``penalty`` can be other than 0.")
 
     def penalty(self):
         """``l1·Σ|W| + l2·ΣW²``: what the weights add to the loss (0 without l1 and l2)."""
