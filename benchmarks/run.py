@@ -79,6 +79,7 @@ def main(argv=None):
         run_xor(cfg, results)
     if "mnist" in parts:
         run_mnist(cfg, results)
+        run_mnist_one_thread(cfg, results)
     if "scaling" in parts:
         print("\n== Scaling: time per sample (best of runs) ==")
         results["scaling"] = scaling.time_per_sample(cfg["batches"], cfg["widths"], cfg["batch_samples"],
@@ -152,6 +153,14 @@ def markdown(results):
                         f"{secs[n]['median'] * 1e3:.0f}",
                         f"{up[n]['median']:.2f}x ({up[n]['min']:.2f}..{up[n]['max']:.2f})"] for n, s in sps.items()],
                       ["", "samples/s", "range", "ms/epoch", "handprop's speed-up"]), ""]
+    if "mnist_one_thread" in results:
+        one = results["mnist_one_thread"]
+        secs, up = one["seconds"], dict(one["paired_speedup"], **{"handprop fit": {"median": 1.0, "min": 1.0, "max": 1.0}})
+        out += [f"**The same, one BLAS thread (and one torch thread) for every contender** ({one['samples']} samples; "
+                "not a target: with one thread no thread waits for another, so a busy machine disturbs it less):", "",
+                table([[n, f"{s['median'] * 1e3:.0f}", f"{s['min'] * 1e3:.0f}..{s['max'] * 1e3:.0f}",
+                        f"{up[n]['median']:.2f}x ({up[n]['min']:.2f}..{up[n]['max']:.2f})"] for n, s in secs.items()],
+                      ["", "ms/epoch", "range", "handprop's speed-up"]), ""]
     if "scaling" in results:
         for key, label in (("batch", "batch size"), ("width", "width w (784-w-w-10)")):
             rows = results["scaling"][key]
@@ -232,6 +241,34 @@ def run_mnist(cfg, results):
     r = 1 / speedup["GEMM floor"]["median"]
     target(results, "MNIST handprop epoch / GEMM-only floor", r, "<= 1.3", r <= 1.3,
            "MNIST epoch / GEMM floor")
+
+
+def run_mnist_one_thread(cfg, results):
+    """The MNIST-shaped epoch again with one BLAS thread (and one torch thread) for every contender:
+    no thread waits for another, so a busy machine disturbs it far less; it shows what each adds to
+    the same single-threaded GEMMs. Reported, not a target (the targets use every thread)."""
+    tpc, torch = common.optional("threadpoolctl"), common.optional("torch")
+    if tpc is None:
+        results["notes"].append("mnist, one thread: skipped (pip install threadpoolctl)")
+        return
+    n = cfg["mnist_n"]
+    print(f"\n== MNIST-shaped MLP, one epoch of {n} samples, one BLAS thread for every contender ==")
+    X, y = mnist.make_data(n)
+    funcs = mnist.contenders(X, y, [])
+    before = torch.get_num_threads() if torch is not None else None
+    try:
+        if torch is not None:
+            torch.set_num_threads(1)
+        with tpc.threadpool_limits(1, user_api="blas"):
+            times = run_rounds(funcs, cfg["rounds"])
+    finally:
+        if torch is not None:
+            torch.set_num_threads(before)
+    secs = {k: summary(v) for k, v in times.items()}
+    speedup = {k: paired(times, k, "handprop fit") for k in times if k != "handprop fit"}
+    print(table([[k, f"{secs[k]['median'] * 1e3:.0f}", f"{speedup[k]['median']:.2f}x" if k in speedup else "1.00x"]
+                 for k in secs], ["", "ms/epoch", "handprop speed-up"]))
+    results["mnist_one_thread"] = {"samples": n, "seconds": secs, "paired_speedup": speedup}
 
 
 def run_memory(cfg, results):

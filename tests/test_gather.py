@@ -64,3 +64,13 @@ def test_chunks_cover_a_memory_mapped_array_without_its_mapping(tmp_path):
         parts = [c.copy() for c in Rows(X).chunks(16)]
         assert [len(c) for c in parts] == [16, 16, 16, 16, 6]
         np.testing.assert_array_equal(np.concatenate(parts), data)
+
+
+def test_memory_mapped_tells_a_file_backed_array_and_its_views(tmp_path):
+    from handprop._gather import memory_mapped
+
+    a = np.arange(12.0).reshape(6, 2)
+    np.save(tmp_path / "a.npy", a)
+    mapped = np.load(tmp_path / "a.npy", mmap_mode="r")
+    assert memory_mapped(mapped) and memory_mapped(mapped[2:4]) and memory_mapped(mapped[:, 0])
+    assert not memory_mapped(a) and not memory_mapped(a[1:]) and not memory_mapped(np.array(mapped))

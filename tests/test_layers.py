@@ -88,3 +88,22 @@ def test_parameters_follow_reassignment():
     W, b = layer.parameters()
     layer.W = np.zeros((2, 2))
     assert W.value is layer.W and W.grad is layer.dW and b.name == "b"
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int64])
+def test_scalar_computes_what_a_python_number_computes_to_the_last_bit(dtype):
+    """``Scalar(v)[a.dtype]``: ``v`` as a 0-d array of ``a``'s float type (float64 for integers), made
+    once; the ufunc gives the very result, type and bits that it gives with the Python number."""
+    from handprop.activations import Scalar
+
+    a = (np.random.default_rng(0).standard_normal((5, 3)) * 10).astype(dtype)
+    for value in (1.0, 0.1, -700.0, 1 / 3):
+        c = Scalar(value)[a.dtype]
+        assert c.ndim == 0
+        for ufunc in (np.add, np.subtract, np.multiply, np.maximum):
+            with np.errstate(over="ignore"):
+                mine, numpy_s = ufunc(a, c), ufunc(a, value)
+            assert mine.dtype == numpy_s.dtype
+            np.testing.assert_array_equal(mine, numpy_s)
+    one = Scalar(1.0)
+    assert one[a.dtype] is one[a.dtype]  # made once per dtype

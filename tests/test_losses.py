@@ -139,3 +139,35 @@ def test_softmax_probabilities_fed_to_cross_entropy_by_hand_are_flagged():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # real logits: silent
         CrossEntropy().forward(np.array([[1.0, 2.0, 0.5], [0.1, 0.2, 3.0]]), [1, 2])
+
+
+# -- fit_target: a training set's targets converted once, as forward would convert every batch ----------
+
+@pytest.mark.parametrize("make", [MSE, HalfSSE, BCE])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fit_target_converts_integer_targets_once_as_forward_would(make, dtype):
+    labels = np.array([0, 1, 1, 0])
+    pred = np.array([[0.2], [0.7], [0.9], [0.4]], dtype=dtype)
+    converted = make().fit_target(labels, 1, np.dtype(dtype))
+    assert converted.shape == (4, 1) and converted.dtype == dtype
+    np.testing.assert_array_equal(converted.ravel(), [0.0, 1.0, 1.0, 0.0])
+    # the loss of the converted targets is the loss of the targets as given, to the last bit
+    assert make().forward(pred, converted) == make().forward(pred, labels)
+    two_columns = np.array([[0, 1], [1, 0]])  # (n, 2) for two outputs: only the type changes
+    assert make().fit_target(two_columns, 2, np.dtype(dtype)).dtype == dtype
+
+
+def test_fit_target_leaves_what_forward_must_refuse_and_what_other_losses_read():
+    wrong = np.zeros((3, 3))
+    assert MSE().fit_target(wrong, 2, np.dtype(np.float64)) is wrong  # forward names the shapes
+    labels = np.array([0, 2, 1])
+    assert CrossEntropy().fit_target(labels, 3, np.dtype(np.float64)) is labels  # labels stay labels
+    with pytest.raises(ShapeError, match=r"target has shape \(3, 3\) but the model's output has shape \(3, 2\)"):
+        MSE().forward(np.zeros((3, 2)), MSE().fit_target(wrong, 2, np.dtype(np.float64)))
+
+
+def test_fit_target_refuses_integers_beyond_the_float_type():
+    from handprop.errors import DataError
+
+    with pytest.raises(DataError, match="beyond the range of float16"):
+        MSE().fit_target(np.array([70000]), 1, np.dtype(np.float16))

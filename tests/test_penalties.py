@@ -80,3 +80,27 @@ def test_penalties_are_saved_gradchecked_and_explained(tmp_path):
 def test_bad_penalties_are_refused(kw, words):
     with pytest.raises(hp.HandpropValueError, match=words):
         hp.Dense(2, 3, **kw)
+
+
+def test_fit_asks_for_the_penalty_only_when_the_model_has_one(monkeypatch):
+    """``Sequential.penalized()`` (asked once per epoch) spares a model without l1/l2 the call to
+    ``penalty()`` at every step; with one, every step's loss includes it."""
+    calls = []
+    original = hp.Sequential.penalty
+    monkeypatch.setattr(hp.Sequential, "penalty", lambda self: calls.append(1) or original(self))
+    X, y = data()
+    plain = model(0.0, 0.0)
+    assert not plain.penalized()
+    plain.fit(X, y, optimizer=hp.SGD(lr=0.1), epochs=3, batch_size=5)
+    assert calls == []
+    penalized = model(0.0, 0.1)
+    assert penalized.penalized() and penalized.layers[0].penalized
+    history = penalized.fit(X, y, optimizer=hp.SGD(lr=0.1), epochs=3, batch_size=5)
+    assert len(calls) == 3 * 4  # every step of 3 epochs of 4 batches
+
+    class OwnPenalty(hp.Identity):
+        def penalty(self):
+            return 1.0
+
+    assert hp.Sequential([hp.Dense(3, 1, rng=0), OwnPenalty()]).penalized()  # asked, whatever it returns
+    assert history.loss[0] > 0

@@ -14,16 +14,19 @@ import numpy as np
 from ._safety import Rollback
 
 
-def train_step(model, loss, optimizer, params, X, y, before_update=None):
+def train_step(model, loss, optimizer, params, X, y, before_update=None, penalized=True):
     """One forward/backward/update on a batch, with the public methods, exactly as the blogs' loop
     does it; returns the batch's loss (before the update). A batch whose loss is not finite makes
     no update (its gradient would carry NaN into the weights). ``params``: ``model.parameters()``,
     or ``model.flat_parameters()`` (one update over one array). ``before_update``: run between the
-    backward pass and the update (``fit``'s gradient clipping)."""
+    backward pass and the update (``fit``'s gradient clipping). ``penalized=False``: the model has
+    no L1/L2 penalty (``model.penalized()``, which ``fit`` asks once per epoch), so none is added."""
     out = X
     for layer in model.layers:
         out = layer.forward(out)
-    value = loss.forward(out, y) + model.penalty()  # the data's loss, and any L1/L2 penalty of the weights
+    value = loss.forward(out, y)
+    if penalized:  # any L1/L2 penalty of the weights
+        value = value + model.penalty()
     # A stack of networks (handprop.train_many) has one value per network, and always updates: a
     # network whose value is not finite is then put back and frozen by train_many, the others go on.
     if isinstance(value, np.ndarray) or math.isfinite(value):
@@ -46,7 +49,7 @@ class StepRunner:
         self.flat, self.rollback, self.steps = None, None, 0
         self._weights()
         self.buffers = [{} for _ in model.layers]  # each layer's, kept between epochs
-        self.on = False
+        self.on, self.penalized = False, True
 
     def _weights(self):
         """The model's weights as one flat array if they can be (one update, one rollback copy),
@@ -61,10 +64,11 @@ class StepRunner:
         return fresh arrays (off: callbacks, metrics, and after ``fit``). See ``Layer.buffers``."""
         if on == self.on:
             return
-        if on:  # a callback may have given a layer a new array: the weights are looked up again
+        if on:  # a callback may have given a layer a new array or a penalty: both are looked up again
             self._weights()
             if self.flat is not None:
                 self.flat.double_buffered = True
+            self.penalized = self.model.penalized()
         self.on = on
         for layer, buffers in zip(self.model.layers, self.buffers):
             if on:
@@ -85,7 +89,8 @@ class StepRunner:
         if self.flat is None or not self.flat.swapped:  # else the spare array keeps the last weights
             self.rollback.before_step()
         self.steps += 1
-        value = train_step(self.model, self.loss, self.optimizer, self.flat or self.params, x, y, self.before_update)
+        value = train_step(self.model, self.loss, self.optimizer, self.flat or self.params, x, y, self.before_update,
+                           self.penalized)
         if self.after_step and math.isfinite(value):  # an update was made
             for hook in self.after_step:
                 hook()

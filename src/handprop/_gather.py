@@ -68,6 +68,15 @@ class Rows:
             self.fd = None
 
 
+def memory_mapped(array):
+    """Whether ``array`` is (a view of) a memory-mapped file (``np.load(path, mmap_mode="r")``)."""
+    while array is not None:
+        if isinstance(array, np.memmap):
+            return True
+        array = getattr(array, "base", None)
+    return False
+
+
 def _file_rows(array):
     """(path, file offset of row 0) when ``array``'s rows can be read from the file under it."""
     base = array

@@ -12,6 +12,23 @@ import numpy as np
 from .errors import HandpropValueError
 from .layers import Layer
 
+
+class Scalar(dict):
+    """A number as a 0-d array of each dtype it is used with, made once: ``ONE = Scalar(1.0)``,
+    then ``np.add(a, ONE[a.dtype], out=a)`` is ``a + 1.0`` to the last bit (the number in ``a``'s
+    float type, float64 for integers, as NumPy converts a Python float), without NumPy converting
+    the Python number at every call: on a small array that conversion costs more than the sum."""
+
+    def __init__(self, value):
+        super().__init__()
+        self.value = value
+
+    def __missing__(self, dtype):
+        dtype = np.dtype(dtype)
+        a = self[dtype] = np.array(self.value, dtype if dtype.kind == "f" else np.float64)
+        return a
+
+
 # exp(x) overflows above ~709 in float64 and ~88 in float32. Clipping the argument there changes no
 # result (sigmoid is already 0 or 1 to machine precision) and keeps NumPy from warning.
 _EXP_LIMIT = {np.dtype(np.float64): 700.0, np.dtype(np.float32): 87.0, np.dtype(np.float16): 11.0}
@@ -21,12 +38,18 @@ def _exp_limit(dtype):
     return _EXP_LIMIT.get(np.dtype(dtype), 700.0)
 
 
+# −limit and 1 as 0-d arrays of each type (see ``Scalar``: no Python number converted at every call)
+_LOWEST = {dtype: np.array(-limit, dtype) for dtype, limit in _EXP_LIMIT.items()}
+ONE = Scalar(1.0)
+
+
 def sigmoid(z, out=None):
     """σ(z) = 1 / (1 + e^(-z)), the blogs' formula, safe for any z (into ``out`` if given)."""
-    a = np.maximum(z, -_exp_limit(z.dtype), out=out)
+    # a = 1 / (1 + e^(−z)), with z kept above −limit
+    a = np.maximum(z, _LOWEST.get(z.dtype, -700.0), out=out)
     np.negative(a, out=a)
     np.exp(a, out=a)
-    a += 1.0
+    np.add(a, ONE[a.dtype], out=a)
     return np.reciprocal(a, out=a)
 
 
@@ -41,16 +64,18 @@ def _grad_out(layer, grad, like):
 class Sigmoid(Layer):
     """``a = σ(z) = 1 / (1 + e^(-z))``; backward: ``dL/dz = dL/da · a(1 − a)``."""
 
+    a = None  # the output of the last forward
+
     def forward(self, z):
         self.a = sigmoid(z, out=self.out("a", z.shape, z.dtype, z))
         return self.a
 
     def backward(self, grad, need_input_grad=True):
-        a = getattr(self, "a", None)
+        a = self.a
         if a is None:
             raise self._missing_forward()
         # da/dz = a (1 − a)
-        local = np.subtract(1.0, a, out=self.out("tmp", a.shape, a.dtype, a))
+        local = np.subtract(ONE[a.dtype], a, out=self.out("tmp", a.shape, a.dtype, a))
         local *= a
         # dL/dz = dL/da · da/dz
         return np.multiply(grad, local, out=_grad_out(self, grad, a))
@@ -69,7 +94,7 @@ class Tanh(Layer):
             raise self._missing_forward()
         # da/dz = 1 − a²
         local = np.multiply(a, a, out=self.out("tmp", a.shape, a.dtype, a))
-        np.subtract(1.0, local, out=local)
+        np.subtract(ONE[a.dtype], local, out=local)
         # dL/dz = dL/da · da/dz
         return np.multiply(grad, local, out=_grad_out(self, grad, a))
 

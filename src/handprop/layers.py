@@ -380,6 +380,8 @@ class Dense(Layer):
     def output_size(self, n_in):
         return self.n_out
 
+    penalized = property(lambda self: bool(self.l1 or self.l2), doc="Whether ``penalty`` can be other than 0.")
+
     def penalty(self):
         """``l1·Σ|W| + l2·ΣW²``: what the weights add to the loss (0 without l1 and l2)."""
         if not (self.l1 or self.l2):

@@ -67,6 +67,12 @@ class Loss:
     def get_config(self):
         return {}
 
+    def fit_target(self, target, n_outputs, dtype):
+        """A whole training set's targets as ``forward`` reads them for outputs of ``n_outputs``
+        columns in ``dtype``: ``fit`` calls it once, so that no batch converts them again. Here: as
+        given (a loss of your own reads its targets at every ``forward``, or overrides this)."""
+        return target
+
     def __repr__(self):
         return f"{type(self).__name__}()"
 
@@ -99,6 +105,17 @@ def _same_shape_target(pred, target, loss, stacked=False):
     return pred, cast(f"{loss}: target", target, pred.dtype)
 
 
+def _fit_same_shape_target(self, target, n_outputs, dtype):
+    """``Loss.fit_target`` of the losses that compare the target with the output value by value:
+    what ``_same_shape_target`` does to every batch (integers as the output's float type, (n,) as
+    (n, 1) for one output), done once; a target of another shape is left for ``forward`` to refuse."""
+    if target.ndim == 1 and n_outputs == 1:
+        target = target.reshape(-1, 1)
+    if target.dtype.kind not in "biuf":
+        return target
+    return cast(f"{type(self).__name__}: target", target, dtype)
+
+
 class MSE(Loss):
     """Mean squared error over all elements (blog 000)::
 
@@ -106,6 +123,7 @@ class MSE(Loss):
     """
 
     name = "mse"
+    fit_target = _fit_same_shape_target
 
     def forward(self, pred, target):
         self.pred, self.target = _same_shape_target(pred, target, "MSE", self.stacked)
@@ -126,6 +144,7 @@ class HalfSSE(Loss):
     """
 
     name = "halfsse"
+    fit_target = _fit_same_shape_target
 
     def forward(self, pred, target):
         self.pred, self.target = _same_shape_target(pred, target, "HalfSSE", self.stacked)
@@ -155,6 +174,7 @@ class BCE(Loss):
     """
 
     name = "bce"
+    fit_target = _fit_same_shape_target
 
     def __init__(self, from_logits=False):
         self.from_logits = flag("BCE: from_logits", from_logits)

@@ -152,6 +152,11 @@ class Sequential:
         """What the layers' weight penalties add to the loss (``Dense(l1=, l2=)``); 0 without any."""
         return sum(layer.penalty() for layer in self.layers if hasattr(layer, "penalty"))
 
+    def penalized(self):
+        """Whether ``penalty`` can be other than 0: a Dense with ``l1`` or ``l2`` (its ``penalized``),
+        or a layer of your own with a ``penalty`` method. ``fit`` asks once per epoch, not every step."""
+        return any(getattr(layer, "penalized", True) for layer in self.layers if hasattr(layer, "penalty"))
+
     def forward_bytes(self, rows, n_in=None):
         """Bytes that the layers' outputs for ``rows`` rows take (one array per layer)."""
         n, total = self.n_inputs or n_in or 1, 0

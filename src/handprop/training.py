@@ -22,7 +22,7 @@ import numpy as np
 from . import _arguments, _safety, clipping, initializers, losses, optimizers
 from . import metrics as _metrics
 from ._engine import runner as _runner, train_step  # noqa: F401  (public: training.train_step)
-from ._gather import iter_batches  # noqa: F401  (public: handprop.training.iter_batches)
+from ._gather import iter_batches, memory_mapped  # noqa: F401  (public: handprop.training.iter_batches)
 from ._safety import InterruptGuard as _InterruptGuard
 from .blas import blas_threads, fit_batch_size
 from .errors import DataError, HandpropTypeError, HandpropValueError, ShapeError
@@ -258,9 +258,16 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
     return state.history
 
 
+def _fit_target(loss, model, y):
+    """``y`` as ``loss`` reads it (``Loss.fit_target``), converted once for all the batches; a
+    memory-mapped ``y`` is left as it is (it is read a batch at a time, never all at once)."""
+    return y if memory_mapped(y) else loss.fit_target(y, model.n_outputs, model.dtype)
+
+
 def _train(state, X, y, X_val, y_val, metric_names, log_every):
     """``fit``'s run, from the callbacks' ``on_train_begin`` to their ``close``."""
     callbacks, rows = state.callbacks, min(state.batch_size or len(X), len(X))
+    y_fit = _fit_target(state.loss, state.model, y)  # what the steps train on; metrics read y
     hooks = [functools.partial(cb.on_step, state) for cb in callbacks if hasattr(cb, "on_step")]
     engine = _runner(state.model, state.loss, state.optimizer, rows, hooks, state.clip)  # see handprop._engine
     state.model.train()  # Dropout drops, BatchNorm1d normalizes by the batch (predictions switch to eval)
@@ -273,7 +280,7 @@ def _train(state, X, y, X_val, y_val, metric_names, log_every):
         with _InterruptGuard() as guard, errstate:
             for cb in callbacks:
                 cb.on_train_begin(state)
-            _epochs(state, engine, guard, X, y, X_val, y_val, metric_names, log_every)
+            _epochs(state, engine, guard, (X, y, y_fit), X_val, y_val, metric_names, log_every)
             for cb in callbacks:
                 cb.on_train_end(state)
     finally:
@@ -283,13 +290,11 @@ def _train(state, X, y, X_val, y_val, metric_names, log_every):
     state.history.stop_reason = state.stop_reason
 
 
-def _steps(state, engine, guard, X, y):
-    """One epoch's batches: ``(loss sum, last batch's loss, last step, DivergenceError or None)``."""
+def _steps(state, engine, guard, batches):
+    """One epoch's ``batches``: ``(loss sum, last batch's loss, last step, DivergenceError or None)``."""
     total, value, step, diverged = 0.0, float("nan"), 0, None
     engine.buffered(True)  # the layers compute into arrays made once per batch shape
     try:
-        size = state.batch_size
-        batches = ((X, y),) if size is None or size >= len(X) else iter_batches(X, y, size, state.shuffle, state.rng)
         for step, (X_batch, y_batch) in enumerate(batches):
             value = engine.step(X_batch, y_batch)
             if not math.isfinite(value):
@@ -314,15 +319,19 @@ def _divergence(state, diverged):
         cb.on_nonfinite(state, diverged.loss_value)
 
 
-def _epochs(state, engine, guard, X, y, X_val, y_val, metric_names, log_every):
-    """``fit``'s loop over epochs; returns when training ends."""
-    callbacks, epochs, n = state.callbacks, state.epochs, len(X)
+def _epochs(state, engine, guard, data, X_val, y_val, metric_names, log_every):
+    """``fit``'s loop over epochs; returns when training ends. ``data``: ``(X, y, y_fit)``, the
+    training rows, their targets as given (for metrics) and as the loss reads them (for the steps)."""
+    callbacks, epochs, (X, y, y_fit), n = state.callbacks, state.epochs, data, len(data[0])
     epoch_end_work = bool(callbacks or metric_names or X_val is not None)
+    size = state.batch_size
+    whole = ((X, y_fit),) if size is None or size >= n else None  # full batch: the same one every epoch
     for epoch in range(state.epoch, epochs):
         state.epoch = epoch
         for cb in callbacks:
             cb.on_epoch_begin(state)
-        total, value, step, diverged = _steps(state, engine, guard, X, y)
+        batches = whole or iter_batches(X, y_fit, size, state.shuffle, state.rng)
+        total, value, step, diverged = _steps(state, engine, guard, batches)
         # Every loss was finite, but was the last update? The next step's loss would tell; we look
         # now only if something reads the weights after this epoch (it costs a tiny network's step).
         if (diverged is None and not guard.requested and (epoch_end_work or epoch == epochs - 1)
