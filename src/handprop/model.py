@@ -13,7 +13,8 @@ from ._arguments import positive_int
 from .initializers import as_rng
 from ._safety import all_finite, as_numeric, cast, check_finite, check_memory
 from .errors import DataError, HandpropTypeError, HandpropValueError, ShapeError
-from .layers import Dense, FlatParameters, Layer
+from .layers import Dense, Layer
+from .parameters import FlatParameters
 
 
 _TAKES_NEED_INPUT_GRAD = {}

@@ -26,7 +26,7 @@ import numpy as np
 
 from ._arguments import flag
 from .errors import HandpropValueError
-from .layers import FlatParameters, Parameter
+from .parameters import FlatParameters, Parameter
 
 
 def _check(name, value, low, high=None, low_inclusive=True, high_inclusive=False):
