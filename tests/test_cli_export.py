@@ -42,6 +42,7 @@ def _run_script(script, rows_csv):
     return out.stdout.split()
 
 
+@pytest.mark.slow
 def test_export_python_writes_a_script_that_rebuilds_the_model(saved, tmp_path, capsys):
     path, raw = saved
     out = tmp_path / "rebuilt.py"

@@ -72,6 +72,7 @@ HEALTHY = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", HEALTHY)
 def test_silent_on_healthy_runs(name):
     run = HEALTHY[name]()
@@ -405,6 +406,7 @@ def test_a_healthy_run_on_each_bundled_dataset_is_quiet(name, tmp_path, capsys):
     assert "Training doctor" not in out, out
 
 
+@pytest.mark.slow
 def test_unscaled_inputs_come_first_and_the_fix_drops_no_scale(tmp_path, capsys):
     out_path = str(tmp_path / "m.npz")
     assert main(["train", "--dataset", "breast_cancer", "--no-scale", "--epochs", "5", "--out", out_path]) == 0

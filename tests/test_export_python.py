@@ -64,6 +64,7 @@ def test_the_playground_and_the_cli_write_the_same_script(played, tmp_path):
     assert normal[0].replace("cli.py", exports.SCRIPT_NAME) == normal[1]
 
 
+@pytest.mark.slow
 def test_both_scripts_run_on_their_own_reproduce_the_models_predictions(played, tmp_path):
     tmp, run, model = played
     model.save(tmp_path / "m.npz")
@@ -80,6 +81,7 @@ def test_both_scripts_run_on_their_own_reproduce_the_models_predictions(played, 
     np.testing.assert_array_equal(rebuilt.info.predict(rebuilt, X, proba=True), model.info.predict(model, X, proba=True))
 
 
+@pytest.mark.slow
 def test_a_header_naming_no_model_column_is_refused_by_the_script(played, tmp_path):
     tmp, run, model = played
     (tmp_path / exports.SCRIPT_NAME).write_text(exports.python_script(run, 3, model))

@@ -20,6 +20,7 @@ def pair(C, momentum, rng):
     return layer, t
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", [(7, 3), (5, 4, 9), (2, 2, 1), (3, 1, 7)])
 @pytest.mark.parametrize("momentum", [0.1, 0.7])
 def test_training_then_eval_equal_torch(shape, momentum):

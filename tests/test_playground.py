@@ -127,6 +127,7 @@ def _cli_model(run, tmp_path, monkeypatch):
     return handprop.load(tmp_path / exports.MODEL_NAME)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("s, epochs", [
     ({"dataset": "xor", "layers": "8,8", "noise": "10"}, 3),
     ({"dataset": "spiral", "layers": "6", "activation": "relu", "optimizer": "adam", "lr": "0.01",
@@ -146,6 +147,7 @@ def test_the_exported_command_trains_the_same_network(s, epochs, tmp_path, monke
     np.testing.assert_array_equal(model.predict(model.info.prepare(X)), run.snapshot["outputs"])
 
 
+@pytest.mark.slow
 def test_the_exported_script_run_on_its_own_reproduces_the_model(tmp_path, monkeypatch):
     s = {"dataset": "circle", "layers": "5,3", "noise": "15", "activation": "sigmoid", "lr": "0.3"}
     run, _ = _train(s, datasets.toy_problem("circle", ["x1", "x2"], noise=0.15, seed=0), 3)

@@ -120,6 +120,7 @@ def _cell(**kw):
     ({"lr": 0.5, "hidden": 3, "epochs": 200, "loss": "bce"}, Sigmoid, lambda: BCE(from_logits=True),
      lambda: SGD(lr=0.5), XOR_Y.reshape(-1, 1) * 1.0),
 ])
+@pytest.mark.slow
 def test_a_cells_rows_are_separate_fit_runs(kw, activation, loss, optimizer, target):
     seeds = [3, 42, 7]
     cell = _cell(seeds=seeds, **kw)
