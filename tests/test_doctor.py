@@ -444,3 +444,23 @@ def test_no_finding_contradicts_the_settings(blog_000):
         layer.init = "he_uniform"
     found = diagnose(dead, rng.normal(size=(20, 2)), rng.normal(size=(20, 1)), loss="mse")["dead_relu"]
     assert "He initialisation" not in found.fix and {"init": "he_uniform"} not in found.suggest
+
+
+def test_a_bad_fit_is_more_than_one_percent_of_the_rows_wrong():
+    from handprop.doctor import bad_fit
+
+    def logits(labels, wrong):  # class scores whose argmax is the label, except at the rows `wrong`
+        out = np.eye(2)[labels] * 5.0
+        out[wrong] = out[wrong][:, ::-1]
+        return out
+
+    y = np.arange(1000) % 2
+    assert not bad_fit(0.0, 1.0, logits(y, [3]), y, loss_is_ce=True)       # 1 wrong of 1000: a good fit
+    assert bad_fit(0.0, 1.0, logits(y, list(range(11))), y, loss_is_ce=True)  # 11 of 1000: more than 1%
+    xor = np.array([0, 1, 1, 0])
+    assert bad_fit(0.0, 1.0, logits(xor, [2]), xor, loss_is_ce=True)       # 1 wrong of XOR's 4
+    p = np.where(y == 1, 0.9, 0.1).reshape(-1, 1)
+    p[5] = 0.5  # undecided (|p - y| >= 0.3)
+    assert not bad_fit(0.0, 1.0, p, y.reshape(-1, 1), loss_is_ce=False)
+    p[:20] = 0.5
+    assert bad_fit(0.0, 1.0, p, y.reshape(-1, 1), loss_is_ce=False)
