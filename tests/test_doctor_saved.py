@@ -125,6 +125,7 @@ def test_the_issues_run_no_he_advice_and_vanishing_caused_by_the_dead_relus(bad_
     assert findings(out) == ["dead_relu", "vanishing_gradients"], out
     assert "He initialisation" not in out and "he_uniform" not in out  # train used He init for ReLU
     assert "vanishing gradients (caused by the dead ReLUs above)" in out and "fewer layers" not in out
+    assert "0 wherever a ReLU's z ≤ 0" in out and "sigmoid" not in out  # the why of this network's units
     cmds = advice(out)
     assert cmds == [f"handprop train {data} --target y --optimizer sgd --lr 0.1 --epochs 5 --out {tmp / 'bad-fix1.npz'}",
                     f"handprop train {data} --target y --optimizer sgd --lr 0.1 --epochs 5 --activation leaky_relu "
