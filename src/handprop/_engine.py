@@ -65,6 +65,7 @@ class StepRunner:
         if on == self.on:
             return
         if on:  # a callback may have given a layer a new array or a penalty: both are looked up again
+            self.loss.quiet = True  # fit's np.errstate is in force (see Loss.quiet)
             self._weights()
             if self.flat is not None:
                 self.flat.double_buffered = True
@@ -81,6 +82,7 @@ class StepRunner:
         (while ``fit`` steps they may be in the spare one: read them as ``layer.W``, not through a
         reference kept from before)."""
         self.buffered(False)
+        self.loss.quiet = False
         if self.flat is not None:
             self.flat.settle()
             self.flat.double_buffered = False

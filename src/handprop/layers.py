@@ -163,9 +163,9 @@ class Layer:
         for a in inputs:
             if a.dtype != dtype:
                 return None
-        key = (key, shape, dtype)
+        key = (key, shape)  # (the dtype is checked on the array found: cheaper than hashing it)
         a = bufs.get(key)
-        if a is None:
+        if a is None or a.dtype != dtype:
             a = bufs[key] = np.empty(shape, dtype)
         return a
 
