@@ -280,9 +280,30 @@ class CrossEntropy(Loss):
         z, target = self._cached()
         return (np.exp(self.log_p) - target) / z.shape[-2]
 
+    # labels whose one-hot rows would take more than this stay labels in ``fit_target`` (each batch's
+    # are then encoded as it comes): the memory a run takes stays bounded by its data
+    ONE_HOT_BYTES = 64 * 2**20
+
+    def fit_target(self, target, n_outputs, dtype):
+        """Class labels (n,) checked once (whole numbers, in range: a bad one is refused before any
+        step) and made one-hot rows (n, n_outputs) of ``dtype`` once, unless those would take more
+        than ``ONE_HOT_BYTES``; rows (n, k) cast to ``dtype`` once. Each batch then only gathers rows."""
+        if target.ndim == 0 or target.dtype.kind not in "biuf":
+            return target  # forward refuses it, naming it
+        labels = self._labels(target, len(target), n_outputs)
+        if labels is None:
+            return cast("CrossEntropy: target", target, dtype)
+        if len(labels) * n_outputs * np.dtype(dtype).itemsize > self.ONE_HOT_BYTES:
+            return target
+        onehot = np.zeros((len(labels), n_outputs), dtype)
+        onehot[np.arange(len(labels)), labels] = 1.0
+        return onehot
 
     def _logits_and_target(self, pred, target):
         """Check the shapes; int labels become one-hot rows."""
+        if (type(pred) is type(target) is np.ndarray and pred.dtype == target.dtype and pred.dtype.kind == "f"
+                and pred.ndim == (3 if self.stacked else 2) and target.shape == pred.shape[-2:] and pred.size):
+            return pred, target  # already what the checks below would give (fit's every batch)
         z, target = _numbers(pred, target, "CrossEntropy")
         if z.ndim != (3 if self.stacked else 2):
             raise ShapeError(f"CrossEntropy: logits must have shape (n, classes), got {z.shape}")
