@@ -267,7 +267,7 @@ class CrossEntropy(Loss):
             warnings.warn("CrossEntropy got rows that are probabilities (non-negative, summing to 1): it "
                           "expects logits and applies softmax itself; drop the model's final Softmax layer",
                           HandpropWarning, stacklevel=2)
-        with np.errstate(all="ignore"):  # logits 1e308 apart: a -inf log-probability, an inf loss
+        with self.errors_ignored():  # logits 1e308 apart: a -inf log-probability, an inf loss
             shifted = z - z.max(axis=-1, keepdims=True)
             log_sum = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
             self.log_p = shifted - log_sum
