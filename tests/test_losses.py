@@ -201,3 +201,28 @@ def test_cross_entropy_fit_target_keeps_labels_whose_rows_would_be_too_large():
     assert ce.fit_target(labels, 3, np.dtype(np.float64)) is labels  # encoded batch by batch instead
     ce.ONE_HOT_BYTES = 4 * 3 * 8
     assert ce.fit_target(labels, 3, np.dtype(np.float64)).shape == (4, 3)
+
+
+def test_a_loss_is_quiet_only_while_fit_runs_it_inside_its_own_errstate():
+    """Loss.quiet: set by fit's engine for the run (fit's np.errstate is in force), reset after it,
+    also when the run fails; outside fit an overflowing MSE still says nothing and gives inf."""
+    import handprop as hp
+
+    seen = []
+
+    class Spy(MSE):
+        def forward(self, pred, target):
+            seen.append((self.quiet, np.geterr()["over"]))
+            return super().forward(pred, target)
+
+    loss = Spy()
+    model = Sequential([Dense(1, 1, rng=0)])
+    X, y = np.ones((3, 1)), np.ones(3)
+    model.fit(X, y, loss=loss, optimizer=hp.SGD(lr=0.1), epochs=2)
+    assert seen == [(True, "ignore"), (True, "ignore")] and loss.quiet is False
+    with pytest.raises(hp.DivergenceError):
+        model.fit(X * 1e200, y, loss=loss, optimizer=hp.SGD(lr=0.1), epochs=2)
+    assert loss.quiet is False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning would fail here
+        assert MSE().forward(np.array([1e200]), np.array([-1e200])) == np.inf
