@@ -160,8 +160,8 @@ def test_fit_target_converts_integer_targets_once_as_forward_would(make, dtype):
 def test_fit_target_leaves_what_forward_must_refuse_and_what_other_losses_read():
     wrong = np.zeros((3, 3))
     assert MSE().fit_target(wrong, 2, np.dtype(np.float64)) is wrong  # forward names the shapes
-    labels = np.array([0, 2, 1])
-    assert CrossEntropy().fit_target(labels, 3, np.dtype(np.float64)) is labels  # labels stay labels
+    with pytest.raises(ShapeError, match=r"target has shape \(3, 3\) but logits have shape \(3, 2\)"):
+        CrossEntropy().fit_target(wrong, 2, np.dtype(np.float64))  # refused at once, as forward would
     with pytest.raises(ShapeError, match=r"target has shape \(3, 3\) but the model's output has shape \(3, 2\)"):
         MSE().forward(np.zeros((3, 2)), MSE().fit_target(wrong, 2, np.dtype(np.float64)))
 
@@ -171,3 +171,58 @@ def test_fit_target_refuses_integers_beyond_the_float_type():
 
     with pytest.raises(DataError, match="beyond the range of float16"):
         MSE().fit_target(np.array([70000]), 1, np.dtype(np.float16))
+
+
+def test_cross_entropy_fit_target_makes_labels_one_hot_rows_once():
+    labels = np.array([0, 2, 1, 2])
+    rows = CrossEntropy().fit_target(labels, 3, np.dtype(np.float32))
+    assert rows.dtype == np.float32
+    np.testing.assert_array_equal(rows, [[1, 0, 0], [0, 0, 1], [0, 1, 0], [0, 0, 1]])
+    # a batch of those rows gives the loss and gradient of the labels themselves, to the last bit
+    z = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    a, b = CrossEntropy(), CrossEntropy()
+    assert a.forward(z, labels) == b.forward(z, rows)
+    np.testing.assert_array_equal(a.backward(), b.backward())
+    float_labels = np.array([1.0, 0.0])
+    np.testing.assert_array_equal(CrossEntropy().fit_target(float_labels, 2, np.dtype(np.float64)), [[0, 1], [1, 0]])
+
+
+def test_cross_entropy_fit_target_refuses_a_bad_label_before_training():
+    with pytest.raises(HandpropValueError, match=r"label 3 is out of range for 3 classes \(0..2\)"):
+        CrossEntropy().fit_target(np.array([0, 3, 1]), 3, np.dtype(np.float64))
+    with pytest.raises(HandpropValueError, match="class labels must be whole numbers"):
+        CrossEntropy().fit_target(np.array([0.5, 1.0]), 2, np.dtype(np.float64))
+
+
+def test_cross_entropy_fit_target_keeps_labels_whose_rows_would_be_too_large():
+    ce = CrossEntropy()
+    ce.ONE_HOT_BYTES = 4 * 3 * 8 - 1  # one byte less than 4 rows of 3 float64
+    labels = np.array([0, 2, 1, 2])
+    assert ce.fit_target(labels, 3, np.dtype(np.float64)) is labels  # encoded batch by batch instead
+    ce.ONE_HOT_BYTES = 4 * 3 * 8
+    assert ce.fit_target(labels, 3, np.dtype(np.float64)).shape == (4, 3)
+
+
+def test_a_loss_is_quiet_only_while_fit_runs_it_inside_its_own_errstate():
+    """Loss.quiet: set by fit's engine for the run (fit's np.errstate is in force), reset after it,
+    also when the run fails; outside fit an overflowing MSE still says nothing and gives inf."""
+    import handprop as hp
+
+    seen = []
+
+    class Spy(MSE):
+        def forward(self, pred, target):
+            seen.append((self.quiet, np.geterr()["over"]))
+            return super().forward(pred, target)
+
+    loss = Spy()
+    model = Sequential([Dense(1, 1, rng=0)])
+    X, y = np.ones((3, 1)), np.ones(3)
+    model.fit(X, y, loss=loss, optimizer=hp.SGD(lr=0.1), epochs=2)
+    assert seen == [(True, "ignore"), (True, "ignore")] and loss.quiet is False
+    with pytest.raises(hp.DivergenceError):
+        model.fit(X * 1e200, y, loss=loss, optimizer=hp.SGD(lr=0.1), epochs=2)
+    assert loss.quiet is False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning would fail here
+        assert MSE().forward(np.array([1e200]), np.array([-1e200])) == np.inf

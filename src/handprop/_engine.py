@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ._safety import Rollback
+from ._safety import Rollback, diverged
 
 
 def train_step(model, loss, optimizer, params, X, y, before_update=None, penalized=True):
@@ -65,6 +65,7 @@ class StepRunner:
         if on == self.on:
             return
         if on:  # a callback may have given a layer a new array or a penalty: both are looked up again
+            self.loss.quiet = True  # fit's np.errstate is in force (see Loss.quiet)
             self._weights()
             if self.flat is not None:
                 self.flat.double_buffered = True
@@ -81,6 +82,7 @@ class StepRunner:
         (while ``fit`` steps they may be in the spare one: read them as ``layer.W``, not through a
         reference kept from before)."""
         self.buffered(False)
+        self.loss.quiet = False
         if self.flat is not None:
             self.flat.settle()
             self.flat.double_buffered = False
@@ -95,6 +97,31 @@ class StepRunner:
             for hook in self.after_step:
                 hook()
         return value
+
+    def plain_epochs(self, state, guard, X, y_fit, log_every):
+        """``fit``'s full-batch epochs when nothing runs between them (no callbacks, metrics or
+        validation): each is one ``step`` and its loss recorded, without the rest of an epoch's
+        bookkeeping (a tenth of a tiny network's epoch). Stops at the first epoch whose step needs
+        more (a loss not finite, Ctrl-C) and returns it with what ``training._steps`` returns for it;
+        or before the last epoch (it checks the weights), returning ``(last epoch, None)``."""
+        step, record, last, epoch = self.step, state.history.record, state.epochs - 1, state.epoch
+        self.buffered(True)  # the layers compute into arrays made once per batch shape
+        try:
+            for epoch in range(state.epoch, last):
+                state.epoch = epoch
+                value = step(X, y_fit)
+                if not math.isfinite(value):
+                    return epoch, (0.0, value, 0, diverged(self, state.optimizer, epoch, 0, value, "loss"))
+                if guard.requested:
+                    return epoch, (value * len(X), value, 0, None)
+                record(epoch, loss=value)
+                state.epochs_done = epoch + 1
+                if log_every and epoch % log_every == 0:
+                    print(f"Epoch {epoch}, Loss: {value:.4f}")
+        except KeyboardInterrupt:  # no handler of ours (not the main thread)
+            guard.requested = True
+            return epoch, (0.0, float("nan"), 0, None)
+        return max(last, state.epoch), None
 
     def restore_last_good(self, what):
         """The weights before the last update (``what``: see ``Rollback.restore_last_good``)."""

@@ -46,9 +46,9 @@ class Layer:
         for a in inputs:
             if a.dtype != dtype:
                 return None
-        key = (key, shape, dtype)
+        key = (key, shape)  # (the dtype is checked on the array found: cheaper than hashing it)
         a = bufs.get(key)
-        if a is None:
+        if a is None or a.dtype != dtype:
             a = bufs[key] = np.empty(shape, dtype)
         return a
 
@@ -231,27 +231,28 @@ class Dense(Layer):
         return z
 
     def backward(self, delta, need_input_grad=True):
-        x = self.x
+        x, W = self.x, self.W
         if x is None:
             raise self._missing_forward()
-        shape = self.W.shape[:-2] + (x.shape[-2], self.n_out)  # (batch, n_out); (K, batch, n_out) for a stack
-        if np.shape(delta) != shape:
+        shape = W.shape[:-2] + (x.shape[-2], self.n_out)  # (batch, n_out); (K, batch, n_out) for a stack
+        if getattr(delta, "shape", None) != shape and np.shape(delta) != shape:  # (.shape: an array's, quicker)
             raise ShapeError(f"{self!r}.backward: the gradient has shape {np.shape(delta)}, but the "
                              f"layer's output for the last forward had shape {shape}")
         # in place into dW, db while training (fit); fresh arrays otherwise
-        same = self.buffers is not None and delta.dtype == x.dtype == self.dW.dtype == self.db.dtype
-        matmul = np.dot if self.W.ndim == 2 else np.matmul  # (see forward)
+        dW, db = self.dW, self.db
+        same = self.buffers is not None and delta.dtype == x.dtype == dW.dtype == db.dtype
+        matmul = np.dot if W.ndim == 2 else np.matmul  # (see forward)
         # dW = x.T @ delta  (.T: swapaxes(-1, -2), for a stack too)
-        self.dW = matmul(x.swapaxes(-1, -2), delta, out=self.dW if same else None)
+        self.dW = matmul(x.swapaxes(-1, -2), delta, out=dW if same else None)
         # db = delta.sum(axis=0), written 1ᵀ delta (one BLAS call, faster than a sum over rows)
-        self.db = matmul(self._ones(x.shape[-2], delta.dtype), delta, out=self.db if same else None)
+        self.db = matmul(self._ones(x.shape[-2], delta.dtype), delta, out=db if same else None)
         if self.l1 or self.l2:  # the penalty's share (see penalty), on W alone
             # dW += l1·sign(W) + 2·l2·W
-            self.dW += self.l1 * np.sign(self.W) + 2 * self.l2 * self.W
+            self.dW += self.l1 * np.sign(W) + 2 * self.l2 * W
         if not need_input_grad:
             return None
         # dx = delta @ W.T
-        return matmul(delta, self.W.swapaxes(-1, -2), out=self.out("dx", delta.shape[:-1] + (self.n_in,), delta.dtype, self.W))
+        return matmul(delta, W.swapaxes(-1, -2), out=self.out("dx", delta.shape[:-1] + (self.n_in,), delta.dtype, W))
 
     def _ones(self, rows, dtype):
         ones = self.__dict__.get("_ones_row")

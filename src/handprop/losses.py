@@ -16,6 +16,7 @@ CrossEntropy       no Softmax: it takes logits      int class labels (n,), or on
 such as a Softmax layer in front of CrossEntropy, which would apply softmax twice.
 """
 
+import contextlib
 import warnings
 
 import numpy as np
@@ -36,6 +37,15 @@ class Loss:
     # target (n, ...); every mean is per network, ``forward`` returns the K values, and ``backward``
     # gives each network the gradient of its own loss.
     stacked = False
+
+    # True while ``fit`` runs this loss inside its own ``np.errstate`` (its engine sets it for the run):
+    # ``forward`` then opens none of its own, which costs a tiny network a thirtieth of its step.
+    quiet = False
+
+    def errors_ignored(self):
+        """A context in which overflow is not warned about (``np.errstate``), unless ``fit``'s
+        already is in force (``quiet``)."""
+        return _NOTHING if self.quiet else np.errstate(all="ignore")
 
     def __call__(self, pred, target):
         return self.forward(pred, target)
@@ -75,6 +85,9 @@ class Loss:
 
     def __repr__(self):
         return f"{type(self).__name__}()"
+
+
+_NOTHING = contextlib.nullcontext()
 
 
 def _numbers(pred, target, loss):
@@ -127,14 +140,16 @@ class MSE(Loss):
 
     def forward(self, pred, target):
         self.pred, self.target = _same_shape_target(pred, target, "MSE", self.stacked)
-        with np.errstate(all="ignore"):  # beyond 1e154 the square overflows: the loss is inf, honestly
-            diff = self.pred - self.target
+        with self.errors_ignored():  # beyond 1e154 the square overflows: the loss is inf, honestly
+            # pred − y, kept for backward
+            diff = self.diff = self.pred - self.target
             # L = Σ (pred − y)² / n  (np.mean's sum and division, without its Python wrapper)
             return self.total(diff * diff) / self.count(diff)
 
     def backward(self):
-        pred, target = self._cached()
-        return (2.0 / self.count(pred)) * (pred - target)
+        pred, _ = self._cached()
+        # dL/dpred = 2 (pred − y) / n
+        return (2.0 / self.count(pred)) * self.diff
 
 
 class HalfSSE(Loss):
@@ -148,7 +163,7 @@ class HalfSSE(Loss):
 
     def forward(self, pred, target):
         self.pred, self.target = _same_shape_target(pred, target, "HalfSSE", self.stacked)
-        with np.errstate(all="ignore"):  # beyond 1e154 the square overflows: the loss is inf, honestly
+        with self.errors_ignored():  # beyond 1e154 the square overflows: the loss is inf, honestly
             diff = self.pred - self.target
             # L = ½ Σ (pred − y)²
             return 0.5 * self.total(diff * diff)
@@ -252,7 +267,7 @@ class CrossEntropy(Loss):
             warnings.warn("CrossEntropy got rows that are probabilities (non-negative, summing to 1): it "
                           "expects logits and applies softmax itself; drop the model's final Softmax layer",
                           HandpropWarning, stacklevel=2)
-        with np.errstate(all="ignore"):  # logits 1e308 apart: a -inf log-probability, an inf loss
+        with self.errors_ignored():  # logits 1e308 apart: a -inf log-probability, an inf loss
             shifted = z - z.max(axis=-1, keepdims=True)
             log_sum = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
             self.log_p = shifted - log_sum
@@ -265,9 +280,30 @@ class CrossEntropy(Loss):
         z, target = self._cached()
         return (np.exp(self.log_p) - target) / z.shape[-2]
 
+    # labels whose one-hot rows would take more than this stay labels in ``fit_target`` (each batch's
+    # are then encoded as it comes): the memory a run takes stays bounded by its data
+    ONE_HOT_BYTES = 64 * 2**20
+
+    def fit_target(self, target, n_outputs, dtype):
+        """Class labels (n,) checked once (whole numbers, in range: a bad one is refused before any
+        step) and made one-hot rows (n, n_outputs) of ``dtype`` once, unless those would take more
+        than ``ONE_HOT_BYTES``; rows (n, k) cast to ``dtype`` once. Each batch then only gathers rows."""
+        if target.ndim == 0 or target.dtype.kind not in "biuf":
+            return target  # forward refuses it, naming it
+        labels = self._labels(target, len(target), n_outputs)
+        if labels is None:
+            return cast("CrossEntropy: target", target, dtype)
+        if len(labels) * n_outputs * np.dtype(dtype).itemsize > self.ONE_HOT_BYTES:
+            return target
+        onehot = np.zeros((len(labels), n_outputs), dtype)
+        onehot[np.arange(len(labels)), labels] = 1.0
+        return onehot
 
     def _logits_and_target(self, pred, target):
         """Check the shapes; int labels become one-hot rows."""
+        if (type(pred) is type(target) is np.ndarray and pred.dtype == target.dtype and pred.dtype.kind == "f"
+                and pred.ndim == (3 if self.stacked else 2) and target.shape == pred.shape[-2:] and pred.size):
+            return pred, target  # already what the checks below would give (fit's every batch)
         z, target = _numbers(pred, target, "CrossEntropy")
         if z.ndim != (3 if self.stacked else 2):
             raise ShapeError(f"CrossEntropy: logits must have shape (n, classes), got {z.shape}")

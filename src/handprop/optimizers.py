@@ -103,22 +103,37 @@ class Optimizer:
         if type(self).update not in _ELEMENTWISE:
             return self.step(flat.params)
         self._count_step(flat.params)
-        kept = {name: getattr(self, name) for name in (*self.state_names, "_scratch", "_decayed")}
-        flat_state = self.__dict__.setdefault("_flat", {})  # the flat state arrays
-        try:  # the flat arrays as parameter 0 of one-element state lists, for ``update``
-            for name in self.state_names:
-                setattr(self, name, [_flat_state(flat_state, name, kept[name], flat)])
-            for name in ("_scratch", "_decayed"):
-                setattr(self, name, [flat_state.get(name)])
+        mine = self.__dict__
+        kept = {name: mine[name] for name in (*self.state_names, "_scratch", "_decayed")}
+        lists, fresh = self._flat_lists(flat, kept)
+        before = [lists[name][0] for name in self.state_names]
+        mine.update(lists)  # the flat arrays as parameter 0 of one-element state lists, for ``update``
+        try:
             self.update(0, flat.value, flat.grad)
-            for name in (*self.state_names, "_scratch", "_decayed"):
-                flat_state[name] = getattr(self, name)[0]
         finally:
-            for name, value in kept.items():
-                setattr(self, name, value)
-        for name in self.state_names:  # the per-parameter lists (checkpoints) view the flat state
-            if flat_state[name] is not None and not _views_of(kept[name], flat_state[name]):
-                kept[name][:] = flat.cut(flat_state[name])
+            mine.update(kept)
+        for name, old in zip(self.state_names, before):  # the per-parameter lists (checkpoints) view the flat state
+            array = lists[name][0]
+            if array is not None and (array is not old or name in fresh):
+                kept[name][:] = flat.cut(array)
+
+    def _flat_lists(self, flat, kept):
+        """The one-element lists ``update`` reads in ``step_flat`` (kept from step to step), and the
+        names of the state arrays made anew: a flat state array stays while the per-parameter lists
+        in ``kept`` are its views; else (a checkpoint loaded, a reset) their values are joined into
+        a new one, or it is None before the first step (the rule then starts its state itself)."""
+        lists = self.__dict__.get("_flat_lists_")
+        if lists is None:
+            lists = self._flat_lists_ = {name: [None] for name in kept}
+        fresh = set()
+        for name in self.state_names:
+            held, arrays = lists[name], kept[name]
+            if held[0] is not None and held[0].shape == flat.value.shape and _views_of(arrays, held[0]):
+                continue
+            fresh.add(name)
+            held[0] = None if any(a is None for a in arrays) else \
+                np.concatenate([np.ravel(a) for a in arrays]).astype(flat.value.dtype, copy=False)
+        return lists, fresh
 
     def _count_step(self, params):
         if params is not getattr(self, "_checked", None):  # the same list as last time: checked
@@ -313,17 +328,6 @@ _ELEMENTWISE = (SGD.update, Adam.update)  # rules that give the same numbers ove
 
 def _views_of(arrays, array):
     return all(a is not None and a.base is array for a in arrays)
-
-
-def _flat_state(cache, name, arrays, flat):
-    """The flat array of state ``name``: the cached one while the per-parameter ``arrays`` are still
-    its views, else their values joined (a checkpoint loaded new ones), or None before the first step."""
-    array = cache.get(name)
-    if array is not None and array.shape == flat.value.shape and _views_of(arrays, array):
-        return array
-    if any(a is None for a in arrays):
-        return None
-    return np.concatenate([np.ravel(a) for a in arrays]).astype(flat.value.dtype, copy=False)
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}

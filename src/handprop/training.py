@@ -323,40 +323,56 @@ def _epochs(state, engine, guard, data, X_val, y_val, metric_names, log_every):
     """``fit``'s loop over epochs; returns when training ends. ``data``: ``(X, y, y_fit)``, the
     training rows, their targets as given (for metrics) and as the loss reads them (for the steps)."""
     callbacks, epochs, (X, y, y_fit), n = state.callbacks, state.epochs, data, len(data[0])
-    epoch_end_work = bool(callbacks or metric_names or X_val is not None)
+    after = (X, y, X_val, y_val, metric_names, log_every, bool(callbacks or metric_names or X_val is not None))
     size = state.batch_size
     whole = ((X, y_fit),) if size is None or size >= n else None  # full batch: the same one every epoch
-    for epoch in range(state.epoch, epochs):
+    first = state.epoch
+    if whole is not None and not after[-1]:  # nothing runs between the epochs: the short way
+        first, result = engine.plain_epochs(state, guard, X, y_fit, log_every)  # see there
+        if result is not None:  # that epoch stepped, and what follows its step is the loop's below
+            if _end_epoch(state, engine, guard, first, result, after):
+                return
+            first += 1
+    for epoch in range(first, epochs):
         state.epoch = epoch
         for cb in callbacks:
             cb.on_epoch_begin(state)
         batches = whole or iter_batches(X, y_fit, size, state.shuffle, state.rng)
-        total, value, step, diverged = _steps(state, engine, guard, batches)
-        # Every loss was finite, but was the last update? The next step's loss would tell; we look
-        # now only if something reads the weights after this epoch (it costs a tiny network's step).
-        if (diverged is None and not guard.requested and (epoch_end_work or epoch == epochs - 1)
-                and not engine.weights_finite()):
-            diverged = _safety.diverged(engine, state.optimizer, epoch, step, float("nan"), "weights")
-        if guard.requested and diverged is None:  # the unfinished epoch is not recorded
-            state.stop_training = True
-            state.stop_reason = f"interrupted (Ctrl-C) during epoch {epoch}; the model keeps its weights"
+        if _end_epoch(state, engine, guard, epoch, _steps(state, engine, guard, batches), after):
             return
-        if diverged is not None:
-            return _divergence(state, diverged)
-        # one full batch: its loss as measured (value·n/n could move the last bit)
-        logs = {"loss": value if step == 0 else total / n}
-        if epoch_end_work:
-            engine.buffered(False)  # callbacks and metrics get outputs of their own
-            _epoch_end(state, X, y, X_val, y_val, metric_names, logs)
-        else:
-            state.history.record(epoch, **logs)
-        state.epochs_done = epoch + 1
-        if log_every and epoch % log_every == 0:
-            print(f"Epoch {epoch}, Loss: {logs['loss']:.4f}")
-        for cb in callbacks:
-            cb.after_epoch(state, logs)
-        if state.stop_training:
-            return
+
+
+def _end_epoch(state, engine, guard, epoch, result, after):
+    """After an epoch's steps (``result``: what ``_steps`` returns): the checks, the record, the
+    callbacks. ``after``: ``(X, y, X_val, y_val, metric_names, log_every, epoch_end_work)``.
+    Returns whether training ends."""
+    (X, y, X_val, y_val, metric_names, log_every, epoch_end_work), n = after, len(after[0])
+    total, value, step, diverged = result
+    # Every loss was finite, but was the last update? The next step's loss would tell; we look
+    # now only if something reads the weights after this epoch (it costs a tiny network's step).
+    if (diverged is None and not guard.requested and (epoch_end_work or epoch == state.epochs - 1)
+            and not engine.weights_finite()):
+        diverged = _safety.diverged(engine, state.optimizer, epoch, step, float("nan"), "weights")
+    if guard.requested and diverged is None:  # the unfinished epoch is not recorded
+        state.stop_training = True
+        state.stop_reason = f"interrupted (Ctrl-C) during epoch {epoch}; the model keeps its weights"
+        return True
+    if diverged is not None:
+        _divergence(state, diverged)
+        return True
+    # one full batch: its loss as measured (value·n/n could move the last bit)
+    logs = {"loss": value if step == 0 else total / n}
+    if epoch_end_work:
+        engine.buffered(False)  # callbacks and metrics get outputs of their own
+        _epoch_end(state, X, y, X_val, y_val, metric_names, logs)
+    else:
+        state.history.record(epoch, **logs)
+    state.epochs_done = epoch + 1
+    if log_every and epoch % log_every == 0:
+        print(f"Epoch {epoch}, Loss: {logs['loss']:.4f}")
+    for cb in state.callbacks:
+        cb.after_epoch(state, logs)
+    return state.stop_training
 
 
 def _epoch_end(state, X, y, X_val, y_val, metric_names, logs):
