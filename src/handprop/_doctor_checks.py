@@ -241,9 +241,9 @@ def _check_gradients(ctx):
     if deep and (med < 1e-3 or d_ratio < 1e-3):
         out.append(Finding(
             "vanishing_gradients", "vanishing gradients", evidence,
-            "each layer multiplies the backward signal by its Wᵀ and its activation's derivative ("
-            + ("0 wherever a ReLU's z ≤ 0" if _relu_net(ctx["model"]) else "≤ 0.25 for sigmoid, ≤ 1 for tanh")
-            + "); through many layers the product shrinks, so the first layers barely move",
+            "each layer multiplies the backward signal by its Wᵀ and its activation's derivative (" + ("0 wherever "
+            "a ReLU's z ≤ 0" if _relu_net(ctx["model"]) else "≤ 0.25 for sigmoid, ≤ 1 for tanh") + "); "
+            "through many layers the product shrinks, so the first layers barely move",
             "fewer layers" if _relu_net(ctx["model"]) else "use ReLU or tanh hidden units with He/Glorot "
             "initialisation, or fewer layers", [] if _relu_net(ctx["model"]) else [{"activation": "relu", "init": "he_uniform"}]))
     growth = norms[finite][-1] / np.maximum(norms[finite][0], 1e-300) if finite.sum() > 1 else np.ones(1)
