@@ -18,8 +18,7 @@ class Finding:
     (``{"hidden": 4}``, ``{"lr": 1.0}``, ``{"init": "glorot_uniform"}``...), a list of alternatives."""
 
     def __init__(self, code, title, evidence, why, fix, suggest=()):
-        self.code, self.title, self.evidence, self.why, self.fix = code, title, evidence, why, fix
-        self.suggest = list(suggest)
+        self.code, self.title, self.evidence, self.why, self.fix, self.suggest = code, title, evidence, why, fix, list(suggest)
 
     def __str__(self):
         return (f"[{self.code}] {self.title}\n  seen: {self.evidence}\n  why:  {self.why}\n"
