@@ -108,6 +108,7 @@ def test_item16_training_on_hostile_values_raises_only_handprop_errors(data, opt
         assert all(np.isfinite(p.value).all() for p in model.parameters())
 
 
+@pytest.mark.slow
 @FAST
 @given(kind=st.sampled_from(sorted(MODELS)), X=hostile(2), y=labels(), batch_size=st.sampled_from([None, 1, 3, 0, -1, "2", 2.0]),
        loss=st.sampled_from(["mse", "bce", "ce", None]), metrics_=st.sampled_from([None, ["accuracy"], ["mse", "r2"], "r2"]))
@@ -121,6 +122,7 @@ def test_item16_predict_and_evaluate_raise_only_handprop_errors(kind, X, y, batc
                                              batch_size=batch_size if batch_size is not None else 8192))
 
 
+@pytest.mark.slow
 @FAST
 @given(n_in=st.sampled_from([1, 2, 0, -1, 2.0, "2", None, 10**6, 10**12]), n_out=st.sampled_from([1, 3, 0, True, 10**6]),
        weight=st.one_of(st.none(), hostile(1)), bias=st.one_of(st.none(), hostile()),
@@ -147,6 +149,7 @@ def test_item16_hyperparameters_raise_only_handprop_errors(lr, momentum, nestero
     only_handprop_errors(lambda: hp.mlp(sizes, activation, rng=0))
 
 
+@pytest.mark.slow
 @FAST
 @given(x=hostile(2), layer=st.sampled_from([lambda: hp.Dense(2, 3, rng=0), hp.Sigmoid, hp.Tanh, hp.ReLU, hp.LeakyReLU,
                                             hp.Softmax, hp.Identity]))
@@ -156,6 +159,7 @@ def test_item16_layers_called_on_hostile_arrays_raise_only_handprop_errors(x, la
         assert np.isfinite(out).all()
 
 
+@pytest.mark.slow
 @FAST
 @given(a=hostile(1), b=hostile(1), n_classes=st.sampled_from([None, 2, 3, 0, "a", 2.5]),
        loss=st.sampled_from([hp.MSE, hp.HalfSSE, hp.BCE, hp.CrossEntropy, lambda: hp.BCE(from_logits=True)]))
