@@ -328,6 +328,17 @@ def test_a_fix_printed_after_training_writes_new_files_beside_the_runs(tmp_path,
     assert {"model-fix1.npz", "run-fix1.csv", "ck-fix1.npz"} <= {p.name for p in tmp_path.iterdir()}
 
 
+def test_two_fixes_never_write_the_same_file_when_a_fix_name_is_taken(tmp_path, capsys, monkeypatch):
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m-fix1.npz").write_bytes(b"an earlier fix's model")
+    assert main(["train", "--dataset", "moons", "--lr", "2", "--epochs", "5",
+                 "--n", "200", "--out", "m.npz"]) == 0
+    outs = [shlex.split(line)[shlex.split(line).index("--out") + 1] for line in _advice(capsys.readouterr().out)]
+    assert len(outs) >= 2 and len(set(outs)) == len(outs) and "m-fix1.npz" not in outs, outs
+
+
 def test_advice_never_repeats_the_settings_and_lr_zero_is_refused(capsys):
     import argparse
 

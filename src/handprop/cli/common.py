@@ -67,7 +67,8 @@ def print_advice(args, suggestions, retry=None):
     if not lines:
         return
     if args.command == "train":  # train writes files: a fix run as printed writes new ones beside them
-        lines = {fresh_outputs(line, k + 1): s for k, (line, s) in enumerate(lines.items())}
+        taken = []  # names given to earlier lines: two printed fixes never write the same file
+        lines = {fresh_outputs(line, k + 1, taken): s for k, (line, s) in enumerate(lines.items())}
     if retry is not None:  # XOR is small: try each fix before recommending it
         works = [line for line, s in lines.items() if retry(s)]
         head = ("try (each retrained here, and it solves the task):" if works else
@@ -114,20 +115,25 @@ def fresh_path(path, k, taken=()):
         k += 1
 
 
-def fresh_outputs(line, k):
+def fresh_outputs(line, k, taken):
     """The command ``line`` with every file it writes renamed by ``fresh_path`` (``--out`` added when
-    the default model.npz would be written), so that running the printed fix loses no file."""
+    the default model.npz would be written; none of the names in ``taken``, to which it adds its own),
+    so that running the printed fix loses no file."""
     import shlex
+
+    def fresh(path):
+        taken.append(fresh_path(path, k, taken))
+        return taken[-1]
 
     argv, out_given = shlex.split(line), False
     for i, a in enumerate(argv):
         flag, eq, value = a.partition("=")
         if flag in OUTPUT_FLAGS and eq:
-            argv[i], out_given = f"{flag}={fresh_path(value, k)}", out_given or flag == "--out"
+            argv[i], out_given = f"{flag}={fresh(value)}", out_given or flag == "--out"
         elif a in OUTPUT_FLAGS and i + 1 < len(argv):
-            argv[i + 1], out_given = fresh_path(argv[i + 1], k), out_given or a == "--out"
+            argv[i + 1], out_given = fresh(argv[i + 1]), out_given or a == "--out"
     if not out_given:
-        argv += ["--out", fresh_path("model.npz", k)]
+        argv += ["--out", fresh("model.npz")]
     return shlex.join(argv)
 
 
