@@ -104,17 +104,19 @@ class StepRunner:
         bookkeeping (a tenth of a tiny network's epoch). Stops at the first epoch whose step needs
         more (a loss not finite, Ctrl-C) and returns it with what ``training._steps`` returns for it;
         or before the last epoch (it checks the weights), returning ``(last epoch, None)``."""
-        step, record, last, epoch = self.step, state.history.record, state.epochs - 1, state.epoch
+        step, isfinite, last, epoch = self.step, math.isfinite, state.epochs - 1, state.epoch
+        record_epoch, record_loss = state.history.epoch.append, state.history.column("loss").append
         self.buffered(True)  # the layers compute into arrays made once per batch shape
         try:
             for epoch in range(state.epoch, last):
                 state.epoch = epoch
                 value = step(X, y_fit)
-                if not math.isfinite(value):
+                if not isfinite(value):
                     return epoch, (0.0, value, 0, diverged(self, state.optimizer, epoch, 0, value, "loss"))
                 if guard.requested:
                     return epoch, (value * len(X), value, 0, None)
-                record(epoch, loss=value)
+                record_epoch(epoch)  # history.record(epoch, loss=value)
+                record_loss(value)
                 state.epochs_done = epoch + 1
                 if log_every and epoch % log_every == 0:
                     print(f"Epoch {epoch}, Loss: {value:.4f}")

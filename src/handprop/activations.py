@@ -10,7 +10,7 @@ import numbers
 import numpy as np
 
 from .errors import HandpropValueError
-from .layers import Layer
+from .layers import Layer, Workspace
 
 
 class Scalar(dict):
@@ -53,12 +53,16 @@ def sigmoid(z, out=None):
     return np.reciprocal(a, out=a)
 
 
-def _grad_out(layer, grad, like):
-    """Where ``backward`` writes ``dL/dz``: over ``grad`` itself while training (nothing else reads
-    it: it is the next layer's buffer or the loss's), a fresh array otherwise."""
-    if layer.buffers is not None and grad.dtype == like.dtype and grad.shape == like.shape:
-        return grad
-    return None
+def _grad_out(ws, grad, like):
+    """Where ``backward`` writes ``dL/dz``: over ``grad`` itself while training (``ws``, the layer's
+    workspace; nothing else reads it: it is the next layer's buffer or the loss's), a fresh array
+    otherwise."""
+    return grad if ws is not None and grad.dtype == like.dtype and grad.shape == like.shape else None
+
+
+def _like(z, *names):
+    """A ``Workspace`` of arrays shaped like ``z``, one per name (``make_workspace`` of an activation)."""
+    return Workspace(dtype=z.dtype, **{name: np.empty_like(z) for name in names})
 
 
 class Sigmoid(Layer):
@@ -66,56 +70,72 @@ class Sigmoid(Layer):
 
     a = None  # the output of the last forward
 
+    def make_workspace(self, z):
+        return _like(z, "a", "tmp")
+
     def forward(self, z):
-        self.a = sigmoid(z, out=self.out("a", z.shape, z.dtype, z))
+        ws = self.ws = self.workspace(z)
+        self.a = sigmoid(z, out=ws and ws.a)
         return self.a
 
     def backward(self, grad, need_input_grad=True):
-        a = self.a
+        a, ws = self.a, self.ws
         if a is None:
             raise self._missing_forward()
         # da/dz = a (1 − a)
-        local = np.subtract(ONE[a.dtype], a, out=self.out("tmp", a.shape, a.dtype, a))
+        local = np.subtract(ONE[a.dtype], a, out=ws and ws.tmp)
         local *= a
         # dL/dz = dL/da · da/dz
-        return np.multiply(grad, local, out=_grad_out(self, grad, a))
+        return np.multiply(grad, local, out=_grad_out(ws, grad, a))
 
 
 class Tanh(Layer):
     """``a = tanh(z)``; backward: ``dL/dz = dL/da · (1 − a²)``."""
 
+    a = None  # the output of the last forward
+
+    def make_workspace(self, z):
+        return _like(z, "a", "tmp")
+
     def forward(self, z):
-        self.a = np.tanh(z, out=self.out("a", z.shape, z.dtype, z))
+        ws = self.ws = self.workspace(z)
+        self.a = np.tanh(z, out=ws and ws.a)
         return self.a
 
     def backward(self, grad, need_input_grad=True):
-        a = getattr(self, "a", None)
+        a, ws = self.a, self.ws
         if a is None:
             raise self._missing_forward()
         # da/dz = 1 − a²
-        local = np.multiply(a, a, out=self.out("tmp", a.shape, a.dtype, a))
+        local = np.multiply(a, a, out=ws and ws.tmp)
         np.subtract(ONE[a.dtype], local, out=local)
         # dL/dz = dL/da · da/dz
-        return np.multiply(grad, local, out=_grad_out(self, grad, a))
+        return np.multiply(grad, local, out=_grad_out(ws, grad, a))
 
 
 class ReLU(Layer):
     """``a = max(0, z)``; backward: ``dL/dz = dL/da · [z > 0]`` (0 at the kink z = 0, as PyTorch)."""
 
+    mask = None  # [z > 0] of the last forward
+
+    def make_workspace(self, z):
+        return _like(z, "mask", "a")
+
     def forward(self, z):
+        ws = self.ws = self.workspace(z)
         # [z > 0] as 0.0/1.0 numbers of z's type (multiplying by booleans would cost a cast)
-        self.mask = np.greater(z, 0, out=self.out("mask", z.shape, z.dtype, z))
+        self.mask = np.greater(z, 0, out=ws and ws.mask)
         if self.mask.dtype == np.bool_:
             self.mask = self.mask.astype(z.dtype) if z.dtype.kind == "f" else self.mask
         # a = z · [z > 0]
-        return np.multiply(z, self.mask, out=self.out("a", z.shape, z.dtype, z))
+        return np.multiply(z, self.mask, out=ws and ws.a)
 
     def backward(self, grad, need_input_grad=True):
-        mask = getattr(self, "mask", None)
+        mask = self.mask
         if mask is None:
             raise self._missing_forward()
         # dL/dz = dL/da · [z > 0]
-        return np.multiply(grad, mask, out=_grad_out(self, grad, mask))
+        return np.multiply(grad, mask, out=_grad_out(self.ws, grad, mask))
 
 
 class LeakyReLU(Layer):
@@ -126,18 +146,24 @@ class LeakyReLU(Layer):
             raise HandpropValueError(f"LeakyReLU: alpha must be in [0, 1), got {alpha!r}")
         self.alpha = float(alpha)
 
+    slope = None  # the last forward's slopes
+
+    def make_workspace(self, z):
+        return _like(z, "a")
+
     def forward(self, z):
+        ws = self.ws = self.workspace(z)
         # slope = 1 where z > 0, else α
         self.slope = np.where(z > 0, 1.0, self.alpha).astype(z.dtype, copy=False)
         # a = z · slope
-        return np.multiply(z, self.slope, out=self.out("a", z.shape, z.dtype, z))
+        return np.multiply(z, self.slope, out=ws and ws.a)
 
     def backward(self, grad, need_input_grad=True):
-        slope = getattr(self, "slope", None)
+        slope = self.slope
         if slope is None:
             raise self._missing_forward()
         # dL/dz = dL/da · slope
-        return np.multiply(grad, slope, out=_grad_out(self, grad, slope))
+        return np.multiply(grad, slope, out=_grad_out(self.ws, grad, slope))
 
     def get_config(self):
         return {"alpha": self.alpha}
@@ -158,9 +184,15 @@ class Softmax(Layer):
     math, fused and numerically safer.
     """
 
+    a = None  # the output of the last forward
+
+    def make_workspace(self, z):
+        return _like(z, "a", "tmp")
+
     def forward(self, z):
+        ws = self.ws = self.workspace(z)
         # e = e^(z − max z), per row
-        e = np.subtract(z, z.max(axis=-1, keepdims=True), out=self.out("a", z.shape, z.dtype, z))
+        e = np.subtract(z, z.max(axis=-1, keepdims=True), out=ws and ws.a)
         np.exp(e, out=e)
         # a = e / Σ e
         e /= e.sum(axis=-1, keepdims=True)
@@ -168,13 +200,13 @@ class Softmax(Layer):
         return self.a
 
     def backward(self, grad, need_input_grad=True):
-        a = getattr(self, "a", None)
+        a, ws = self.a, self.ws
         if a is None:
             raise self._missing_forward()
         # Σ_j g_j a_j, per row
-        dot = np.multiply(grad, a, out=self.out("tmp", a.shape, a.dtype, a)).sum(axis=-1, keepdims=True)
+        dot = np.multiply(grad, a, out=ws and ws.tmp).sum(axis=-1, keepdims=True)
         # dL/dz = a ⊙ (g − Σ_j g_j a_j)
-        g = np.subtract(grad, dot, out=_grad_out(self, grad, a))
+        g = np.subtract(grad, dot, out=_grad_out(ws, grad, a))
         g *= a
         return g
 

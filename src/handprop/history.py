@@ -17,6 +17,11 @@ class History:
         for key, value in values.items():
             self.history.setdefault(key, []).append(value)
 
+    def column(self, key):
+        """The list that ``record`` appends ``key``'s values to (a loop recording every epoch can
+        bind its ``append`` once; append to ``epoch`` alongside)."""
+        return self.history.setdefault(key, [])
+
     @property
     def loss(self):
         return self.history.get("loss", [])

@@ -10,6 +10,7 @@ Rows are samples (blog 000's convention): ``x`` has shape ``(batch, n_in)``.
 """
 
 import numbers
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -17,6 +18,11 @@ from . import initializers
 from ._safety import all_finite, as_numeric, cast, check_finite, check_memory, fmt_bytes
 from .errors import DataError, HandpropError, HandpropValueError, ShapeError, TooLargeError
 from .parameters import FlatParameters, Parameter  # noqa: F401  (handprop.layers.FlatParameters, as before)
+
+
+class Workspace(SimpleNamespace):
+    """A layer's arrays for one batch shape and float type (``dtype``), made once while ``fit``
+    steps: ``Layer.workspace``."""
 
 
 class Layer:
@@ -31,26 +37,27 @@ class Layer:
 
     param_names = ()
 
-    # Training buffers: None (the default) makes every forward/backward return fresh arrays, so an
-    # output you keep stays as it is. ``fit`` sets a dict here while it steps (``StepRunner.buffered``): the
-    # outputs are then written into arrays made once per batch shape and overwritten at the next step.
+    # While ``fit`` steps (``StepRunner.buffered``): {input shape: Workspace}, the arrays the layer
+    # computes into, made once per batch shape and overwritten at the next step. None (the default,
+    # and after ``fit``): every forward/backward returns fresh arrays, so an output you keep stays.
     buffers = None
+    ws = None  # the workspace of the last forward (None: fresh arrays), for backward
 
-    def out(self, key, shape, dtype, *inputs):
-        """The array ``key`` of this ``shape`` and ``dtype`` to compute into (``out=``) while
-        training, or None (NumPy then allocates a fresh one): outside ``fit``, or when one of
-        ``inputs`` is not of ``dtype``."""
-        bufs = self.buffers
-        if bufs is None:
+    def workspace(self, x):
+        """While ``fit`` steps: this layer's ``Workspace`` for inputs of ``x``'s shape and float type,
+        made by ``make_workspace(x)`` at the first such batch; else None. The layers write
+        ``out=ws and ws.a``: into the workspace's array, or (no workspace) into a fresh one."""
+        spaces = self.buffers
+        if spaces is None:
             return None
-        for a in inputs:
-            if a.dtype != dtype:
-                return None
-        key = (key, shape)  # (the dtype is checked on the array found: cheaper than hashing it)
-        a = bufs.get(key)
-        if a is None or a.dtype != dtype:
-            a = bufs[key] = np.empty(shape, dtype)
-        return a
+        ws = spaces.get(x.shape)
+        if ws is None or ws.dtype != x.dtype:
+            ws = spaces[x.shape] = self.make_workspace(x)
+        return ws
+
+    def make_workspace(self, x):
+        """The arrays to compute into for inputs like ``x`` (see ``workspace``); here none."""
+        return Workspace(dtype=x.dtype)
 
     def forward(self, x):
         raise NotImplementedError
@@ -145,6 +152,12 @@ def _drawn(init, shape, rng, dtype, name, layer):
     return a.astype(dtype, copy=False)
 
 
+def _ones_row(rows, bias_ndim, dtype):
+    """A row of ``rows`` ones, with as many axes as the bias: (rows,) for b (n_out,), (1, 1, rows)
+    for a stack's b (K, 1, n_out); ``ones @ delta`` sums delta's rows."""
+    return np.ones((1,) * (bias_ndim - 1) + (rows,), dtype)
+
+
 class Dense(Layer):
     """Fully connected layer: ``z = x @ W + b``.
 
@@ -220,46 +233,50 @@ class Dense(Layer):
         self.dW, self.db = dW, db
         self.x = None
 
+    out_shape = None  # the shape of the last forward's output: the gradient backward takes
+
+    def make_workspace(self, x):
+        rows = x.shape[-2]
+        # dx: made at the first backward that needs it (the first layer's never does while fit steps)
+        return Workspace(dtype=x.dtype, z=np.empty(self.W.shape[:-2] + (rows, self.n_out), x.dtype),
+                         ones=_ones_row(rows, self.b.ndim, x.dtype), dx=None)
+
     def forward(self, x):
-        self.x = x
         W = self.W
+        ws = self.workspace(x) if x.dtype == W.dtype else None  # (x of another type: fresh arrays)
+        self.x, self.ws = x, ws
         # ``@``: np.dot for one network (quickest for tiny arrays), np.matmul for a stack (K, n_in, n_out)
         matmul = np.dot if W.ndim == 2 else np.matmul
         # z = x @ W + b
-        z = matmul(x, W, out=self.out("z", W.shape[:-2] + (x.shape[-2], self.n_out), W.dtype, x))
+        z = matmul(x, W, out=ws and ws.z)
         z += self.b
+        self.out_shape = z.shape
         return z
 
     def backward(self, delta, need_input_grad=True):
-        x, W = self.x, self.W
+        x, W, ws, shape = self.x, self.W, self.ws, self.out_shape
         if x is None:
             raise self._missing_forward()
-        shape = W.shape[:-2] + (x.shape[-2], self.n_out)  # (batch, n_out); (K, batch, n_out) for a stack
         if getattr(delta, "shape", None) != shape and np.shape(delta) != shape:  # (.shape: an array's, quicker)
             raise ShapeError(f"{self!r}.backward: the gradient has shape {np.shape(delta)}, but the "
                              f"layer's output for the last forward had shape {shape}")
-        # in place into dW, db while training (fit); fresh arrays otherwise
-        dW, db = self.dW, self.db
-        same = self.buffers is not None and delta.dtype == x.dtype == dW.dtype == db.dtype
+        if ws is not None and delta.dtype != ws.dtype:  # a gradient of another float type: fresh arrays
+            ws = None
         matmul = np.dot if W.ndim == 2 else np.matmul  # (see forward)
-        # dW = x.T @ delta  (.T: swapaxes(-1, -2), for a stack too)
-        self.dW = matmul(x.swapaxes(-1, -2), delta, out=dW if same else None)
+        # dW = x.T @ delta  (.T: swapaxes(-1, -2), for a stack too); in place into dW while fit steps
+        self.dW = matmul(x.swapaxes(-1, -2), delta, out=ws and self.dW)
         # db = delta.sum(axis=0), written 1ᵀ delta (one BLAS call, faster than a sum over rows)
-        self.db = matmul(self._ones(x.shape[-2], delta.dtype), delta, out=db if same else None)
+        ones = ws.ones if ws is not None else _ones_row(x.shape[-2], self.b.ndim, delta.dtype)
+        self.db = matmul(ones, delta, out=ws and self.db)
         if self.l1 or self.l2:  # the penalty's share (see penalty), on W alone
             # dW += l1·sign(W) + 2·l2·W
             self.dW += self.l1 * np.sign(W) + 2 * self.l2 * W
         if not need_input_grad:
             return None
+        if ws is not None and ws.dx is None:
+            ws.dx = np.empty(shape[:-1] + (self.n_in,), ws.dtype)
         # dx = delta @ W.T
-        return matmul(delta, W.swapaxes(-1, -2), out=self.out("dx", delta.shape[:-1] + (self.n_in,), delta.dtype, W))
-
-    def _ones(self, rows, dtype):
-        ones = self.__dict__.get("_ones_row")
-        # as many axes as b: (rows,) for b (n_out,); (1, 1, rows) for a stack's b (K, 1, n_out)
-        if ones is None or ones.shape[-1] != rows or ones.dtype != dtype or ones.ndim != self.b.ndim:
-            ones = self._ones_row = np.ones((1,) * (self.b.ndim - 1) + (rows,), dtype)
-        return ones
+        return matmul(delta, W.swapaxes(-1, -2), out=ws and ws.dx)
 
     def output_size(self, n_in):
         return self.n_out

@@ -37,6 +37,7 @@ class Loss:
     # target (n, ...); every mean is per network, ``forward`` returns the K values, and ``backward``
     # gives each network the gradient of its own loss.
     stacked = False
+    pred = None  # the last forward's prediction (None: no forward yet)
 
     # True while ``fit`` runs this loss inside its own ``np.errstate`` (its engine sets it for the run):
     # ``forward`` then opens none of its own, which costs a tiny network a thirtieth of its step.
@@ -139,17 +140,19 @@ class MSE(Loss):
     fit_target = _fit_same_shape_target
 
     def forward(self, pred, target):
-        self.pred, self.target = _same_shape_target(pred, target, "MSE", self.stacked)
+        pred, target = self.pred, self.target = _same_shape_target(pred, target, "MSE", self.stacked)
+        self.n = self.count(pred)
         with self.errors_ignored():  # beyond 1e154 the square overflows: the loss is inf, honestly
             # pred − y, kept for backward
-            diff = self.diff = self.pred - self.target
+            diff = self.diff = pred - target
             # L = Σ (pred − y)² / n  (np.mean's sum and division, without its Python wrapper)
-            return self.total(diff * diff) / self.count(diff)
+            return self.total(diff * diff) / self.n
 
     def backward(self):
-        pred, _ = self._cached()
+        if self.pred is None:
+            self._cached()  # (raises: no forward yet)
         # dL/dpred = 2 (pred − y) / n
-        return (2.0 / self.count(pred)) * self.diff
+        return (2.0 / self.n) * self.diff
 
 
 class HalfSSE(Loss):

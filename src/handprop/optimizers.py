@@ -53,6 +53,8 @@ def _value_and_grad(p):
 class Optimizer:
     """Base class: subclasses implement ``update(i, w, g)`` for parameter ``i``."""
 
+    _checked = None  # the list of parameters last found to be the bound ones (see ``bind``)
+
     def __init__(self, lr):
         self.lr = _check(f"{type(self).__name__}: lr", lr, 0.0)
         self.n_params = None
@@ -136,7 +138,7 @@ class Optimizer:
         return lists, fresh
 
     def _count_step(self, params):
-        if params is not getattr(self, "_checked", None):  # the same list as last time: checked
+        if params is not self._checked:  # the same list as last time: checked
             self.bind(params)
         if self.n_params is None:
             self.n_params = len(params)
@@ -236,21 +238,20 @@ class SGD(Optimizer):
         return not (self.momentum or self.weight_decay or type(self).update is not SGD.update)
 
     def step_flat(self, flat):
-        if not self._plain():
+        if self.momentum or self.weight_decay or type(self).update is not SGD.update:  # not plain SGD
             return super().step_flat(flat)
         self._count_step(flat.params)
         w, nxt = flat.value, flat.next_array()  # nxt: w itself, or while fit steps the spare array
-        if nxt is w:
-            tmp = getattr(self, "_flat_scratch", None)
-            if tmp is None or tmp.shape != w.shape or tmp.dtype != w.dtype:
-                tmp = self._flat_scratch = np.empty_like(w)
-            # W −= lr · dW, for every parameter of the model at once
-            w -= np.multiply(flat.grad, self.lr, out=tmp)
-            return
-        # W' = W − lr · dW, computed as (−lr · dW) + W in the spare array (the same number to the last
-        # bit, and no scratch array); the weights from before stay in w: fit's rollback
-        np.add(np.multiply(flat.grad, -self.lr, out=nxt), w, out=nxt)
-        flat.swap()
+        if nxt is not w:
+            # W' = W − lr · dW, computed as (−lr · dW) + W in the spare array (the same number to the
+            # last bit, and no scratch array); the weights from before stay in w: fit's rollback
+            np.add(np.multiply(flat.grad, -self.lr, out=nxt), w, out=nxt)
+            return flat.swap()
+        tmp = getattr(self, "_flat_scratch", None)
+        if tmp is None or tmp.shape != w.shape or tmp.dtype != w.dtype:
+            tmp = self._flat_scratch = np.empty_like(w)
+        # W −= lr · dW, for every parameter of the model at once
+        w -= np.multiply(flat.grad, self.lr, out=tmp)
 
     def update(self, i, w, g):
         tmp = self._scratch[i]

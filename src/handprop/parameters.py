@@ -2,6 +2,8 @@
 ``FlatParameters`` (every weight of a model as views into one flat array, so that an optimizer
 updates them all in one call)."""
 
+import operator
+
 import numpy as np
 
 from ._safety import check_memory
@@ -47,6 +49,8 @@ class FlatParameters:
                      2 * total * np.dtype(dtype).itemsize, "use fewer units")
         self.value, self.grad = np.empty(total, dtype), np.zeros(total, dtype)
         self.params, self.slots = params, [(p.layer, p.name, p.grad_name) for p in params]
+        self.layers, self.names, self.grad_names = ([p.layer for p in params], [p.name for p in params],
+                                                     [p.grad_name for p in params])
         self.weight_views, self.grad_views = self.cut(self.value), self.cut(self.grad)
         for p, view, grad in zip(params, self.weight_views, self.grad_views):
             g = getattr(p.layer, p.grad_name, None)
@@ -83,8 +87,8 @@ class FlatParameters:
         weights become the spare. After an update: it holds the weights from before the update."""
         self.value, self.spare = self.spare, self.value
         self.weight_views, self.spare_views = self.spare_views, self.weight_views
-        for (layer, name, _), view in zip(self.slots, self.weight_views):
-            setattr(layer, name, view)
+        # layer.W = view, for every parameter (map: the loop runs in C, which a tiny network feels)
+        list(map(setattr, self.layers, self.names, self.weight_views))
         self.swapped = True  # the spare holds the weights from before (a restore sets it back to False)
 
     def settle(self):
@@ -125,6 +129,9 @@ class FlatParameters:
     def gather_grads(self):
         """Bring into ``grad`` any gradient a layer set as a new array (its ``backward`` rebinds ``dW``
         instead of writing in place): the update then reads every layer's own gradient."""
+        # every layer's dW still the view (checked in C, as in swap): nothing to gather
+        if all(map(operator.is_, map(getattr, self.layers, self.grad_names), self.grad_views)):
+            return
         for (layer, _, grad_name), grad in zip(self.slots, self.grad_views):
             g = getattr(layer, grad_name)
             if g is not grad:
