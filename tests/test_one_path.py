@@ -151,6 +151,28 @@ def test_outputs_a_user_keeps_are_never_overwritten():
     # optimizers write ``W``; read it after backward, copy it to keep it)
 
 
+def test_each_layer_makes_its_workspace_once_per_batch_shape(monkeypatch):
+    """10 rows in batches of 4 are batches of 4, 4 and 2 rows: two shapes, so each layer makes two
+    workspaces over the whole run (not one per step), and none outside fit."""
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((10, 3)), rng.standard_normal((10, 2))
+    model = Sequential([Dense(3, 4, rng=rng), Tanh(), Dense(4, 4, rng=rng), ReLU(), Dense(4, 2, rng=rng), Sigmoid()])
+    made = []
+    for cls in (Dense, Tanh, ReLU, Sigmoid):
+        original = cls.make_workspace
+        monkeypatch.setattr(cls, "make_workspace",
+                            lambda self, x, original=original: made.append((self, x.shape)) or original(self, x))
+    model.fit(X, y, optimizer=SGD(lr=0.1), epochs=5, batch_size=4, seed=0)
+    for layer in model.layers:
+        shapes = sorted(shape for owner, shape in made if owner is layer)
+        n_in = layer.n_in if isinstance(layer, Dense) else shapes[0][1]
+        assert shapes == [(2, n_in), (4, n_in)], layer
+    made.clear()
+    model.forward(X)
+    model.backward(np.ones((10, 2)))
+    assert made == [] and all(layer.ws is None for layer in model.layers)  # fresh arrays after fit
+
+
 # -- one home for the weights: views into one flat array ---------------------------------------------
 
 def test_the_weights_are_views_into_one_flat_array_and_sgd_updates_it_in_one_call():

@@ -3,7 +3,7 @@
 ``runner(model, loss, optimizer, rows)`` binds the optimizer to the model, checks the memory that
 batches of ``rows`` rows take and returns a ``StepRunner``: ``train_step`` on every batch (the
 blogs' four lines), with a ``Rollback`` guard that keeps the weights from before the last two
-steps. While it runs, the layers compute into buffers made once per batch shape (``reuse_buffers``):
+steps. While it runs, the layers compute into workspaces made once per batch shape (``Layer.workspace``):
 the same formulas, without allocating at every step.
 """
 
@@ -61,7 +61,7 @@ class StepRunner:
 
     def buffered(self, on):
         """Let the layers compute into arrays made once per batch shape (``on``: the steps), or
-        return fresh arrays (off: callbacks, metrics, and after ``fit``). See ``Layer.buffers``."""
+        return fresh arrays (off: callbacks, metrics, and after ``fit``). See ``Layer.workspace``."""
         if on == self.on:
             return
         if on:  # a callback may have given a layer a new array or a penalty: both are looked up again
@@ -76,6 +76,7 @@ class StepRunner:
                 layer.buffers = buffers
             else:
                 layer.__dict__.pop("buffers", None)
+                layer.__dict__.pop("ws", None)  # the last step's workspace: backward after fit gets fresh arrays
 
     def finish(self):
         """After the run: fresh outputs again, and the weights back in the layers' first arrays

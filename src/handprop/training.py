@@ -11,7 +11,8 @@
 Around it: validation and metrics after every epoch, callbacks (``handprop.callbacks``), a clean
 stop on Ctrl-C, resuming from a checkpoint. Inside, the four lines run as written
 (``handprop._engine.train_step``): the layers', loss's and optimizer's own methods, for handprop's
-classes and yours alike; while ``fit`` steps, layers compute into buffers (``Layer.buffers``).
+classes and yours alike; while ``fit`` steps, layers compute into arrays made once per batch shape
+(``Layer.workspace``).
 """
 
 import functools
