@@ -475,3 +475,13 @@ def test_a_bad_fit_is_more_than_one_percent_of_the_rows_wrong():
     assert not bad_fit(0.0, 1.0, p, y.reshape(-1, 1), loss_is_ce=False)
     p[:20] = 0.5
     assert bad_fit(0.0, 1.0, p, y.reshape(-1, 1), loss_is_ce=False)
+
+
+def test_float32_rows_leave_the_diagnosed_model_in_its_own_float_type():
+    """``diagnose`` reads float32 rows as the model's float64: the model is not cast."""
+    model = mlp([2, 2, 1], "sigmoid", output="sigmoid", rng=0)
+    before = [p.value.copy() for p in model.parameters()]
+    diagnose(model, np.array([[0, 1], [1, 0]], np.float32), np.array([[1.0], [1.0]]), loss=MSE())
+    assert model.dtype == np.float64
+    for p, w in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.value, w)

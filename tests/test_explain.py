@@ -451,3 +451,15 @@ def assert_no_minus_zero(text):
     import re
 
     return not re.search(r"(?<![\d.e])-0(?![.\d])", text)
+
+
+def test_float32_rows_leave_the_explained_model_in_its_own_float_type():
+    """``explain`` reads float32 rows as the model's float64 (the model is not cast, nor changed)."""
+    model = Sequential([Dense(2, 2, rng=0), Sigmoid(), Dense(2, 1, rng=1), Sigmoid()])
+    before = [p.value.copy() for p in model.parameters()]
+    X = np.array([[0, 1], [1, 0]], np.float32)
+    explain(model, MSE(), X, np.array([[1.0], [1.0]]))
+    assert model.dtype == np.float64
+    for p, w in zip(model.parameters(), before):
+        assert p.value.dtype == np.float64
+        np.testing.assert_array_equal(p.value, w)

@@ -392,3 +392,16 @@ def test_the_benchmark_times_train_many_against_separate_fits_and_measures_memor
     assert [row["models"] for row in many["memory"]] == [10, 20]
     assert all(row["peak_above_baseline_mib"] > 0 for row in many["memory"])
     assert "Many models at once" in (tmp_path / "tables.md").read_text()
+
+
+def test_a_refused_call_on_float32_data_leaves_every_model_as_it_was():
+    """float32 rows make the stack train in float32, but a call refused later (here: y has one row
+    too few) casts no model: each keeps its float64 weights."""
+    models = [net(seed, "mse") for seed in range(3)]
+    before = [[p.value.copy() for p in m.parameters()] for m in models]
+    with pytest.raises(ShapeError, match="7 samples but y has 6"):
+        hp.train_many(models, X.astype(np.float32), Y_REAL[:6], loss="mse", epochs=2)
+    for model, weights in zip(models, before):
+        assert model.dtype == np.float64
+        for p, w in zip(model.parameters(), weights):
+            np.testing.assert_array_equal(p.value, w)

@@ -191,3 +191,36 @@ def test_accuracy_of_a_one_logit_model_thresholds_at_zero():
     assert h["accuracy"] == [1.0]
     # Read as probabilities (threshold 0.5), the logit 0.3 would wrongly count as class 0.
     assert evaluate(model, X, y, None, ["accuracy"])["accuracy"] == 0.75
+
+
+# -- nothing is written before every check has passed ------------------------------------------------
+
+@pytest.mark.parametrize("bad", [
+    dict(validation_data=(np.full((2, 2), np.nan, np.float32), np.zeros((2, 1)))),
+    dict(seed="not a seed"),
+    dict(clip_norm=-1.0),
+    dict(progress="yes"),
+])
+def test_a_refused_fit_on_float32_data_leaves_the_model_as_it_was(bad):
+    """float32 data makes a model train in float32, but only once every argument is accepted: a
+    refused call leaves it float64 with its weights untouched."""
+    model = blog_model()
+    before = [p.value.copy() for p in model.parameters()]
+    with pytest.raises(Exception) as err:
+        fit(model, X_XOR.astype(np.float32), Y_XOR, optimizer=SGD(lr=0.1), epochs=2, **bad)
+    assert not isinstance(err.value, AssertionError)
+    assert model.dtype == np.float64
+    for p, w in zip(model.parameters(), before):
+        assert p.value.dtype == np.float64
+        np.testing.assert_array_equal(p.value, w)
+
+
+def test_validation_data_of_another_float_type_is_read_in_the_training_datas_type():
+    """float32 training rows make a float32 model; float64 validation rows do not turn it back."""
+    model = blog_model()
+    X32 = X_XOR.astype(np.float32)
+    history = fit(model, X32, Y_XOR, optimizer=SGD(lr=0.1), epochs=3, validation_data=(X_XOR, Y_XOR))
+    assert model.dtype == np.float32 and all(p.value.dtype == np.float32 for p in model.parameters())
+    # the recorded validation loss is the float32 model's loss on the rows as float32
+    expected = np.mean((model.predict(X32) - Y_XOR.astype(np.float32)) ** 2)
+    assert history["val_loss"][-1] == pytest.approx(float(expected), rel=1e-6)

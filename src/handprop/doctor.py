@@ -34,7 +34,7 @@ from ._doctor_checks import CHECKS, Finding, lr_curve_finding  # noqa: F401  (Fi
 from .callbacks import Callback
 from .errors import HandpropValueError
 from .layers import Dense
-from .training import History, prepare_data
+from .training import History
 
 class Diagnosis(list):
     """The findings of ``diagnose`` (a list); empty and ``ok`` on a healthy run. ``d["saturated"]``
@@ -169,7 +169,7 @@ def _diagnose(subject, X, y, *, model, loss, history, gradients, lr, optimizer, 
         raise HandpropValueError(f"diagnose: expected a Sequential model or a History, got {type(model).__name__}")
     loss = losses.get(loss) if loss is not None else _default_loss(model, y)
     X_raw = np.asarray(X)
-    X, y = prepare_data(model, X, y)
+    X, y = model.check_data(X, y, model.dtype)  # (the model is diagnosed as it is, in its own type)
     inputs, pred = _forward_all(model, X)
     L = float(loss.forward(pred, y))
     deltas, grad = [], loss.backward()  # backward by hand to keep δ_l = ∂L/∂z_l of every Dense layer

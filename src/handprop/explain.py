@@ -30,7 +30,6 @@ from .layers import Dense
 from .losses import BCE, MSE, CrossEntropy, HalfSSE
 from .losses import check_pairing
 from .losses import get as get_loss
-from .training import prepare_data
 
 # -- the local derivative of each activation, as the blogs write it ----------------------------------
 def _activation_rule(layer, a, z):
@@ -144,7 +143,7 @@ def explain(model, loss, X, y, lr=0.1, optimizer=None, check="auto", apply=False
     loss = get_loss(loss)
     lr = _check_arguments(model, check, lr)
     check_pairing(model, loss)  # the pairings fit refuses (softmax twice...) would explain a wrong step
-    X, y = prepare_data(model, X, y)
+    X, y = model.check_data(X, y, model.dtype)  # (the model is explained as it is, in its own type)
     steps = [Step("forward", "X", Sym("X", "X"), "input", "\\text{input}", X),
              Step("forward", "y", Y_SYM, "targets", "\\text{targets}", y)]
     if raw_X is not None:

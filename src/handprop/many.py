@@ -21,7 +21,6 @@ from .errors import HandpropTypeError, HandpropValueError, ShapeError
 from .history import History
 from .layers import Dense
 from .model import Sequential
-from .training import prepare_data
 
 # The layers a stack is made of; any other (Conv1D, pools, BatchNorm1d, Dropout, Flatten, Reshape,
 # a layer of your own) is refused by name.
@@ -82,8 +81,8 @@ def train_many(models, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size
     _safety.warn_big_batch(batch_size, len(X))
     rng = initializers.generator("seed", seed)
     rows = min(batch_size or len(X), len(X))
-    _check_memory(models, rows, epochs)
-    stack = Stack(models, loss, optimizer, epochs)
+    _check_memory(models, rows, epochs, X.dtype)
+    stack = Stack(_train_in(models, X.dtype), loss, optimizer, epochs)  # (every check has passed)
     errstate = np.errstate(over="ignore", invalid="ignore", divide="ignore")  # a divergence is said once
     with blas_threads(stack.model, rows), errstate, _safety.InterruptGuard() as guard:
         try:
@@ -154,23 +153,32 @@ def _check_loss_and_optimizer(first, loss, optimizer):
 
 
 def _data(models, X, y):
-    """``X``, ``y`` checked as ``fit`` checks them; float data makes every model train in its type."""
+    """``X``, ``y`` checked as ``fit`` checks them, in the float type the stack will train in: X's
+    own if it has one (every model is then cast to it, as ``fit`` casts a model), else the models'
+    one type. Nothing is written: ``train_many`` casts the models after every check."""
     X = _safety.as_numeric("X", X)
+    if X.dtype.kind != "f":
+        for k, model in enumerate(models):
+            if model.dtype != models[0].dtype:
+                raise HandpropValueError(
+                    f"train_many: models[{k}] is {model.dtype} but models[0] is {models[0].dtype}; stacked models "
+                    f"share one float type: models[{k}].astype(np.{models[0].dtype})")
+    return models[0].check_data(X, y)
+
+
+def _train_in(models, dtype):
+    """``models``, each cast to ``dtype``, the data's float type (as ``fit`` casts a model)."""
     for model in models:
-        if X.dtype.kind == "f" and model.dtype != X.dtype:
-            model.astype(X.dtype)
-    for k, model in enumerate(models):
-        if model.dtype != models[0].dtype:
-            raise HandpropValueError(
-                f"train_many: models[{k}] is {model.dtype} but models[0] is {models[0].dtype}; stacked models "
-                f"share one float type: models[{k}].astype(np.{models[0].dtype})")
-    return prepare_data(models[0], X, y)
+        if model.dtype != dtype:
+            model.astype(dtype)
+    return models
 
 
-def _check_memory(models, rows, epochs):
+def _check_memory(models, rows, epochs, dtype):
     """Refuse (TooLargeError) a stack this machine cannot hold, before anything is allocated."""
-    first, K = models[0], len(models)
-    per_model = 8 * first.n_params * first.dtype.itemsize + 3 * first.forward_bytes(rows) + 8 * epochs
+    first, K, size = models[0], len(models), dtype.itemsize
+    per_model = (8 * first.n_params * size + 3 * first.forward_bytes(rows) // first.dtype.itemsize * size
+                 + 8 * epochs)
     _safety.check_memory(
         f"train_many: {K:,} models of {first.n_params:,} weights, batches of {rows:,} rows and "
         f"{epochs:,} epochs' losses", K * per_model,

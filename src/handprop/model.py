@@ -19,6 +19,9 @@ from .parameters import FlatParameters
 
 _TAKES_NEED_INPUT_GRAD = {}
 
+TEXT_LABELS = ("; text labels become class indices with handprop.data.LabelEncoder: "
+               "y = LabelEncoder().fit_transform(y)")
+
 
 def backward_takes_need_input_grad(layer):
     """Whether ``layer.backward`` accepts ``need_input_grad=`` (handprop's layers do; a layer written
@@ -174,8 +177,8 @@ class Sequential:
                      "give a smaller batch_size")
 
     # -- computation -------------------------------------------------------------------------
-    def check_input(self, X):
-        """``X`` as a 2-D array of the model's dtype, or a ShapeError saying what is wrong."""
+    def check_input(self, X, dtype=None):
+        """``X`` as a 2-D array of the model's dtype (or ``dtype``), or a ShapeError saying what is wrong."""
         X = as_numeric("X", X)
         if X.ndim != 2:
             fix = " (one sample? use X.reshape(1, -1))" if X.ndim == 1 else ""
@@ -186,7 +189,28 @@ class Sequential:
                 f"X has {X.shape[1]} features (shape {X.shape}) but the first layer "
                 f"{self.layers[0]!r} expects {n_in}"
             )
-        return cast("X", X, self.dtype)
+        return cast("X", X, self.dtype if dtype is None else dtype)
+
+    def check_data(self, X, y, dtype=None):
+        """``X`` and ``y`` checked against the model and each other, as arrays of the float ``dtype``
+        training computes in; the model is not touched.
+
+        ``dtype`` None: X's own float type if it has one (float32 features train in float32: ``fit``
+        casts the model once, after every check has passed), else the model's; integer or boolean
+        features are used as the model's float type.
+        """
+        X = as_numeric("X", X)
+        if dtype is None:
+            dtype = X.dtype if X.dtype.kind == "f" else self.dtype
+        X = self.check_input(X, dtype)
+        y = as_numeric("y", y, TEXT_LABELS)
+        if y.ndim == 0 or len(y) != len(X):
+            raise ShapeError(f"X has {len(X)} samples but y has {y.shape[0] if y.ndim else 0} (y shape {y.shape})")
+        if len(X) == 0:
+            raise HandpropValueError("the training data is empty (0 samples)")
+        check_finite("X", X)
+        check_finite("y", y)
+        return X, (cast("y", y, dtype) if y.dtype.kind in "fb" else y)
 
     def forward(self, X):
         """Output of the network for the rows of ``X`` (samples × features).

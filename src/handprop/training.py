@@ -28,33 +28,8 @@ from ._safety import InterruptGuard as _InterruptGuard
 from .blas import blas_threads, fit_batch_size
 from .errors import DataError, HandpropTypeError, HandpropValueError, ShapeError
 from .history import History
-from .model import Sequential
+from .model import TEXT_LABELS, Sequential
 
-
-_TEXT_LABELS = ("; text labels become class indices with handprop.data.LabelEncoder: "
-                "y = LabelEncoder().fit_transform(y)")
-
-
-def prepare_data(model, X, y):
-    """Check ``X`` and ``y`` against the model and each other; float data keeps its precision.
-
-    float32 features make the model train in float32 (its parameters are cast once); integer or
-    boolean features are used as float64 (or the model's float type).
-    """
-    X = _safety.as_numeric("X", X)
-    if X.dtype.kind == "f" and X.dtype != model.dtype:
-        model.astype(X.dtype)
-    X = model.check_input(X)
-    y = _safety.as_numeric("y", y, _TEXT_LABELS)
-    if y.ndim == 0 or len(y) != len(X):
-        raise ShapeError(f"X has {len(X)} samples but y has {y.shape[0] if y.ndim else 0} (y shape {y.shape})")
-    if len(X) == 0:
-        raise HandpropValueError("the training data is empty (0 samples)")
-    _safety.check_finite("X", X)
-    _safety.check_finite("y", y)
-    if y.dtype.kind in "fb":
-        y = _safety.cast("y", y, model.dtype)
-    return X, y
 
 
 class TrainState:
@@ -115,7 +90,7 @@ def evaluate(model, X, y, loss=None, metrics=("accuracy",), batch_size=8192, inc
         raise DataError(f"X has no rows (shape {X.shape}): there is nothing to evaluate")
     _safety.check_finite("X", X)
     model.check_memory(min(len(X), batch_size), "evaluation", n_in=X.shape[1])
-    y = _safety.as_numeric("y", y, _TEXT_LABELS)
+    y = _safety.as_numeric("y", y, TEXT_LABELS)
     _safety.check_finite("y", y)
     if y.ndim == 0 or len(y) != len(X):
         raise ShapeError(f"X has {len(X)} samples but y has {len(y) if y.ndim else 0} (y shape {y.shape})")
@@ -146,8 +121,10 @@ def _measure(model, X, y, loss, metrics, batch_size=8192, include_loss=True):
     return result
 
 
-def _validation(model, X, y, validation_data, validation_split):
-    """The validation pair, from ``validation_data`` or the last ``validation_split`` of the rows."""
+def _training_data(model, X, y, validation_data, validation_split):
+    """``X``, ``y`` checked (``Sequential.check_data``; nothing written) and the validation pair, from
+    ``validation_data`` or the last ``validation_split`` of the rows."""
+    X, y = model.check_data(X, y)
     if validation_data is not None and validation_split:
         raise HandpropValueError("give validation_data or validation_split, not both")
     if validation_data is not None:
@@ -155,7 +132,7 @@ def _validation(model, X, y, validation_data, validation_split):
             Xv, yv = validation_data
         except (TypeError, ValueError):
             raise HandpropValueError("validation_data must be a pair (X_val, y_val)") from None
-        Xv, yv = prepare_data(model, Xv, yv)
+        Xv, yv = model.check_data(Xv, yv, X.dtype)  # in the training data's float type
         return X, y, Xv, yv
     if validation_split:
         frac = validation_split if isinstance(validation_split, (float, int, np.number)) else -1
@@ -200,7 +177,8 @@ def _apply_resume(state, resume):
 def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, shuffle=True,
         seed=None, log_every=None, lr=None, validation_data=None, validation_split=None,
         metrics=None, callbacks=None, progress=False, resume=None, clip_norm=None, clip_value=None):
-    """Train ``model`` on ``(X, y)`` with backpropagation; returns a History.
+    """Train ``model`` on ``(X, y)`` with backpropagation; returns a History. float32 ``X`` trains
+    the model in float32 (cast once every argument has been checked: a refused call changes nothing).
 
     Parameters
     ----------
@@ -242,21 +220,30 @@ def fit(model, X, y, loss="mse", optimizer="sgd", epochs=100, batch_size=None, s
     batch_size = _arguments.positive_int("batch_size", batch_size, allow_none=True)
     log_every = _arguments.positive_int("log_every", log_every, allow_none=True)
     metric_names = [_metrics.get(m)[0] for m in _arguments.names("metrics", metrics)]
-    callbacks = _arguments.callbacks(callbacks)
+    callbacks, progress = _arguments.callbacks(callbacks), _arguments.flag("progress", progress)
     losses.check_pairing(model, loss)
-    X, y = prepare_data(model, X, y)
-    X, y, X_val, y_val = _validation(model, X, y, validation_data, validation_split)
+    X, y, X_val, y_val = _training_data(model, X, y, validation_data, validation_split)
     _safety.warn_big_batch(batch_size, len(X))
     rng = initializers.generator("seed", seed)
     state = TrainState(model, loss, optimizer, rng, History(), epochs, batch_size, shuffle, callbacks)
     state.clip = clipping.clipper(model.parameters(), clip_norm, clip_value)
-    if resume is not None and _apply_resume(state, resume):
+    if _start(state, X.dtype, resume, progress):  # every check has passed
         return state.history
-    if _arguments.flag("progress", progress):
-        from .callbacks import ProgressBar  # callbacks sit beside training; imported when used
-        callbacks.append(ProgressBar())
     _train(state, X, y, X_val, y_val, metric_names, log_every)
     return state.history
+
+
+def _start(state, dtype, resume, progress):
+    """What ``fit`` changes once every check has passed: the model cast to the data's float type,
+    ``resume``'s run taken back, the progress bar added. Returns whether that run had already ended."""
+    if state.model.dtype != dtype:
+        state.model.astype(dtype)
+    if resume is not None and _apply_resume(state, resume):
+        return True
+    if progress:
+        from .callbacks import ProgressBar  # callbacks sit beside training; imported when used
+        state.callbacks.append(ProgressBar())
+    return False
 
 
 def _fit_target(loss, model, y):
