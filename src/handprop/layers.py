@@ -10,7 +10,6 @@ Rows are samples (blog 000's convention): ``x`` has shape ``(batch, n_in)``.
 """
 
 import numbers
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -20,9 +19,14 @@ from .errors import DataError, HandpropError, HandpropValueError, ShapeError, To
 from .parameters import FlatParameters, Parameter  # noqa: F401  (handprop.layers.FlatParameters, as before)
 
 
-class Workspace(SimpleNamespace):
+class Workspace:
     """A layer's arrays for one batch shape and float type (``dtype``), made once while ``fit``
-    steps: ``Layer.workspace``."""
+    steps: ``Layer.workspace``. ``Workspace(dtype, z=array, ...)``: each array is an attribute."""
+
+    def __init__(self, dtype, **arrays):
+        self.dtype = dtype
+        for name, array in arrays.items():
+            setattr(self, name, array)
 
 
 class Layer:
@@ -51,7 +55,7 @@ class Layer:
         if spaces is None:
             return None
         ws = spaces.get(x.shape)
-        if ws is None or ws.dtype != x.dtype:
+        if ws is None or ws.dtype is not x.dtype:  # (``is``: NumPy's float types are one object each)
             ws = spaces[x.shape] = self.make_workspace(x)
         return ws
 
@@ -243,7 +247,7 @@ class Dense(Layer):
 
     def forward(self, x):
         W = self.W
-        ws = self.workspace(x) if x.dtype == W.dtype else None  # (x of another type: fresh arrays)
+        ws = self.workspace(x) if x.dtype is W.dtype else None  # (x of another type: fresh arrays)
         self.x, self.ws = x, ws
         # ``@``: np.dot for one network (quickest for tiny arrays), np.matmul for a stack (K, n_in, n_out)
         matmul = np.dot if W.ndim == 2 else np.matmul
@@ -260,11 +264,14 @@ class Dense(Layer):
         if getattr(delta, "shape", None) != shape and np.shape(delta) != shape:  # (.shape: an array's, quicker)
             raise ShapeError(f"{self!r}.backward: the gradient has shape {np.shape(delta)}, but the "
                              f"layer's output for the last forward had shape {shape}")
-        if ws is not None and delta.dtype != ws.dtype:  # a gradient of another float type: fresh arrays
+        if ws is not None and delta.dtype is not ws.dtype:  # a gradient of another float type: fresh arrays
             ws = None
-        matmul = np.dot if W.ndim == 2 else np.matmul  # (see forward)
-        # dW = x.T @ delta  (.T: swapaxes(-1, -2), for a stack too); in place into dW while fit steps
-        self.dW = matmul(x.swapaxes(-1, -2), delta, out=ws and self.dW)
+        if W.ndim == 2:  # one network (see forward)
+            matmul, xT, WT = np.dot, x.T, W.T
+        else:  # a stack: .T of each network's matrices
+            matmul, xT, WT = np.matmul, x.swapaxes(-1, -2), W.swapaxes(-1, -2)
+        # dW = x.T @ delta, in place into dW while fit steps
+        self.dW = matmul(xT, delta, out=ws and self.dW)
         # db = delta.sum(axis=0), written 1ᵀ delta (one BLAS call, faster than a sum over rows)
         ones = ws.ones if ws is not None else _ones_row(x.shape[-2], self.b.ndim, delta.dtype)
         self.db = matmul(ones, delta, out=ws and self.db)
@@ -276,7 +283,7 @@ class Dense(Layer):
         if ws is not None and ws.dx is None:
             ws.dx = np.empty(shape[:-1] + (self.n_in,), ws.dtype)
         # dx = delta @ W.T
-        return matmul(delta, W.swapaxes(-1, -2), out=ws and ws.dx)
+        return matmul(delta, WT, out=ws and ws.dx)
 
     def output_size(self, n_in):
         return self.n_out

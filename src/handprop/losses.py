@@ -105,7 +105,7 @@ def _same_shape_target(pred, target, loss, stacked=False):
     """Targets shaped like pred, as pred's float dtype; (n,) is accepted for a single output.
     ``stacked``: pred is K networks' outputs (K, n, ...), the target one network's (n, ...)."""
     if (type(pred) is type(target) is np.ndarray and (pred.shape[1:] if stacked else pred.shape) == target.shape
-            and pred.size and pred.dtype == target.dtype and pred.dtype.kind == "f"):
+            and pred.size and pred.dtype is target.dtype and pred.dtype.kind == "f"):
         return pred, target  # already what the checks below would give (fit's every batch)
     pred, target = _numbers(pred, target, loss)
     one = pred.shape[1:] if stacked else pred.shape  # one network's output
