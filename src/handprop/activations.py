@@ -55,9 +55,9 @@ def sigmoid(z, out=None):
 
 def _grad_out(ws, grad, like):
     """Where ``backward`` writes ``dL/dz``: over ``grad`` itself while training (``ws``, the layer's
-    workspace; nothing else reads it: it is the next layer's buffer or the loss's), a fresh array
-    otherwise."""
-    return grad if ws is not None and grad.dtype == like.dtype and grad.shape == like.shape else None
+    workspace; nothing else reads it: it is the next layer's buffer or the loss's) if it is of
+    ``like``'s float type, a fresh array otherwise."""
+    return grad if ws is not None and type(grad) is np.ndarray and grad.dtype is like.dtype else None
 
 
 def _like(z, *names):

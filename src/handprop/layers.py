@@ -240,14 +240,15 @@ class Dense(Layer):
     out_shape = None  # the shape of the last forward's output: the gradient backward takes
 
     def make_workspace(self, x):
+        if x.dtype is not self.W.dtype:  # x of another float type than the weights: fresh arrays
+            return Workspace(x.dtype, z=None, ones=None, dx=None)
         rows = x.shape[-2]
         # dx: made at the first backward that needs it (the first layer's never does while fit steps)
-        return Workspace(dtype=x.dtype, z=np.empty(self.W.shape[:-2] + (rows, self.n_out), x.dtype),
+        return Workspace(x.dtype, z=np.empty(self.W.shape[:-2] + (rows, self.n_out), x.dtype),
                          ones=_ones_row(rows, self.b.ndim, x.dtype), dx=None)
 
     def forward(self, x):
-        W = self.W
-        ws = self.workspace(x) if x.dtype is W.dtype else None  # (x of another type: fresh arrays)
+        W, ws = self.W, self.workspace(x)
         self.x, self.ws = x, ws
         # ``@``: np.dot for one network (quickest for tiny arrays), np.matmul for a stack (K, n_in, n_out)
         matmul = np.dot if W.ndim == 2 else np.matmul
@@ -261,10 +262,10 @@ class Dense(Layer):
         x, W, ws, shape = self.x, self.W, self.ws, self.out_shape
         if x is None:
             raise self._missing_forward()
-        if getattr(delta, "shape", None) != shape and np.shape(delta) != shape:  # (.shape: an array's, quicker)
+        if (delta.shape if type(delta) is np.ndarray else np.shape(delta)) != shape:
             raise ShapeError(f"{self!r}.backward: the gradient has shape {np.shape(delta)}, but the "
                              f"layer's output for the last forward had shape {shape}")
-        if ws is not None and delta.dtype is not ws.dtype:  # a gradient of another float type: fresh arrays
+        if ws is not None and (delta.dtype is not ws.dtype or ws.z is None):  # another float type: fresh arrays
             ws = None
         if W.ndim == 2:  # one network (see forward)
             matmul, xT, WT = np.dot, x.T, W.T

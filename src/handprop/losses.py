@@ -43,6 +43,10 @@ class Loss:
     # ``forward`` then opens none of its own, which costs a tiny network a thirtieth of its step.
     quiet = False
 
+    def __init__(self):
+        # the three above as the instance's own (read at every step: quicker than the class's)
+        self.stacked, self.pred, self.quiet = False, None, False
+
     def errors_ignored(self):
         """A context in which overflow is not warned about (``np.errstate``), unless ``fit``'s
         already is in force (``quiet``)."""
@@ -195,6 +199,7 @@ class BCE(Loss):
     fit_target = _fit_same_shape_target
 
     def __init__(self, from_logits=False):
+        super().__init__()
         self.from_logits = flag("BCE: from_logits", from_logits)
 
     def forward(self, pred, target):

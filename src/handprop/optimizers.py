@@ -208,6 +208,7 @@ class SGD(Optimizer):
         self.momentum = _check("SGD: momentum", momentum, 0.0, 1.0)
         self.weight_decay = _check("SGD: weight_decay", weight_decay, 0.0)
         self.nesterov = flag("SGD: nesterov", nesterov)
+        self.own_update = type(self).update is not SGD.update  # a subclass's rule: never the plain one
         if self.nesterov and self.momentum == 0:
             raise HandpropValueError("SGD: nesterov=True needs a momentum > 0")
 
@@ -235,10 +236,10 @@ class SGD(Optimizer):
 
     def _plain(self):
         """Whether the update is ``W −= lr · dW`` (no momentum, no decay, ``update`` not overridden)."""
-        return not (self.momentum or self.weight_decay or type(self).update is not SGD.update)
+        return not (self.momentum or self.weight_decay or self.own_update)
 
     def step_flat(self, flat):
-        if self.momentum or self.weight_decay or type(self).update is not SGD.update:  # not plain SGD
+        if self.momentum or self.weight_decay or self.own_update:  # not plain SGD
             return super().step_flat(flat)
         self._count_step(flat.params)
         w, nxt = flat.value, flat.next_array()  # nxt: w itself, or while fit steps the spare array
