@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from conftest import check_layer_gradients
 
-from handprop import Dense, HandpropError, HandpropValueError, ShapeError
+from handprop import DataError, Dense, HandpropError, HandpropValueError, ShapeError
 
 
 @pytest.mark.parametrize("batch", [1, 7])
@@ -107,3 +107,14 @@ def test_scalar_computes_what_a_python_number_computes_to_the_last_bit(dtype):
             np.testing.assert_array_equal(mine, numpy_s)
     one = Scalar(1.0)
     assert one[a.dtype] is one[a.dtype]  # made once per dtype
+
+
+def test_calling_a_layer_whose_huge_weights_overflow_names_the_weights():
+    """``layer(x)`` refuses a non-finite output in words; with finite but huge weights (a diverged
+    run's) and ordinary inputs, the words blame the weights, not the inputs."""
+    layer = Dense(2, 1, weight=[[1e308], [1e308]])
+    with pytest.raises(DataError, match=r"for inputs up to 1, because its weights reach 1e\+308: training "
+                       r"diverged toward huge weights; retrain with a smaller learning rate"):
+        layer(np.array([[1.0, 1.0]]))
+    with pytest.raises(DataError, match=r"for inputs up to 1e\+308; scale the inputs down"):
+        Dense(2, 1, weight=[[2.0], [2.0]])(np.array([[1e308, 1e308]]))

@@ -19,6 +19,11 @@ from .errors import DataError, HandpropError, HandpropValueError, ShapeError, To
 from .parameters import FlatParameters, Parameter  # noqa: F401  (handprop.layers.FlatParameters, as before)
 
 
+# A weight beyond this is a diverged run's, not a trained network's (those stay within about 1e3):
+# an output that overflows with such weights blames them, not the inputs.
+HUGE_WEIGHT = 1e10
+
+
 class Workspace:
     """A layer's arrays for one batch shape and float type (``dtype``), made once while ``fit``
     steps: ``Layer.workspace``. ``Workspace(dtype, z=array, ...)``: each array is an attribute."""
@@ -85,8 +90,14 @@ class Layer:
             out = self.forward(x)
             if all_finite([out]):
                 return out
-        raise DataError(f"{self!r}: the output overflowed (not finite) for inputs up to "
-                        f"{float(np.max(np.abs(x))):.3g}; scale the inputs down")
+        big = float(np.max(np.abs(x)))
+        huge = max((float(np.max(np.abs(p.value))) for p in self.parameters() if p.value.size), default=0.0)
+        if huge > max(big, HUGE_WEIGHT):  # finite weights, but far beyond any trained network's
+            raise DataError(f"{self!r}: the output overflowed (not finite) for inputs up to {big:.3g}, because "
+                            f"its weights reach {huge:.3g}: training diverged toward huge weights; retrain "
+                            f"with a smaller learning rate")
+        raise DataError(f"{self!r}: the output overflowed (not finite) for inputs up to {big:.3g}; scale the "
+                        f"inputs down")
 
     def parameters(self):
         return [Parameter(self, name) for name in self.param_names]

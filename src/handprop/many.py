@@ -224,7 +224,8 @@ class Stack:
         self.models, self.K = models, len(models)
         self.model = Sequential([_stacked_layer(layers) for layers in zip(*(m.layers for m in models))])
         self.loss = copy.copy(loss)
-        self.loss.stacked = True
+        # one value per network; and train_many's np.errstate is in force while it steps (Loss.quiet)
+        self.loss.stacked, self.loss.quiet = True, True
         self.template, self.optimizer = optimizer, copy.deepcopy(optimizer)
         self.flat = self.model.flat_parameters()
         self.copies = [np.empty_like(self.flat.value) for _ in range(2)]

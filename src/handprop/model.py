@@ -13,7 +13,7 @@ from ._arguments import positive_int
 from .initializers import as_rng
 from ._safety import all_finite, as_numeric, cast, check_finite, check_memory
 from .errors import DataError, HandpropTypeError, HandpropValueError, ShapeError
-from .layers import Dense, Layer
+from .layers import HUGE_WEIGHT, Dense, Layer
 from .parameters import FlatParameters
 
 
@@ -283,14 +283,19 @@ class Sequential:
         return X
 
     def _not_finite(self, X, out):
-        """A DataError saying why ``out`` is not finite: weights that are not (training diverged), or
-        inputs too large for these weights (values overflowed through the layers)."""
+        """A DataError saying why ``out`` is not finite: weights that are not, or are finite but huge
+        (training diverged), or inputs too large for these weights (values overflowed through the layers)."""
         bad = ~np.isfinite(out.reshape(len(out), -1)).all(axis=1)
         rows = ", ".join(str(i) for i in np.flatnonzero(bad)[:5]) + (" ..." if bad.sum() > 5 else "")
         if not all_finite([p.value for p in self.parameters()]):
             raise DataError(f"the model's weights hold NaN or infinite values, so its output does too "
                             f"(rows {rows}): training diverged; retrain with a smaller learning rate")
         big = float(np.max(np.abs(X[bad]))) if X.size else 0.0
+        huge = max((float(np.max(np.abs(p.value))) for p in self.parameters() if p.value.size), default=0.0)
+        if huge > max(big, HUGE_WEIGHT):  # finite weights, but far beyond any trained network's
+            raise DataError(f"the model's output overflowed (not finite) for X's rows {rows}, whose values reach "
+                            f"{big:.3g}, because its weights reach {huge:.3g}: training diverged toward huge "
+                            f"weights; retrain with a smaller learning rate")
         raise DataError(f"the model's output overflowed (not finite) for X's rows {rows}, whose values reach "
                         f"{big:.3g}: scale X as the training data was scaled (e.g. the same StandardScaler)")
 

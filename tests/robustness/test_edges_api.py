@@ -395,6 +395,18 @@ def test_item17_prediction_that_overflows_blames_the_inputs_not_nan(no_warnings)
     assert "NaN" not in str(info.value)
 
 
+def test_a_prediction_that_overflows_through_huge_finite_weights_blames_the_weights(no_warnings):
+    """After a diverged run the weights can be finite but huge: ordinary inputs then overflow, and
+    the error names the weights and the learning rate, not the inputs (which a user would rescale)."""
+    model = hp.mlp([2, 30, 30, 1], "relu", rng=0)
+    for layer in model.layers[::2]:
+        layer.W[...] = 1e120
+    with pytest.raises(hp.DataError, match=r"overflowed \(not finite\) for X's rows 1, 2, 3, whose values reach 1, "
+                       r"because its weights reach 1e\+120: training diverged toward huge weights; retrain "
+                       r"with a smaller learning rate"):
+        model.predict(X4)
+
+
 def test_item17_prediction_from_diverged_weights_blames_the_weights(no_warnings):
     model = net()
     model.layers[0].W[0, 0] = np.nan
