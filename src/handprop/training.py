@@ -31,7 +31,6 @@ from .history import History
 from .model import TEXT_LABELS, Sequential
 
 
-
 class TrainState:
     """What a training run is made of, handed to every callback hook.
 
