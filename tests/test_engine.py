@@ -88,6 +88,7 @@ def test_every_loss_trains_as_the_readable_loop(loss, out_act, target, batch_siz
     fit_both(net(ReLU, out_act, sizes=sizes), loss, X, y, batch_size=batch_size)
 
 
+@pytest.mark.slow
 def test_the_blog_network_full_batch_matches_for_thousands_of_epochs():
     X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], float)
     y = np.array([[0], [1], [1], [0]], float)

@@ -73,6 +73,7 @@ def _assert_weights_equal(model, W1, b1, W2, b2, transpose=False):
     np.testing.assert_allclose(dense[1].b, np.ravel(b2), rtol=0, atol=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", SEEDS)
 def test_blog_000_row_batches_mean_mse(seed):
     (W1, b1, W2, b2), losses, _ = blog_000(seed)
