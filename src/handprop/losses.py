@@ -28,7 +28,8 @@ from .errors import HandpropError, HandpropValueError, HandpropWarning, ShapeErr
 
 
 class Loss:
-    """Base class. ``forward`` keeps what ``backward`` needs, like a layer."""
+    """Base class. ``forward`` keeps what ``backward`` needs, like a layer: so one loss object
+    serves one run at a time; runs in parallel threads each need their own (``MSE()`` per thread)."""
 
     name = "loss"
 
