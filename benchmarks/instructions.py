@@ -8,7 +8,7 @@ thread, a fixed hash seed and no address randomization, so that a rerun gives th
 few instructions. Instructions are not time (a cache miss costs more than an add), so the targets
 stay with ``run.py``; this is for telling whether a change to the engine made an epoch cheaper.
 
-    python benchmarks/instructions.py                  # blog loop, NumPy in-place loop, handprop fit
+    python benchmarks/instructions.py                  # blog loop, in-place loop, method-per-layer loop, fit
     python benchmarks/instructions.py fit --src OTHER  # handprop from another checkout's src/
 
 Needs ``valgrind`` (``apt-get install valgrind``) and ``setarch``; about a minute per contender.
@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-CONTENDERS = {"blog": "blog_loop", "inplace": "inplace_loop", "fit": "handprop_fit"}
+CONTENDERS = {"blog": "blog_loop", "inplace": "inplace_loop", "methods": "method_loop", "fit": "handprop_fit"}
 RUN = ("import sys; sys.path[:0] = [{src!r}, {here!r}]; import xor; xor.{func}({epochs})")
 
 

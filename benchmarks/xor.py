@@ -102,6 +102,83 @@ def inplace_loop(epochs):
     return time.perf_counter() - start, out.getvalue(), a2
 
 
+class _Dense:
+    """The yardstick's layer: ``z = x @ W + b`` with its arrays made once; no checks of any kind."""
+
+    def __init__(self, W, b, rows):
+        self.W, self.b = W, b
+        self.z, self.dx, self.ones = np.empty((rows, W.shape[1])), np.empty((rows, W.shape[0])), np.ones(rows)
+
+    def forward(self, x):
+        self.x = x
+        z = np.dot(x, self.W, out=self.z)  # z = x @ W + b
+        z += self.b
+        return z
+
+    def backward(self, delta, need_input_grad=True):
+        np.dot(self.x.T, delta, out=self.dW)  # dW = x.T @ delta
+        np.dot(self.ones, delta, out=self.db)  # db = 1ᵀ delta
+        return np.dot(delta, self.W.T, out=self.dx) if need_input_grad else None  # dx = delta @ W.T
+
+
+class _Sigmoid:
+    """The yardstick's sigmoid, clipped as handprop's is (no overflow warning)."""
+
+    low, one = np.array(-700.0), np.array(1.0)
+
+    def __init__(self, rows, n):
+        self.a, self.tmp = np.empty((rows, n)), np.empty((rows, n))
+
+    def forward(self, z):
+        a = np.maximum(z, self.low, out=self.a)  # a = 1 / (1 + e^(−z))
+        np.negative(a, out=a)
+        np.exp(a, out=a)
+        np.add(a, self.one, out=a)
+        return np.reciprocal(a, out=a)
+
+    def backward(self, grad, need_input_grad=True):
+        local = np.subtract(self.one, self.a, out=self.tmp)  # da/dz = a (1 − a)
+        local *= self.a
+        return np.multiply(grad, local, out=grad)
+
+
+def method_loop(epochs):
+    """The issue's yardstick: a loop over classes with one ``forward``/``backward`` per layer, in place,
+    the weights and gradients views into one flat array each, one update for all: what handprop's
+    ``fit`` does, without any of its checks (shapes, types, the divergence guard, the history, the
+    optimizer's binding). Not handprop; it shows what the checks cost."""
+    Xf, y = X.astype(float), Y.astype(float)
+    W1, b1, W2, b2 = blog_weights()
+    flat, grads, tmp = np.empty(9), np.zeros(9), np.empty(9)
+    layers = [_Dense(flat[:4].reshape(2, 2), flat[4:6], 4), _Sigmoid(4, 2),
+              _Dense(flat[6:8].reshape(2, 1), flat[8:], 4), _Sigmoid(4, 1)]
+    for layer, (W, b), at in ((layers[0], (W1, b1), 0), (layers[2], (W2, b2), 6)):
+        layer.W[...], layer.b[...] = W, b.ravel()
+        layer.dW, layer.db = grads[at:at + W.size].reshape(W.shape), grads[at + W.size:at + W.size + b.size]
+    diff, sq, scale, minus_lr = np.empty((4, 1)), np.empty((4, 1)), np.array(2.0 / 4), np.array(-LR)
+    out = io.StringIO()
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(out), np.errstate(all="ignore"):
+        for epoch in range(epochs):
+            a = Xf
+            for layer in layers:
+                a = layer.forward(a)
+            d = np.subtract(a, y, out=diff)  # MSE: mean((a − y)²), gradient 2 (a − y) / n
+            loss = float(np.add.reduce(np.multiply(d, d, out=sq), axis=None)) / 4
+            grad = np.multiply(d, scale, out=diff)
+            for layer in layers[:0:-1]:
+                grad = layer.backward(grad)
+            layers[0].backward(grad, need_input_grad=False)
+            flat += np.multiply(grads, minus_lr, out=tmp)  # W −= lr · dW, every weight at once
+            if epoch % 1000 == 0:
+                print(f"Epoch {epoch}, Loss: {loss:.4f}")
+    seconds = time.perf_counter() - start
+    a = Xf
+    for layer in layers:  # the trained network's predictions
+        a = layer.forward(a)
+    return seconds, out.getvalue(), a.copy()
+
+
 def handprop_fit(epochs):
     """The same run through handprop's public API: ``model.fit``."""
     from handprop import MSE, SGD, Dense, Sequential, Sigmoid
@@ -203,7 +280,7 @@ def micrograd_loop(epochs):
 def contenders(epochs, peer_epochs, notes):
     """{name: (function returning seconds, epochs it runs)}; missing peers are noted and skipped."""
     found = {"blog loop": (blog_loop, epochs), "handprop fit": (handprop_fit, epochs),
-             "NumPy in-place loop": (inplace_loop, epochs)}
+             "NumPy in-place loop": (inplace_loop, epochs), "method-per-layer loop": (method_loop, epochs)}
     if optional("torch") is not None:
         found["torch autograd"] = (torch_autograd, peer_epochs)
         found["torch nn+optim"] = (torch_nn, peer_epochs)

@@ -32,6 +32,6 @@ def test_a_rerun_counts_the_same_instructions_per_epoch():
 
 def test_bad_arguments_are_refused_by_name():
     proc = run("fast")
-    assert proc.returncode != 0 and "unknown contender 'fast'; choose from blog, inplace, fit" in proc.stderr
+    assert proc.returncode != 0 and "unknown contender 'fast'; choose from blog, inplace, methods, fit" in proc.stderr
     proc = run("fit", "--epochs", "50", "10")
     assert proc.returncode != 0 and "needs 0 < FEW < MANY, got 50 10" in proc.stderr

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -43,12 +44,27 @@ def test_environment_names_machine_versions_and_threads(smoke):
 def test_xor_rows_and_the_blogs_numbers(smoke):
     results, stdout, _ = smoke
     xor = results["xor"]
-    assert {"blog loop", "handprop fit"} <= set(xor["per_epoch_us"])
+    assert {"blog loop", "handprop fit", "NumPy in-place loop", "method-per-layer loop"} <= set(xor["per_epoch_us"])
     for stats in xor["per_epoch_us"].values():
         assert _positive(stats["median"]) and stats["min"] <= stats["median"] <= stats["max"]
     assert xor["check"]["same_printed_losses"] is True
     assert xor["check"]["max_prediction_difference"] <= 1e-12
     assert "vs blog loop" in stdout
+
+
+def test_the_yardstick_loops_compute_the_blogs_numbers():
+    """The two loops the XOR row compares handprop with (the NumPy in-place loop, the method-per-layer
+    loop) are the blog's math: they print its losses; the method-per-layer loop's trained network
+    predicts what the blog's does."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import xor
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    _, printed, predictions = xor.blog_loop(2001)
+    for loop in (xor.inplace_loop, xor.method_loop):
+        assert loop(2001)[1] == printed and printed.count("Epoch") == 3
+    np.testing.assert_allclose(xor.method_loop(2001)[2], predictions, rtol=0, atol=1e-12)
 
 
 def test_mnist_rows_and_ratios(smoke):
