@@ -22,6 +22,14 @@ from .parameters import FlatParameters, Parameter  # noqa: F401  (handprop.layer
 # A weight beyond this is a diverged run's, not a trained network's (those stay within about 1e3):
 # an output that overflows with such weights blames them, not the inputs.
 HUGE_WEIGHT = 1e10
+DIVERGED_WEIGHTS = "training diverged toward huge weights; retrain with a smaller learning rate"
+
+
+def blamed_weights(parameters, inputs_reach):
+    """The largest weight's size when an output's overflow is the weights' doing (finite, but beyond
+    ``HUGE_WEIGHT`` and beyond what the inputs reach), else None: then the inputs are to blame."""
+    huge = max((float(np.max(np.abs(p.value))) for p in parameters if p.value.size), default=0.0)
+    return huge if huge > max(inputs_reach, HUGE_WEIGHT) else None
 
 
 class Workspace:
@@ -91,11 +99,10 @@ class Layer:
             if all_finite([out]):
                 return out
         big = float(np.max(np.abs(x)))
-        huge = max((float(np.max(np.abs(p.value))) for p in self.parameters() if p.value.size), default=0.0)
-        if huge > max(big, HUGE_WEIGHT):  # finite weights, but far beyond any trained network's
+        huge = blamed_weights(self.parameters(), big)
+        if huge is not None:
             raise DataError(f"{self!r}: the output overflowed (not finite) for inputs up to {big:.3g}, because "
-                            f"its weights reach {huge:.3g}: training diverged toward huge weights; retrain "
-                            f"with a smaller learning rate")
+                            f"its weights reach {huge:.3g}: {DIVERGED_WEIGHTS}")
         raise DataError(f"{self!r}: the output overflowed (not finite) for inputs up to {big:.3g}; scale the "
                         f"inputs down")
 

@@ -13,7 +13,7 @@ from ._arguments import positive_int
 from .initializers import as_rng
 from ._safety import all_finite, as_numeric, cast, check_finite, check_memory
 from .errors import DataError, HandpropTypeError, HandpropValueError, ShapeError
-from .layers import HUGE_WEIGHT, Dense, Layer
+from .layers import DIVERGED_WEIGHTS, Dense, Layer, blamed_weights
 from .parameters import FlatParameters
 
 
@@ -291,11 +291,10 @@ class Sequential:
             raise DataError(f"the model's weights hold NaN or infinite values, so its output does too "
                             f"(rows {rows}): training diverged; retrain with a smaller learning rate")
         big = float(np.max(np.abs(X[bad]))) if X.size else 0.0
-        huge = max((float(np.max(np.abs(p.value))) for p in self.parameters() if p.value.size), default=0.0)
-        if huge > max(big, HUGE_WEIGHT):  # finite weights, but far beyond any trained network's
+        huge = blamed_weights(self.parameters(), big)
+        if huge is not None:
             raise DataError(f"the model's output overflowed (not finite) for X's rows {rows}, whose values reach "
-                            f"{big:.3g}, because its weights reach {huge:.3g}: training diverged toward huge "
-                            f"weights; retrain with a smaller learning rate")
+                            f"{big:.3g}, because its weights reach {huge:.3g}: {DIVERGED_WEIGHTS}")
         raise DataError(f"the model's output overflowed (not finite) for X's rows {rows}, whose values reach "
                         f"{big:.3g}: scale X as the training data was scaled (e.g. the same StandardScaler)")
 
