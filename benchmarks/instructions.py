@@ -53,6 +53,8 @@ def main(argv=None):
     few, many = args.epochs
     if not 0 < few < many:
         raise SystemExit(f"--epochs FEW MANY needs 0 < FEW < MANY, got {few} {many}")
+    if not (Path(args.src) / "handprop" / "__init__.py").is_file():
+        raise SystemExit(f"--src {args.src}: no handprop package there; give a checkout's src/ folder")
     missing = [tool for tool in ("valgrind", "setarch") if shutil.which(tool) is None]
     if missing:  # (setarch comes with util-linux)
         raise SystemExit(f"{' and '.join(missing)} not found: apt-get install valgrind util-linux")

@@ -35,3 +35,5 @@ def test_bad_arguments_are_refused_by_name():
     assert proc.returncode != 0 and "unknown contender 'fast'; choose from blog, inplace, methods, fit" in proc.stderr
     proc = run("fit", "--epochs", "50", "10")
     assert proc.returncode != 0 and "needs 0 < FEW < MANY, got 50 10" in proc.stderr
+    proc = run("fit", "--src", str(ROOT / "benchmarks"))
+    assert proc.returncode != 0 and "no handprop package there; give a checkout's src/ folder" in proc.stderr

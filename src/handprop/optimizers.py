@@ -239,7 +239,7 @@ class SGD(Optimizer):
         return not (self.momentum or self.weight_decay or self.own_update)
 
     def step_flat(self, flat):
-        if self.momentum or self.weight_decay or self.own_update:  # not plain SGD
+        if not self._plain():
             return super().step_flat(flat)
         self._count_step(flat.params)
         w, nxt = flat.value, flat.next_array()  # nxt: w itself, or while fit steps the spare array

@@ -48,7 +48,7 @@ class FlatParameters:
         check_memory(f"the model's weights and gradients in one array each (2 × {total:,} {dtype})",
                      2 * total * np.dtype(dtype).itemsize, "use fewer units")
         self.value, self.grad = np.empty(total, dtype), np.zeros(total, dtype)
-        self.params, self.slots = params, [(p.layer, p.name, p.grad_name) for p in params]
+        self.params = params
         self.layers, self.names, self.grad_names = ([p.layer for p in params], [p.name for p in params],
                                                      [p.grad_name for p in params])
         self.weight_views, self.grad_views = self.cut(self.value), self.cut(self.grad)
@@ -124,7 +124,7 @@ class FlatParameters:
         """Whether every layer still holds its view into ``value`` (nobody assigned a new array to
         ``W``; ``copy.deepcopy`` of a model copies each view on its own)."""
         return all(getattr(layer, name) is view and view.base is self.value
-                   for (layer, name, _), view in zip(self.slots, self.weight_views))
+                   for layer, name, view in zip(self.layers, self.names, self.weight_views))
 
     def gather_grads(self):
         """Bring into ``grad`` any gradient a layer set as a new array (its ``backward`` rebinds ``dW``
@@ -132,7 +132,7 @@ class FlatParameters:
         # every layer's dW still the view (checked in C, as in swap): nothing to gather
         if all(map(operator.is_, map(getattr, self.layers, self.grad_names), self.grad_views)):
             return
-        for (layer, _, grad_name), grad in zip(self.slots, self.grad_views):
+        for layer, grad_name, grad in zip(self.layers, self.grad_names, self.grad_views):
             g = getattr(layer, grad_name)
             if g is not grad:
                 grad[...] = g
