@@ -75,8 +75,8 @@ class StepRunner:
             if on:
                 layer.buffers = buffers
             else:
-                layer.__dict__.pop("buffers", None)
-                layer.__dict__.pop("ws", None)  # the last step's workspace: backward after fit gets fresh arrays
+                # (None, as the class says; not ``__dict__.pop``: see parameters._holds_another_view)
+                layer.buffers = layer.ws = None  # and the last step's workspace: backward after fit gets fresh arrays
 
     def finish(self):
         """After the run: fresh outputs again, and the weights back in the layers' first arrays

@@ -47,6 +47,8 @@ class Sequential:
     ``handprop.io`` attach when imported (``import handprop`` imports both): the model imports neither.
     """
 
+    _flat = None  # the FlatParameters of the last flat_parameters()
+
     def __init__(self, layers):
         if isinstance(layers, (str, bytes, dict)) or not hasattr(layers, "__iter__"):
             raise HandpropTypeError(f"Sequential takes a list of layers, got {type(layers).__name__} {layers!r}; "
@@ -139,7 +141,7 @@ class Sequential:
         """The parameters as one flat array that the layers' ``W``, ``b`` are views of (``FlatParameters``;
         made again, keeping the values, if a layer was given a new array), or None where they cannot
         share one (several dtypes, tied weights): optimizers then update them one by one."""
-        flat = self.__dict__.get("_flat")
+        flat = self._flat
         if flat is None or not flat.held():
             flat = self._flat = FlatParameters.of(self.parameters())
         return flat

@@ -54,6 +54,7 @@ class Optimizer:
     """Base class: subclasses implement ``update(i, w, g)`` for parameter ``i``."""
 
     _checked = None  # the list of parameters last found to be the bound ones (see ``bind``)
+    _flat_lists_ = None  # step_flat's one-element state lists (see ``_flat_lists``)
 
     def __init__(self, lr):
         self.lr = _check(f"{type(self).__name__}: lr", lr, 0.0)
@@ -105,15 +106,17 @@ class Optimizer:
         if type(self).update not in _ELEMENTWISE:
             return self.step(flat.params)
         self._count_step(flat.params)
-        mine = self.__dict__
-        kept = {name: mine[name] for name in (*self.state_names, "_scratch", "_decayed")}
+        # (getattr/setattr, not ``self.__dict__``: see parameters._holds_another_view)
+        kept = {name: getattr(self, name) for name in (*self.state_names, "_scratch", "_decayed")}
         lists, fresh = self._flat_lists(flat, kept)
         before = [lists[name][0] for name in self.state_names]
-        mine.update(lists)  # the flat arrays as parameter 0 of one-element state lists, for ``update``
+        for name, one in lists.items():  # the flat arrays as parameter 0 of one-element state lists, for ``update``
+            setattr(self, name, one)
         try:
             self.update(0, flat.value, flat.grad)
         finally:
-            mine.update(kept)
+            for name, per_parameter in kept.items():
+                setattr(self, name, per_parameter)
         for name, old in zip(self.state_names, before):  # the per-parameter lists (checkpoints) view the flat state
             array = lists[name][0]
             if array is not None and (array is not old or name in fresh):
@@ -124,7 +127,7 @@ class Optimizer:
         names of the state arrays made anew: a flat state array stays while the per-parameter lists
         in ``kept`` are its views; else (a checkpoint loaded, a reset) their values are joined into
         a new one, or it is None before the first step (the rule then starts its state itself)."""
-        lists = self.__dict__.get("_flat_lists_")
+        lists = self._flat_lists_
         if lists is None:
             lists = self._flat_lists_ = {name: [None] for name in kept}
         fresh = set()

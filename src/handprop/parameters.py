@@ -2,6 +2,7 @@
 ``FlatParameters`` (every weight of a model as views into one flat array, so that an optimizer
 updates them all in one call)."""
 
+import gc
 import operator
 
 import numpy as np
@@ -33,6 +34,20 @@ class Parameter:
 
     def __repr__(self):
         return f"Parameter({type(self.layer).__name__}.{self.name}, shape={self.value.shape})"
+
+
+def _holds_another_view(layer, weights):
+    """Whether ``layer`` holds one of its ``weights`` (arrays) a second time, or an array sharing
+    memory with one, besides the weight's own attribute. The attributes' values are read with
+    ``gc.get_referents`` (each value once per attribute), not ``vars(layer)``: building a layer's
+    ``__dict__`` would make every later ``self.W`` in its methods several times slower (CPython 3.11
+    keeps an object's attributes without a dict until someone asks for one)."""
+    others = [v for v in gc.get_referents(layer) if type(v) is np.ndarray]
+    for w in weights:  # the weight's own attribute
+        own = next((i for i, a in enumerate(others) if a is w), None)
+        if own is not None:
+            del others[own]
+    return any(np.may_share_memory(a, w) for a in others for w in weights)
 
 
 class FlatParameters:
@@ -113,10 +128,8 @@ class FlatParameters:
             return None
         # A layer that also keeps a weight under another name (``self.kernel = self.W``) would read
         # the old array while the update writes the flat one: such a model keeps its own arrays.
-        names = {(id(p.layer), p.name) for p in params}
-        others = [v for p in params for k, v in vars(p.layer).items()
-                  if type(v) is np.ndarray and (id(p.layer), k) not in names]
-        if any(np.may_share_memory(v, w) for v in others for w in values):
+        layers = {id(p.layer): p.layer for p in params}
+        if any(_holds_another_view(layer, [p.value for p in params if p.layer is layer]) for layer in layers.values()):
             return None
         return cls(params, dtypes.pop())
 
