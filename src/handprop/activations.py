@@ -71,7 +71,7 @@ class Sigmoid(Layer):
     a = None  # the output of the last forward
 
     def make_workspace(self, z):
-        return _like(z, "a", "tmp")
+        return _like(z, "a", "dz")
 
     def forward(self, z):
         ws = self.ws = self.workspace(z)
@@ -82,11 +82,12 @@ class Sigmoid(Layer):
         a, ws = self.a, self.ws
         if a is None:
             raise self._missing_forward()
-        # da/dz = a (1 − a)
-        local = np.subtract(ONE[a.dtype], a, out=ws and ws.tmp)
-        local *= a
+        # da/dz = a (1 − a), in a's float type
+        dz = np.subtract(ONE[a.dtype], a, out=ws and ws.dz)
+        dz *= a
         # dL/dz = dL/da · da/dz
-        return np.multiply(grad, local, out=_grad_out(ws, grad, a))
+        dz *= grad
+        return dz
 
 
 class Tanh(Layer):
@@ -95,7 +96,7 @@ class Tanh(Layer):
     a = None  # the output of the last forward
 
     def make_workspace(self, z):
-        return _like(z, "a", "tmp")
+        return _like(z, "a", "dz")
 
     def forward(self, z):
         ws = self.ws = self.workspace(z)
@@ -106,11 +107,12 @@ class Tanh(Layer):
         a, ws = self.a, self.ws
         if a is None:
             raise self._missing_forward()
-        # da/dz = 1 − a²
-        local = np.multiply(a, a, out=ws and ws.tmp)
-        np.subtract(ONE[a.dtype], local, out=local)
+        # da/dz = 1 − a², in a's float type
+        dz = np.multiply(a, a, out=ws and ws.dz)
+        np.subtract(ONE[a.dtype], dz, out=dz)
         # dL/dz = dL/da · da/dz
-        return np.multiply(grad, local, out=_grad_out(ws, grad, a))
+        dz *= grad
+        return dz
 
 
 class ReLU(Layer):

@@ -285,12 +285,9 @@ class Dense(Layer):
                              f"layer's output for the last forward had shape {shape}")
         if ws is not None and (delta.dtype is not ws.dtype or ws.z is None):  # another float type: fresh arrays
             ws = None
-        if W.ndim == 2:  # one network (see forward)
-            matmul, xT, WT = np.dot, x.T, W.T
-        else:  # a stack: .T of each network's matrices
-            matmul, xT, WT = np.matmul, x.swapaxes(-1, -2), W.swapaxes(-1, -2)
+        matmul = np.dot if W.ndim == 2 else np.matmul  # (see forward; ``.mT`` is ``.T`` of each network's)
         # dW = x.T @ delta, in place into dW while fit steps
-        self.dW = matmul(xT, delta, out=ws and self.dW)
+        self.dW = matmul(x.mT, delta, out=ws and self.dW)
         # db = delta.sum(axis=0), written 1ᵀ delta (one BLAS call, faster than a sum over rows)
         ones = ws.ones if ws is not None else _ones_row(x.shape[-2], self.b.ndim, delta.dtype)
         self.db = matmul(ones, delta, out=ws and self.db)
@@ -302,7 +299,7 @@ class Dense(Layer):
         if ws is not None and ws.dx is None:
             ws.dx = np.empty(shape[:-1] + (self.n_in,), ws.dtype)
         # dx = delta @ W.T
-        return matmul(delta, WT, out=ws and ws.dx)
+        return matmul(delta, W.mT, out=ws and ws.dx)
 
     def output_size(self, n_in):
         return self.n_out

@@ -23,7 +23,7 @@ import numpy as np
 
 from ._arguments import flag
 from ._safety import as_numeric, cast
-from .activations import Sigmoid, Softmax, sigmoid
+from .activations import Scalar, Sigmoid, Softmax, sigmoid
 from .errors import HandpropError, HandpropValueError, HandpropWarning, ShapeError
 
 
@@ -70,6 +70,15 @@ class Loss:
         if self.stacked:
             return np.add.reduce(values.reshape(len(values), -1), axis=1)
         return float(np.add.reduce(values, axis=None))
+
+    def sum_of_squares(self, values):
+        """Σ values² over one network's elements: a float, or one per network (K,) when stacked.
+        Dot products: no array of squares is made, and BLAS warns of no overflow (past 1e154 the
+        sum is inf, which is the honest loss)."""
+        if self.stacked:
+            rows = values.reshape(len(values), -1)
+            return np.einsum("ki,ki->k", rows, rows)
+        return float(np.vdot(values, values))
 
     def count(self, pred):
         """Elements of one network's output (``pred.size``; a stack holds K of them)."""
@@ -143,21 +152,23 @@ class MSE(Loss):
 
     name = "mse"
     fit_target = _fit_same_shape_target
+    n = None  # elements of the last forward's prediction (of one network)
 
     def forward(self, pred, target):
         pred, target = self.pred, self.target = _same_shape_target(pred, target, "MSE", self.stacked)
-        self.n = self.count(pred)
-        with self.errors_ignored():  # beyond 1e154 the square overflows: the loss is inf, honestly
-            # pred − y, kept for backward
-            diff = self.diff = pred - target
-            # L = Σ (pred − y)² / n  (np.mean's sum and division, without its Python wrapper)
-            return self.total(diff * diff) / self.n
+        n = self.count(pred)
+        if n != self.n:  # 2/n as 0-d arrays, for backward (see activations.Scalar)
+            self.n, self.two_over_n = n, Scalar(2.0 / n)
+        # pred − y, kept for backward
+        diff = self.diff = pred - target
+        # L = Σ (pred − y)² / n  (np.mean's sum and division, without its Python wrapper)
+        return self.sum_of_squares(diff) / self.n
 
     def backward(self):
         if self.pred is None:
             self._cached()  # (raises: no forward yet)
         # dL/dpred = 2 (pred − y) / n
-        return (2.0 / self.n) * self.diff
+        return np.multiply(self.diff, self.two_over_n[self.diff.dtype])
 
 
 class HalfSSE(Loss):
@@ -171,10 +182,9 @@ class HalfSSE(Loss):
 
     def forward(self, pred, target):
         self.pred, self.target = _same_shape_target(pred, target, "HalfSSE", self.stacked)
-        with self.errors_ignored():  # beyond 1e154 the square overflows: the loss is inf, honestly
-            diff = self.pred - self.target
-            # L = ½ Σ (pred − y)²
-            return 0.5 * self.total(diff * diff)
+        diff = self.pred - self.target
+        # L = ½ Σ (pred − y)²
+        return 0.5 * self.sum_of_squares(diff)
 
     def backward(self):
         pred, target = self._cached()

@@ -233,15 +233,16 @@ class Sequential:
         Every layer's parameter gradients (``dW``, ``db``) are set on the way. Training passes
         ``need_input_grad=False``: the gradient with respect to the data itself is never used there.
         """
-        for layer in reversed(self.layers[1:]):
+        layers = self.layers
+        for layer in layers[:0:-1]:  # the last layer down to the second
             grad = layer.backward(grad)
-        if self.layers:
-            first = self.layers[0]
-            if backward_takes_need_input_grad(first):
-                return first.backward(grad, need_input_grad=need_input_grad)
-            grad = first.backward(grad)  # a user's layer: backward(self, grad), the blogs' contract
-            return grad if need_input_grad else None
-        return grad
+        if not layers:
+            return grad
+        first = layers[0]
+        if _TAKES_NEED_INPUT_GRAD.get(type(first)) or backward_takes_need_input_grad(first):
+            return first.backward(grad, need_input_grad=need_input_grad)
+        grad = first.backward(grad)  # a user's layer: backward(self, grad), the blogs' contract
+        return grad if need_input_grad else None
 
     def predict(self, X, batch_size=None):
         """The model's output for ``X``; in batches of ``batch_size`` rows to bound memory. Made in

@@ -25,6 +25,7 @@ import numbers
 import numpy as np
 
 from ._arguments import flag
+from .activations import Scalar
 from .errors import HandpropValueError
 from .parameters import FlatParameters, Parameter
 
@@ -241,21 +242,27 @@ class SGD(Optimizer):
         """Whether the update is ``W −= lr · dW`` (no momentum, no decay, ``update`` not overridden)."""
         return not (self.momentum or self.weight_decay or self.own_update)
 
+    _lr_scalar = Scalar(None)  # lr as 0-d arrays (see activations.Scalar), made again when lr changes
+    _flat_scratch = None
+
     def step_flat(self, flat):
-        if not self._plain():
+        if self.momentum or self.weight_decay or self.own_update:  # not plain (``_plain``, inline)
             return super().step_flat(flat)
         self._count_step(flat.params)
+        lr = self._lr_scalar
+        if lr.value != self.lr:  # a schedule changed it (or the first step)
+            lr = self._lr_scalar = Scalar(self.lr)
         w, nxt = flat.value, flat.next_array()  # nxt: w itself, or while fit steps the spare array
+        lr = lr[w.dtype]
         if nxt is not w:
-            # W' = W − lr · dW, computed as (−lr · dW) + W in the spare array (the same number to the
-            # last bit, and no scratch array); the weights from before stay in w: fit's rollback
-            np.add(np.multiply(flat.grad, -self.lr, out=nxt), w, out=nxt)
+            # W' = W − lr · dW, into the spare array; the weights from before stay in w: fit's rollback
+            np.subtract(w, np.multiply(flat.grad, lr, out=nxt), out=nxt)
             return flat.swap()
-        tmp = getattr(self, "_flat_scratch", None)
-        if tmp is None or tmp.shape != w.shape or tmp.dtype != w.dtype:
+        tmp = self._flat_scratch
+        if tmp is None or tmp.shape != w.shape or tmp.dtype is not w.dtype:
             tmp = self._flat_scratch = np.empty_like(w)
         # W −= lr · dW, for every parameter of the model at once
-        w -= np.multiply(flat.grad, self.lr, out=tmp)
+        w -= np.multiply(flat.grad, lr, out=tmp)
 
     def update(self, i, w, g):
         tmp = self._scratch[i]
