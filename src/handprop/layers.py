@@ -69,11 +69,14 @@ class Layer:
             return None
         ws = spaces.get(x.shape)
         if ws is None or ws.dtype is not x.dtype:  # (``is``: NumPy's float types are one object each)
-            ws = spaces[x.shape] = self.make_workspace(x)
+            ws = self.make_workspace(x)
+            if ws is not None:  # (None: fresh arrays for such inputs; asked again at the next one)
+                spaces[x.shape] = ws
         return ws
 
     def make_workspace(self, x):
-        """The arrays to compute into for inputs like ``x`` (see ``workspace``); here none."""
+        """The arrays to compute into for inputs like ``x`` (see ``workspace``), or None for fresh
+        arrays; here a workspace holding none."""
         return Workspace(dtype=x.dtype)
 
     def forward(self, x):
@@ -259,7 +262,7 @@ class Dense(Layer):
 
     def make_workspace(self, x):
         if x.dtype is not self.W.dtype:  # x of another float type than the weights: fresh arrays
-            return Workspace(x.dtype, z=None, ones=None, dx=None)
+            return None
         rows = x.shape[-2]
         # dx: made at the first backward that needs it (the first layer's never does while fit steps)
         return Workspace(x.dtype, z=np.empty(self.W.shape[:-2] + (rows, self.n_out), x.dtype),
@@ -277,13 +280,13 @@ class Dense(Layer):
         return z
 
     def backward(self, delta, need_input_grad=True):
-        x, W, ws, shape = self.x, self.W, self.ws, self.out_shape
+        x, W, ws = self.x, self.W, self.ws
         if x is None:
             raise self._missing_forward()
-        if (delta.shape if type(delta) is np.ndarray else np.shape(delta)) != shape:
+        if (delta.shape if type(delta) is np.ndarray else np.shape(delta)) != self.out_shape:
             raise ShapeError(f"{self!r}.backward: the gradient has shape {np.shape(delta)}, but the "
-                             f"layer's output for the last forward had shape {shape}")
-        if ws is not None and (delta.dtype is not ws.dtype or ws.z is None):  # another float type: fresh arrays
+                             f"layer's output for the last forward had shape {self.out_shape}")
+        if ws is not None and delta.dtype is not ws.dtype:  # another float type: fresh arrays
             ws = None
         matmul = np.dot if W.ndim == 2 else np.matmul  # (see forward; ``.mT`` is ``.T`` of each network's)
         # dW = x.T @ delta, in place into dW while fit steps
@@ -297,7 +300,7 @@ class Dense(Layer):
         if not need_input_grad:
             return None
         if ws is not None and ws.dx is None:
-            ws.dx = np.empty(shape[:-1] + (self.n_in,), ws.dtype)
+            ws.dx = np.empty(delta.shape[:-1] + (self.n_in,), ws.dtype)
         # dx = delta @ W.T
         return matmul(delta, W.mT, out=ws and ws.dx)
 

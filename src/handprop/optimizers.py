@@ -142,16 +142,16 @@ class Optimizer:
         return lists, fresh
 
     def _count_step(self, params):
-        if params is not self._checked:  # the same list as last time: checked
+        if params is not self._checked:  # (the same list as last time was checked then)
             self.bind(params)
+            if self.n_params is not None and self.n_params != len(params):
+                raise HandpropValueError(
+                    f"{type(self).__name__} was stepped with {self.n_params} parameters before and "
+                    f"{len(params)} now: use one optimizer per model"
+                )
         if self.n_params is None:
             self.n_params = len(params)
             self._init_state(params)
-        elif self.n_params != len(params):
-            raise HandpropValueError(
-                f"{type(self).__name__} was stepped with {self.n_params} parameters before and "
-                f"{len(params)} now: use one optimizer per model"
-            )
         self.t += 1
 
     def _init_state(self, params):
@@ -192,6 +192,7 @@ class Optimizer:
             setattr(self, name, None if value is None else [None if a is None else np.array(a) for a in value])
         n = self.n_params or 0
         self._scratch, self._decayed = [None] * n, [None] * n  # working arrays, not state: made anew
+        self._checked = None  # the next step checks its parameters against the loaded count
 
     def reset(self):
         """Forget the state (momentum, moments); the next step starts afresh (on the same model)."""
