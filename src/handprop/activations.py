@@ -29,25 +29,17 @@ class Scalar(dict):
         return a
 
 
-# exp(x) overflows above ~709 in float64 and ~88 in float32. Clipping the argument there changes no
-# result (sigmoid is already 0 or 1 to machine precision) and keeps NumPy from warning.
-_EXP_LIMIT = {np.dtype(np.float64): 700.0, np.dtype(np.float32): 87.0, np.dtype(np.float16): 11.0}
-
-
-def _exp_limit(dtype):
-    return _EXP_LIMIT.get(np.dtype(dtype), 700.0)
-
-
-# −limit and 1 as 0-d arrays of each type (see ``Scalar``: no Python number converted at every call)
-_LOWEST = {dtype: np.array(-limit, dtype) for dtype, limit in _EXP_LIMIT.items()}
-ONE = Scalar(1.0)
+ONE = Scalar(1.0)  # 1 as 0-d arrays of each type (see ``Scalar``: no Python number converted at every call)
 
 
 def sigmoid(z, out=None):
-    """σ(z) = 1 / (1 + e^(-z)), the blogs' formula, safe for any z (into ``out`` if given)."""
-    # a = 1 / (1 + e^(−z)), with z kept above −limit
-    a = np.maximum(z, _LOWEST.get(z.dtype, -700.0), out=out)
-    np.negative(a, out=a)
+    """σ(z) = 1 / (1 + e^(-z)), the blogs' formula to the last bit (into ``out`` if given).
+
+    Below z ≈ −709 (−88 in float32) e^(−z) is beyond the float's range: it is inf, and σ is 0, its
+    limit, which is right; NumPy warns of the overflow unless the caller silences it
+    (``np.errstate(over="ignore")``), as ``Sigmoid.forward`` does (and ``fit``, around its steps)."""
+    # a = 1 / (1 + e^(−z))
+    a = np.negative(z, out=out)
     np.exp(a, out=a)
     np.add(a, ONE[a.dtype], out=a)
     return np.reciprocal(a, out=a)
@@ -75,7 +67,11 @@ class Sigmoid(Layer):
 
     def forward(self, z):
         ws = self.ws = self.workspace(z)
-        self.a = sigmoid(z, out=ws and ws.a)
+        if ws is not None:  # fit steps: its np.errstate is in force
+            self.a = sigmoid(z, out=ws.a)
+            return self.a
+        with np.errstate(over="ignore"):  # e^(−z) beyond the float's range: inf, and σ = 0 (see sigmoid)
+            self.a = sigmoid(z)
         return self.a
 
     def backward(self, grad, need_input_grad=True):

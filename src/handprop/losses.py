@@ -236,7 +236,8 @@ class BCE(Loss):
     def backward(self):
         pred, target = self._cached()
         if self.from_logits:
-            return (sigmoid(pred) - target) / self.count(pred)
+            with np.errstate(over="ignore"):  # σ of a logit below −709 is 0 (see sigmoid)
+                return (sigmoid(pred) - target) / self.count(pred)
         return (pred - target) / np.maximum(pred * (1 - pred), 1e-12) / self.count(pred)
 
     @staticmethod

@@ -102,7 +102,8 @@ class ModelInfo:
         if isinstance(self.loss, losses.CrossEntropy):
             e = np.exp(out - out.max(axis=1, keepdims=True))
             return e / e.sum(axis=1, keepdims=True)
-        p = activations.sigmoid(out) if getattr(self.loss, "from_logits", False) else out
+        with np.errstate(over="ignore"):  # σ of a logit below −709 is 0 (see activations.sigmoid)
+            p = activations.sigmoid(out) if getattr(self.loss, "from_logits", False) else out
         return np.hstack([1 - p, p]) if p.shape[1] == 1 else p
 
     def predict(self, model, X, proba=False, batch_size=8192):
