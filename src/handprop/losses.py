@@ -161,7 +161,7 @@ class MSE(Loss):
             self.n, self.two_over_n = n, Scalar(2.0 / n)
         # pred − y, kept for backward
         diff = self.diff = pred - target
-        # L = Σ (pred − y)² / n  (np.mean's sum and division, without its Python wrapper)
+        # L = Σ (pred − y)² / n  (the sum of squares as one dot product: see sum_of_squares)
         return self.sum_of_squares(diff) / self.n
 
     def backward(self):
