@@ -2,6 +2,14 @@
 
 import os
 
+# `python -m pytest` runs the tests in two worker processes (pytest-xdist, `-n 2` in pyproject.toml), one per
+# core of a 2-core machine. Each worker then gets one BLAS and one PyTorch thread: two threads each would put
+# four spinning threads on two cores, the oversubscription the "busy machine" benchmark row is about. This
+# must happen before NumPy or PyTorch starts its thread pool; `-n 0` runs in one process, threads unchanged.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # OpenBLAS reads it too when OPENBLAS_NUM_THREADS is unset
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import numpy as np
 import pytest
 from hypothesis import settings
