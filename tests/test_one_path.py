@@ -5,6 +5,9 @@ what ``fit`` computes; outputs a user keeps are never overwritten by a later ste
 """
 
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -272,3 +275,42 @@ def test_plain_sgd_keeps_the_last_weights_without_copying_them(monkeypatch, opti
     twin.fit(X, y, optimizer=SGD(lr=0.05), epochs=1, batch_size=5, seed=1)
     for p, q in zip(model.parameters(), twin.parameters()):
         np.testing.assert_array_equal(p.value, q.value)
+
+
+
+# Run in a fresh interpreter: which objects hold a built dict also depends on what the process did before
+# (CPython shares one attribute layout per class), so a test process that ran other tests first is no oracle.
+_NO_DICT_PROBE = """
+import gc, sys
+import numpy as np
+from handprop import SGD, Adam, Dense, Sequential, Sigmoid
+
+def built_dict(obj, attribute):  # CPython built obj.__dict__: the collector sees a dict holding the attribute
+    return any(type(r) is dict and attribute in r for r in gc.get_referents(obj))
+
+X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+y = np.array([[0.0], [1.0], [1.0], [0.0]])
+found = []
+for opt in [SGD(lr=0.01), SGD(lr=0.01, momentum=0.9), SGD(lr=0.01, momentum=0.9, nesterov=True),
+            SGD(lr=0.01, weight_decay=0.01), Adam(lr=0.01), Adam(lr=0.01, weight_decay=0.1)]:
+    model = Sequential([Dense(2, 3, rng=0), Sigmoid(), Dense(3, 1, rng=1), Sigmoid()])
+    model.fit(X, y, loss="mse", optimizer=opt, epochs=5, batch_size=2)
+    watched = [(model, "layers"), (opt, "lr")] + [(layer, "ws") for layer in model.layers]
+    found += [f"{obj!r} after fit with {opt!r}" for obj, attribute in watched if built_dict(obj, attribute)]
+vars(model.layers[0])  # the check itself sees a dict once one is built
+assert built_dict(model.layers[0], "ws"), "the probe does not see a built __dict__"
+print("\\n".join(found))
+"""
+
+
+@pytest.mark.skipif(sys.implementation.name != "cpython" or sys.version_info < (3, 11),
+                    reason="compact attributes without a __dict__ are CPython 3.11+")
+def test_fit_builds_no_attribute_dict_for_the_objects_it_steps_through():
+    """Until something asks for ``__dict__`` (``vars(obj)``, ``copy.copy``), CPython 3.11+ keeps an
+    object's attributes in a compact array; once the dict is built, every ``self.W`` reads through it,
+    about 3.5 times slower, and a tiny network's ``fit`` feels it (docs/benchmarks.md)."""
+    env = dict(os.environ, PYTHONPATH=os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "src"))
+    run = subprocess.run([sys.executable, "-c", _NO_DICT_PROBE], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == ""
