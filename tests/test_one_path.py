@@ -278,24 +278,27 @@ def test_plain_sgd_keeps_the_last_weights_without_copying_them(monkeypatch, opti
 
 
 
-# Run in a fresh interpreter: which objects hold a built dict also depends on what the process did before
-# (CPython shares one attribute layout per class), so a test process that ran other tests first is no oracle.
+# Run in a fresh interpreter, so that it starts as a session does. A class's shared attribute layout has
+# less room with each object made; the probe makes 50 of each kind first, as a notebook or a sweep would.
 _NO_DICT_PROBE = """
 import gc, sys
 import numpy as np
-from handprop import SGD, Adam, Dense, Sequential, Sigmoid
+from handprop import MSE, SGD, Adam, Dense, Sequential, Sigmoid
 
 def built_dict(obj, attribute):  # CPython built obj.__dict__: the collector sees a dict holding the attribute
     return any(type(r) is dict and attribute in r for r in gc.get_referents(obj))
 
 X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 y = np.array([[0.0], [1.0], [1.0], [0.0]])
+made = [(Dense(2, 2), Sigmoid(), MSE(), SGD(lr=0.1), SGD(lr=0.1, momentum=0.9), Adam(), Sequential([Dense(2, 1)]))
+        for _ in range(50)]
 found = []
 for opt in [SGD(lr=0.01), SGD(lr=0.01, momentum=0.9), SGD(lr=0.01, momentum=0.9, nesterov=True),
             SGD(lr=0.01, weight_decay=0.01), Adam(lr=0.01), Adam(lr=0.01, weight_decay=0.1)]:
     model = Sequential([Dense(2, 3, rng=0), Sigmoid(), Dense(3, 1, rng=1), Sigmoid()])
-    model.fit(X, y, loss="mse", optimizer=opt, epochs=5, batch_size=2)
-    watched = [(model, "layers"), (opt, "lr")] + [(layer, "ws") for layer in model.layers]
+    loss = MSE()
+    model.fit(X, y, loss=loss, optimizer=opt, epochs=5, batch_size=2)
+    watched = [(model, "layers"), (opt, "lr"), (loss, "pred")] + [(layer, "ws") for layer in model.layers]
     found += [f"{obj!r} after fit with {opt!r}" for obj, attribute in watched if built_dict(obj, attribute)]
 vars(model.layers[0])  # the check itself sees a dict once one is built
 assert built_dict(model.layers[0], "ws"), "the probe does not see a built __dict__"
@@ -306,9 +309,10 @@ print("\\n".join(found))
 @pytest.mark.skipif(sys.implementation.name != "cpython" or sys.version_info < (3, 11),
                     reason="compact attributes without a __dict__ are CPython 3.11+")
 def test_fit_builds_no_attribute_dict_for_the_objects_it_steps_through():
-    """Until something asks for ``__dict__`` (``vars(obj)``, ``copy.copy``), CPython 3.11+ keeps an
-    object's attributes in a compact array; once the dict is built, every ``self.W`` reads through it,
-    about 3.5 times slower, and a tiny network's ``fit`` feels it (docs/benchmarks.md)."""
+    """Until something asks for ``__dict__`` (``vars(obj)``, ``copy.copy``) or an attribute is first set
+    when the class's layout has no room left (see handprop._compact), CPython 3.11+ keeps an object's
+    attributes in a compact array; once a dict is built, every ``self.W`` reads through it, about 3.5
+    times slower, and a tiny network's ``fit`` feels it (docs/benchmarks.md)."""
     env = dict(os.environ, PYTHONPATH=os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "src"))
     run = subprocess.run([sys.executable, "-c", _NO_DICT_PROBE], capture_output=True, text=True, env=env,
                          timeout=120)

@@ -14,6 +14,7 @@ import numbers
 import numpy as np
 
 from . import initializers
+from ._compact import Compact
 from ._safety import all_finite, as_numeric, cast, check_finite, check_memory, fmt_bytes
 from .errors import DataError, HandpropError, HandpropValueError, ShapeError, TooLargeError
 from .parameters import FlatParameters, Parameter  # noqa: F401  (handprop.layers.FlatParameters, as before)
@@ -42,7 +43,7 @@ class Workspace:
             setattr(self, name, array)
 
 
-class Layer:
+class Layer(Compact):
     """Base class: subclasses implement ``forward`` and ``backward``.
 
     ``param_names`` lists the trainable attributes; the gradient of ``name`` lives in ``"d" + name``.

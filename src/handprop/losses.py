@@ -22,12 +22,13 @@ import warnings
 import numpy as np
 
 from ._arguments import flag
+from ._compact import Compact
 from ._safety import as_numeric, cast
 from .activations import Scalar, Sigmoid, Softmax, sigmoid
 from .errors import HandpropError, HandpropValueError, HandpropWarning, ShapeError
 
 
-class Loss:
+class Loss(Compact):
     """Base class. ``forward`` keeps what ``backward`` needs, like a layer: so one loss object
     serves one run at a time; runs in parallel threads each need their own (``MSE()`` per thread)."""
 
@@ -38,7 +39,7 @@ class Loss:
     # target (n, ...); every mean is per network, ``forward`` returns the K values, and ``backward``
     # gives each network the gradient of its own loss.
     stacked = False
-    pred = None  # the last forward's prediction (None: no forward yet)
+    pred = target = None  # the last forward's prediction and target (None: no forward yet)
 
     # True while ``fit`` runs this loss inside its own ``np.errstate`` (its engine sets it for the run):
     # ``forward`` then opens none of its own, which costs a tiny network a thirtieth of its step.
@@ -153,6 +154,7 @@ class MSE(Loss):
     name = "mse"
     fit_target = _fit_same_shape_target
     n = None  # elements of the last forward's prediction (of one network)
+    diff = two_over_n = None  # the last forward's pred − y, and 2/n (see forward)
 
     def forward(self, pred, target):
         pred, target = self.pred, self.target = _same_shape_target(pred, target, "MSE", self.stacked)
@@ -276,6 +278,7 @@ class CrossEntropy(Loss):
     """
 
     name = "ce"
+    log_p = None  # the last forward's log-probabilities
 
     def forward(self, pred, target):
         z, self.target = self._logits_and_target(pred, target)

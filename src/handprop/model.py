@@ -10,6 +10,7 @@ import numpy as np
 
 from . import activations
 from ._arguments import positive_int
+from ._compact import Compact
 from .initializers import as_rng
 from ._safety import all_finite, as_numeric, cast, check_finite, check_memory
 from .errors import DataError, HandpropTypeError, HandpropValueError, ShapeError
@@ -36,7 +37,7 @@ def backward_takes_need_input_grad(layer):
     return _TAKES_NEED_INPUT_GRAD[cls]
 
 
-class Sequential:
+class Sequential(Compact):
     """A stack of layers.
 
     >>> model = Sequential([Dense(2, 2), Sigmoid(), Dense(2, 1), Sigmoid()])

@@ -25,6 +25,7 @@ import numbers
 import numpy as np
 
 from ._arguments import flag
+from ._compact import Compact
 from .activations import Scalar
 from .errors import HandpropValueError
 from .parameters import FlatParameters, Parameter
@@ -51,15 +52,16 @@ def _value_and_grad(p):
     return p.value, p.grad
 
 
-class Optimizer:
+class Optimizer(Compact):
     """Base class: subclasses implement ``update(i, w, g)`` for parameter ``i``."""
 
     _checked = None  # the list of parameters last found to be the bound ones (see ``bind``)
     _flat_lists_ = None  # step_flat's one-element state lists (see ``_flat_lists``)
+    _scratch = _decayed = None  # working arrays, one per parameter (made by ``_init_state``)
 
     def __init__(self, lr):
         self.lr = _check(f"{type(self).__name__}: lr", lr, 0.0)
-        self.n_params = None
+        self.n_params, self.t = None, 0  # parameters bound, steps taken
         self._bound = None    # the parameters' owners, [(layer, name), ...]: see ``bind``
         self._checked = None  # the list of parameters last found to be the bound ones
 
@@ -218,6 +220,7 @@ class SGD(Optimizer):
             raise HandpropValueError("SGD: nesterov=True needs a momentum > 0")
 
     state_names = ("velocity",)
+    velocity = None  # one array per parameter (made by ``_init_state``)
 
     def _init_state(self, params):
         super()._init_state(params)
@@ -243,7 +246,7 @@ class SGD(Optimizer):
         """Whether the update is ``W −= lr · dW`` (no momentum, no decay, ``update`` not overridden)."""
         return not (self.momentum or self.weight_decay or self.own_update)
 
-    _lr_scalar = Scalar(None)  # lr as 0-d arrays (see activations.Scalar), made again when lr changes
+    _lr_scalar = None  # lr as 0-d arrays (see activations.Scalar), made again when lr changes
     _flat_scratch = None
 
     def step_flat(self, flat):
@@ -251,7 +254,7 @@ class SGD(Optimizer):
             return super().step_flat(flat)
         self._count_step(flat.params)
         lr = self._lr_scalar
-        if lr.value != self.lr:  # a schedule changed it (or the first step)
+        if lr is None or lr.value != self.lr:  # the first step, or a schedule changed lr
             lr = self._lr_scalar = Scalar(self.lr)
         w, nxt = flat.value, flat.next_array()  # nxt: w itself, or while fit steps the spare array
         lr = lr[w.dtype]
@@ -310,6 +313,7 @@ class Adam(Optimizer):
         self.weight_decay = _check("Adam: weight_decay", weight_decay, 0.0)
 
     state_names = ("m", "v")
+    m = v = None  # the moments, one array per parameter each (made by ``_init_state``)
 
     def _init_state(self, params):
         super()._init_state(params)
