@@ -24,7 +24,7 @@ class Compact:
             for klass in reversed(cls.__mro__):
                 names += [name for name, value in vars(klass).items()
                           if value is None and not name.startswith("__") and name not in names]
-            names = tuple(names)
+            names = tuple(name for name in names if getattr(cls, name) is None)  # not one a subclass redefined
             type.__setattr__(cls, "_declared_", names)
         for name in names:
             object.__setattr__(self, name, None)
