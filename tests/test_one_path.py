@@ -277,7 +277,6 @@ def test_plain_sgd_keeps_the_last_weights_without_copying_them(monkeypatch, opti
         np.testing.assert_array_equal(p.value, q.value)
 
 
-
 # Run in a fresh interpreter, so that it starts as a session does. A class's shared attribute layout has
 # less room with each object made; the probe makes 50 of each kind first, as a notebook or a sweep would.
 _NO_DICT_PROBE = """

@@ -19,12 +19,9 @@ class Compact:
     def __new__(cls, *args, **kwargs):
         self = super().__new__(cls)
         names = cls.__dict__.get("_declared_")
-        if names is None:  # the class's None-valued attributes, bases first, once per class
-            names = []
-            for klass in reversed(cls.__mro__):
-                names += [name for name, value in vars(klass).items()
-                          if value is None and not name.startswith("__") and name not in names]
-            names = tuple(name for name in names if getattr(cls, name) is None)  # not one a subclass redefined
+        if names is None:  # the names declared None, bases first, still None for cls (not a subclass's property)
+            names = tuple(dict.fromkeys(name for klass in reversed(cls.__mro__) for name, value in vars(klass).items()
+                                        if value is None and not name.startswith("__") and getattr(cls, name) is None))
             type.__setattr__(cls, "_declared_", names)
         for name in names:
             object.__setattr__(self, name, None)
