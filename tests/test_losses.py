@@ -75,6 +75,22 @@ def test_extreme_values_give_finite_loss_and_gradient_without_warnings(loss, pre
     assert np.isfinite(value) and np.all(np.isfinite(grad)) and grad.dtype == dtype
 
 
+def test_cross_entropy_of_a_class_with_probability_zero_counts_only_the_targets_terms():
+    """A logit of −inf gives that class log p = −inf: where it is not the target, 0 · −inf is no
+    term (the loss is the target's −log p, by hand); where it is, the loss is +inf, as PyTorch's."""
+    logits = np.array([[0.0, -np.inf, np.log(3.0)], [1.0, 1.0, 1.0]])
+    ce = CrossEntropy()
+    assert ce.forward(logits, [2, 0]) == pytest.approx((-np.log(3 / 4) + np.log(3)) / 2, rel=1e-15)
+    np.testing.assert_allclose(ce.backward(), np.array([[1 / 4, 0, 3 / 4 - 1], [1 / 3 - 1, 1 / 3, 1 / 3]]) / 2,
+                               rtol=1e-15, atol=1e-17)
+    soft = np.array([[0.5, 0.0, 0.5], [0.2, 0.3, 0.5]])  # probability rows as targets
+    assert ce.forward(logits, soft) == pytest.approx(
+        -(0.5 * np.log(1 / 4) + 0.5 * np.log(3 / 4) + np.log(1 / 3)) / 2, rel=1e-15)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (and without a warning)
+        assert ce.forward(logits, [1, 0]) == np.inf
+
+
 @settings(max_examples=40, deadline=None)
 @given(arrays(np.float64, (4, 3), elements=st.floats(-50, 50)), st.integers(0, 2))
 def test_losses_are_never_negative(logits, label):

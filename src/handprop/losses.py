@@ -23,7 +23,8 @@ import numpy as np
 
 from ._arguments import flag
 from ._compact import Compact
-from ._safety import as_numeric, cast
+from ._safety import cast
+from ._targets import class_labels, fit_same_shape_target, numbers, same_shape_target
 from .activations import Scalar, Sigmoid, Softmax, sigmoid
 from .errors import HandpropError, HandpropValueError, HandpropWarning, ShapeError
 
@@ -106,45 +107,6 @@ class Loss(Compact):
 _NOTHING = contextlib.nullcontext()
 
 
-def _numbers(pred, target, loss):
-    """``pred`` and ``target`` as arrays of numbers, or a DataError naming the loss and the argument."""
-    pred = as_numeric(f"{loss}: pred", pred)
-    if pred.size == 0:
-        raise HandpropValueError(f"{loss}: pred is empty (shape {pred.shape}); a loss of 0 samples is undefined")
-    if pred.dtype.kind != "f":  # integer or boolean outputs (a model's are float): computed as float64
-        pred = pred.astype(np.float64)
-    return pred, as_numeric(f"{loss}: target", target)
-
-
-def _same_shape_target(pred, target, loss, stacked=False):
-    """Targets shaped like pred, as pred's float dtype; (n,) is accepted for a single output.
-    ``stacked``: pred is K networks' outputs (K, n, ...), the target one network's (n, ...)."""
-    if (type(pred) is type(target) is np.ndarray and (pred.shape[1:] if stacked else pred.shape) == target.shape
-            and pred.size and pred.dtype is target.dtype and pred.dtype.kind == "f"):
-        return pred, target  # already what the checks below would give (fit's every batch)
-    pred, target = _numbers(pred, target, loss)
-    one = pred.shape[1:] if stacked else pred.shape  # one network's output
-    if target.shape != one:
-        if len(one) == 2 and one[1] == 1 and target.shape == (one[0],):
-            target = target.reshape(-1, 1)
-        else:
-            raise ShapeError(
-                f"{loss}: target has shape {target.shape} but the model's output has shape {one}"
-            )
-    return pred, cast(f"{loss}: target", target, pred.dtype)
-
-
-def _fit_same_shape_target(self, target, n_outputs, dtype):
-    """``Loss.fit_target`` of the losses that compare the target with the output value by value:
-    what ``_same_shape_target`` does to every batch (integers as the output's float type, (n,) as
-    (n, 1) for one output), done once; a target of another shape is left for ``forward`` to refuse."""
-    if target.ndim == 1 and n_outputs == 1:
-        target = target.reshape(-1, 1)
-    if target.dtype.kind not in "biuf":
-        return target
-    return cast(f"{type(self).__name__}: target", target, dtype)
-
-
 class MSE(Loss):
     """Mean squared error over all elements (blog 000)::
 
@@ -152,12 +114,12 @@ class MSE(Loss):
     """
 
     name = "mse"
-    fit_target = _fit_same_shape_target
+    fit_target = fit_same_shape_target
     n = None  # elements of the last forward's prediction (of one network)
     diff = two_over_n = None  # the last forward's pred − y, and 2/n (see forward)
 
     def forward(self, pred, target):
-        pred, target = self.pred, self.target = _same_shape_target(pred, target, "MSE", self.stacked)
+        pred, target = self.pred, self.target = same_shape_target(pred, target, "MSE", self.stacked)
         n = self.count(pred)
         if n != self.n:  # 2/n as 0-d arrays, for backward (see activations.Scalar)
             self.n, self.two_over_n = n, Scalar(2.0 / n)
@@ -180,10 +142,10 @@ class HalfSSE(Loss):
     """
 
     name = "halfsse"
-    fit_target = _fit_same_shape_target
+    fit_target = fit_same_shape_target
 
     def forward(self, pred, target):
-        self.pred, self.target = _same_shape_target(pred, target, "HalfSSE", self.stacked)
+        self.pred, self.target = same_shape_target(pred, target, "HalfSSE", self.stacked)
         diff = self.pred - self.target
         # L = ½ Σ (pred − y)²
         return 0.5 * self.sum_of_squares(diff)
@@ -209,14 +171,14 @@ class BCE(Loss):
     """
 
     name = "bce"
-    fit_target = _fit_same_shape_target
+    fit_target = fit_same_shape_target
 
     def __init__(self, from_logits=False):
         super().__init__()
         self.from_logits = flag("BCE: from_logits", from_logits)
 
     def forward(self, pred, target):
-        pred, target = _same_shape_target(pred, target, "BCE", self.stacked)
+        pred, target = same_shape_target(pred, target, "BCE", self.stacked)
         self._check_targets(target)
         self.pred, self.target = pred, target
         if self.from_logits:
@@ -278,11 +240,11 @@ class CrossEntropy(Loss):
     """
 
     name = "ce"
-    log_p = None  # the last forward's log-probabilities
+    p = log_p = None  # the last forward's probabilities and log-probabilities
+    ones = None  # a column of k ones, for the row sums (made again for another k or float type)
 
     def forward(self, pred, target):
-        z, self.target = self._logits_and_target(pred, target)
-        n = z.shape[-2]  # rows (of each network, for a stack)
+        z, target = self.pred, self.target = self._logits_and_target(pred, target)
         if z.shape[-1] > 1 and z.min() >= 0 and np.allclose(z.sum(axis=-1), 1.0, rtol=0, atol=1e-6):
             # Logits almost never form probability rows; softmax outputs always do. A hand-written
             # loop that feeds a Softmax layer's output here would apply softmax twice and train
@@ -291,17 +253,33 @@ class CrossEntropy(Loss):
                           "expects logits and applies softmax itself; drop the model's final Softmax layer",
                           HandpropWarning, stacklevel=2)
         with self.errors_ignored():  # logits 1e308 apart: a -inf log-probability, an inf loss
+            # shifted = z − max_k z  (its largest is 0: no e^shifted overflows)
             shifted = z - z.max(axis=-1, keepdims=True)
-            log_sum = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-            self.log_p = shifted - log_sum
-            terms = np.where(self.target != 0, self.target * self.log_p, 0.0)  # 0 · -inf is no term
-        self.pred = z
-        # L = −Σ_i Σ_k y_ik log p_ik / n
-        return -self.total(terms) / n
+            e = np.exp(shifted)
+            ones = self.ones
+            if ones is None or ones.shape[0] != e.shape[-1] or ones.dtype is not e.dtype:
+                ones = self.ones = np.ones((e.shape[-1], 1), e.dtype)
+            # Σ_k e^shifted  (as e @ 1: one BLAS call, quicker than a sum along short rows)
+            sums = np.matmul(e, ones)
+            # p = e^shifted / Σ_k e^shifted,  log p = shifted − log Σ_k e^shifted
+            self.p = np.divide(e, sums, out=e)
+            self.log_p = np.subtract(shifted, np.log(sums), out=shifted)
+            # L = −Σ_i Σ_k y_ik log p_ik / n
+            return -self._sum_of_products(target, self.log_p) / z.shape[-2]
+
+    def _sum_of_products(self, target, log_p):
+        """Σ y log p over one network's elements, as one dot product; where a class of probability 0
+        (log p = −inf) is not the target, 0 · −inf is NaN there: then term by term, without them."""
+        if not self.stacked:
+            total = float(np.vdot(target, log_p))
+            if total == total:  # not NaN
+                return total
+        return self.total(np.where(target != 0, target * log_p, 0.0))
 
     def backward(self):
         z, target = self._cached()
-        return (np.exp(self.log_p) - target) / z.shape[-2]
+        # dL/dz = (p − y) / n
+        return np.divide(np.subtract(self.p, target), z.shape[-2])
 
     # labels whose one-hot rows would take more than this stay labels in ``fit_target`` (each batch's
     # are then encoded as it comes): MNIST's 60,000 rows of 10 classes fit (2.3 MiB in float32), a
@@ -314,7 +292,7 @@ class CrossEntropy(Loss):
         than ``ONE_HOT_BYTES``; rows (n, k) cast to ``dtype`` once. Each batch then only gathers rows."""
         if target.ndim == 0 or target.dtype.kind not in "biuf":
             return target  # forward refuses it, naming it
-        labels = self._labels(target, len(target), n_outputs)
+        labels = class_labels(target, len(target), n_outputs)
         if labels is None:
             return cast("CrossEntropy: target", target, dtype)
         if len(labels) * n_outputs * np.dtype(dtype).itemsize > self.ONE_HOT_BYTES:
@@ -328,36 +306,16 @@ class CrossEntropy(Loss):
         if (type(pred) is type(target) is np.ndarray and pred.dtype == target.dtype and pred.dtype.kind == "f"
                 and pred.ndim == (3 if self.stacked else 2) and target.shape == pred.shape[-2:] and pred.size):
             return pred, target  # already what the checks below would give (fit's every batch)
-        z, target = _numbers(pred, target, "CrossEntropy")
+        z, target = numbers(pred, target, "CrossEntropy")
         if z.ndim != (3 if self.stacked else 2):
             raise ShapeError(f"CrossEntropy: logits must have shape (n, classes), got {z.shape}")
         n, k = z.shape[-2:]
-        labels = self._labels(target, n, k)
+        labels = class_labels(target, n, k)
         if labels is not None:
             onehot = np.zeros((n, k), z.dtype)
             onehot[np.arange(n), labels] = 1.0
             target = onehot
         return z, cast("CrossEntropy: target", target, z.dtype)
-
-    @staticmethod
-    def _labels(target, n, k):
-        """``target`` as checked class labels (n,) of int, or None when it is (n, k) rows."""
-        if target.ndim == 1 or (target.ndim == 2 and target.shape[1] == 1 and k > 1):
-            labels = target.reshape(-1)
-            if labels.shape[0] != n:
-                raise ShapeError(f"CrossEntropy: {labels.shape[0]} labels for {n} rows of logits")
-            if labels.dtype.kind == "f":
-                if not (np.all(np.isfinite(labels)) and np.all(labels == np.round(labels))):
-                    raise HandpropValueError("CrossEntropy: class labels must be whole numbers")
-            elif labels.dtype.kind not in "iub":
-                raise HandpropValueError(f"CrossEntropy: class labels must be integers, got dtype {labels.dtype}")
-            if n and (labels.min() < 0 or labels.max() >= k):  # (checked before a cast that could overflow)
-                bad = labels[(labels < 0) | (labels >= k)][0]
-                raise HandpropValueError(f"CrossEntropy: label {bad:g} is out of range for {k} classes (0..{k - 1})")
-            return labels.astype(np.int64) if labels.dtype.kind == "f" else labels
-        if target.shape != (n, k):
-            raise ShapeError(f"CrossEntropy: target has shape {target.shape} but logits have shape {(n, k)}")
-        return None
 
     def check_output_layer(self, layer):
         if isinstance(layer, (Softmax, Sigmoid)):
