@@ -5,6 +5,7 @@ import pytest
 from conftest import check_layer_gradients
 
 from handprop import DataError, Dense, HandpropError, HandpropValueError, ShapeError
+from handprop.layers import MATMUL_FROM
 
 
 @pytest.mark.parametrize("batch", [1, 7])
@@ -34,6 +35,23 @@ def test_backward_sets_the_blog_gradients():
     np.testing.assert_allclose(layer.db, delta.sum(axis=0), rtol=1e-15)
     np.testing.assert_allclose(dx, delta @ layer.W.T, rtol=1e-15)
     assert layer.backward(delta, need_input_grad=False) is None
+
+
+@pytest.mark.parametrize("rows,n_in,n_out", [(4, 3, 2), (128, 300, 60)])  # np.dot, then np.matmul (MATMUL_FROM)
+def test_large_and_small_layers_compute_the_blog_formulas_while_fit_steps_and_outside(rows, n_in, n_out):
+    """Whichever NumPy product a layer's size picks, forward and backward give x @ W + b, x.T @ delta,
+    delta.sum(axis=0) and delta @ W.T, in fit's workspaces and in fresh arrays alike."""
+    rng = np.random.default_rng(rows)
+    x, delta = rng.standard_normal((rows, n_in)), rng.standard_normal((rows, n_out))
+    layer = Dense(n_in, n_out, bias_init="normal", rng=rng)
+    for buffers in (None, {}):  # fresh arrays; a workspace, as while fit steps
+        layer.buffers = buffers
+        np.testing.assert_allclose(layer.forward(x), x @ layer.W + layer.b, rtol=1e-13, atol=1e-13)
+        dx = layer.backward(delta)
+        np.testing.assert_allclose(layer.dW, x.T @ delta, rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(layer.db, delta.sum(axis=0), rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(dx, delta @ layer.W.T, rtol=1e-13, atol=1e-13)
+    assert (max(rows * n_out, n_in * n_out, rows * n_in) >= MATMUL_FROM) == (rows == 128)
 
 
 def test_given_weights_are_copied_not_shared():

@@ -178,6 +178,19 @@ def _drawn(init, shape, rng, dtype, name, layer):
     return a.astype(dtype, copy=False)
 
 
+# np.dot clears its output before the BLAS call writes it, a pass over memory that np.matmul does
+# not make; on tiny arrays np.dot is the quicker call (about a microsecond). So a layer whose largest
+# output (z, dW or dx) has this many numbers or more computes them all with np.matmul (see ``product``).
+MATMUL_FROM = 16384
+
+
+def product(W, rows):
+    """The matrix product a Dense layer of weights ``W`` computes with, for batches of ``rows`` rows:
+    np.matmul for a stack (K, n_in, n_out) or for large outputs (``MATMUL_FROM``), else np.dot."""
+    n_in, n_out = W.shape[-2:]
+    return np.matmul if W.ndim > 2 or max(rows * n_out, n_in * n_out, rows * n_in) >= MATMUL_FROM else np.dot
+
+
 def _ones_row(rows, bias_ndim, dtype):
     """A row of ``rows`` ones, with as many axes as the bias: (rows,) for b (n_out,), (1, 1, rows)
     for a stack's b (K, 1, n_out); ``ones @ delta`` sums delta's rows."""
@@ -267,13 +280,13 @@ class Dense(Layer):
         rows = x.shape[-2]
         # dx: made at the first backward that needs it (the first layer's never does while fit steps)
         return Workspace(x.dtype, z=np.empty(self.W.shape[:-2] + (rows, self.n_out), x.dtype),
-                         ones=_ones_row(rows, self.b.ndim, x.dtype), dx=None)
+                         ones=_ones_row(rows, self.b.ndim, x.dtype), dx=None, matmul=product(self.W, rows))
 
     def forward(self, x):
         W, ws = self.W, self.workspace(x)
         self.x, self.ws = x, ws
-        # ``@``: np.dot for one network (quickest for tiny arrays), np.matmul for a stack (K, n_in, n_out)
-        matmul = np.dot if W.ndim == 2 else np.matmul
+        # ``@``: np.dot or np.matmul, whichever is quicker for these sizes (see ``product``)
+        matmul = ws.matmul if ws is not None else product(W, x.shape[-2])
         # z = x @ W + b
         z = matmul(x, W, out=ws and ws.z)
         z += self.b
@@ -289,7 +302,7 @@ class Dense(Layer):
                              f"layer's output for the last forward had shape {self.out_shape}")
         if ws is not None and delta.dtype is not ws.dtype:  # another float type: fresh arrays
             ws = None
-        matmul = np.dot if W.ndim == 2 else np.matmul  # (see forward; ``.mT`` is ``.T`` of each network's)
+        matmul = ws.matmul if ws is not None else product(W, x.shape[-2])  # (see forward; ``.mT``: ``.T`` of each network's)
         # dW = x.T @ delta, in place into dW while fit steps
         self.dW = matmul(x.mT, delta, out=ws and self.dW)
         # db = delta.sum(axis=0), written 1ᵀ delta (one BLAS call, faster than a sum over rows)
