@@ -63,4 +63,3 @@ def class_labels(target, n, k):
     if target.shape != (n, k):
         raise ShapeError(f"CrossEntropy: target has shape {target.shape} but logits have shape {(n, k)}")
     return None
-

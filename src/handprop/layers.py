@@ -35,7 +35,8 @@ def blamed_weights(parameters, inputs_reach):
 
 class Workspace:
     """A layer's arrays for one batch shape and float type (``dtype``), made once while ``fit``
-    steps: ``Layer.workspace``. ``Workspace(dtype, z=array, ...)``: each array is an attribute."""
+    steps: ``Layer.workspace``. ``Workspace(dtype, z=array, ...)``: each array is an attribute
+    (Dense's also holds the product function it computes with: ``matmul``)."""
 
     def __init__(self, dtype, **arrays):
         self.dtype = dtype
@@ -302,7 +303,8 @@ class Dense(Layer):
                              f"layer's output for the last forward had shape {self.out_shape}")
         if ws is not None and delta.dtype is not ws.dtype:  # another float type: fresh arrays
             ws = None
-        matmul = ws.matmul if ws is not None else product(W, x.shape[-2])  # (see forward; ``.mT``: ``.T`` of each network's)
+        # (see forward; ``.mT`` is ``.T`` of each network's)
+        matmul = ws.matmul if ws is not None else product(W, x.shape[-2])
         # dW = x.T @ delta, in place into dW while fit steps
         self.dW = matmul(x.mT, delta, out=ws and self.dW)
         # db = delta.sum(axis=0), written 1ᵀ delta (one BLAS call, faster than a sum over rows)
