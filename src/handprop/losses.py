@@ -17,6 +17,7 @@ such as a Softmax layer in front of CrossEntropy, which would apply softmax twic
 """
 
 import contextlib
+import math
 import warnings
 
 import numpy as np
@@ -272,7 +273,7 @@ class CrossEntropy(Loss):
         (log p = −inf) is not the target, 0 · −inf is NaN there: then term by term, without them."""
         if not self.stacked:
             total = float(np.vdot(target, log_p))
-            if total == total:  # not NaN
+            if not math.isnan(total):
                 return total
         return self.total(np.where(target != 0, target * log_p, 0.0))
 
