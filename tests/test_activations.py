@@ -5,7 +5,7 @@ import zlib
 
 import numpy as np
 import pytest
-from conftest import check_layer_gradients
+from _gradients import check_layer_gradients
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays

@@ -76,6 +76,7 @@ def test_export_onnx_from_the_command_line(saved, tmp_path):
     np.testing.assert_array_equal(labels.astype(str), model.info.predict(model, raw))
 
 
+@pytest.mark.torch
 def test_export_torch_from_the_command_line(saved, tmp_path):
     pytest.importorskip("torch")
     path, raw = saved

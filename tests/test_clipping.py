@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
+from _lazy import torch
 from handprop.clipping import clip_norm, clip_value, grad_norm
 from handprop.errors import DivergenceError, HandpropValueError
 
-torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.torch  # compares with PyTorch (tests/_lazy.py)
 
 
 def grads(seed=0):

@@ -5,12 +5,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import check_layer_gradients
+from _gradients import check_layer_gradients
+from _lazy import F, torch
 from handprop.conv import AvgPool1D, Conv1D, MaxPool1D, add_windows, out_length, windows
 from handprop.errors import HandpropValueError, ShapeError, TooLargeError
 
-torch = pytest.importorskip("torch")
-F = torch.nn.functional
+pytestmark = pytest.mark.torch  # compares with PyTorch (tests/_lazy.py)
 
 CONV_CASES = [  # (C, O, K, stride, padding, dilation, L)
     (1, 3, 5, 1, 0, 1, 17),

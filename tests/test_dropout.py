@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 
 import handprop as hp
-from conftest import check_layer_gradients
+from _gradients import check_layer_gradients
+from _lazy import torch
 from handprop.dropout import Dropout
 from handprop.errors import HandpropValueError
 
-torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.torch  # compares with PyTorch (tests/_lazy.py)
 
 
 def test_training_forward_and_backward_equal_torch_given_the_same_mask():

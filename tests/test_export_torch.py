@@ -9,11 +9,18 @@ import sys
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-from torch import nn  # noqa: E402
+import handprop as hp
+from _lazy import nn, torch
+from handprop.data.preprocessing import LabelEncoder, StandardScaler
 
-import handprop as hp  # noqa: E402
-from handprop.data.preprocessing import LabelEncoder, StandardScaler  # noqa: E402
+pytestmark = pytest.mark.torch  # compares with PyTorch (tests/_lazy.py)
+
+
+@pytest.fixture(autouse=True)
+def needs_torch():
+    """Without PyTorch every test here is skipped (the exported scripts import it too)."""
+    pytest.importorskip("torch")
+
 
 HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "softmax", "identity"]
 # (loss, output layer, outputs, task): every loss with each output layer it accepts (losses.check_pairing)
@@ -186,15 +193,15 @@ def test_torch_round_trip_gives_the_same_weights(tmp_path):
         np.testing.assert_array_equal(a.value, b.value)
 
 
-@pytest.mark.parametrize("module, match", [
-    (nn.Sequential(nn.Linear(2, 3), nn.Dropout(0.5)), r"layer 1 \(Dropout\(p=0.5.*\) has no handprop equivalent"),
-    (nn.Sequential(nn.Linear(2, 3, bias=False)), r"layer 0 \(Linear\(.*bias=False\)\) has no bias"),
-    (nn.Sequential(nn.Linear(2, 3), nn.Softmax(dim=0)), r"layer 1 \(Softmax\(dim=0\)\) .*dim=-1 or 1"),
-    (nn.Linear(2, 3), r"module must be a torch.nn.Sequential, got Linear"),
-    (nn.Sequential(nn.ReLU()), r"no Linear layer"),
-    (nn.Sequential(nn.Linear(2, 3).half()), r"layer 0 .*weight has dtype torch.float16"),
-    (nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1).double()), r"mix dtypes"),
+@pytest.mark.parametrize("module, match", [  # (modules made in the test: PyTorch is imported then)
+    (lambda: nn.Sequential(nn.Linear(2, 3), nn.Dropout(0.5)), r"layer 1 \(Dropout\(p=0.5.*\) has no handprop equivalent"),
+    (lambda: nn.Sequential(nn.Linear(2, 3, bias=False)), r"layer 0 \(Linear\(.*bias=False\)\) has no bias"),
+    (lambda: nn.Sequential(nn.Linear(2, 3), nn.Softmax(dim=0)), r"layer 1 \(Softmax\(dim=0\)\) .*dim=-1 or 1"),
+    (lambda: nn.Linear(2, 3), r"module must be a torch.nn.Sequential, got Linear"),
+    (lambda: nn.Sequential(nn.ReLU()), r"no Linear layer"),
+    (lambda: nn.Sequential(nn.Linear(2, 3).half()), r"layer 0 .*weight has dtype torch.float16"),
+    (lambda: nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1).double()), r"mix dtypes"),
 ])
 def test_from_torch_refuses_what_handprop_does_not_have_by_name(module, match):
     with pytest.raises(hp.HandpropValueError, match=match):
-        hp.from_torch(module)
+        hp.from_torch(module())

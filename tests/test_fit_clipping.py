@@ -13,6 +13,7 @@ def data():
     return X, X @ np.array([[2.0], [-1.0], [0.5]]) + 1.0
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("clip", [{"clip_norm": 0.5}, {"clip_value": 0.05}, {"clip_norm": 1.0, "clip_value": 0.2}])
 def test_fit_with_clipping_follows_torchs_loop(clip):
     torch = pytest.importorskip("torch")

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import check_layer_gradients
+from _gradients import check_layer_gradients
 
 from handprop import DataError, Dense, HandpropError, HandpropValueError, ShapeError
 from handprop.layers import MATMUL_FROM

@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import check_loss_gradient
+from _gradients import check_loss_gradient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays

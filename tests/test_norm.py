@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 
 import handprop as hp
-from conftest import check_layer_gradients
+from _gradients import check_layer_gradients
+from _lazy import torch
 from handprop.errors import HandpropValueError, ShapeError
 from handprop.norm import BatchNorm1d
 
-torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.torch  # compares with PyTorch (tests/_lazy.py)
 
 
 def pair(C, momentum, rng):

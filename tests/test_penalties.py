@@ -32,6 +32,7 @@ def test_penalty_and_its_gradient_by_hand():
     np.testing.assert_array_equal(m.layers[0].db, plain.layers[0].db)  # the bias is not penalized
 
 
+@pytest.mark.torch
 def test_fit_with_penalties_follows_torch():
     torch = pytest.importorskip("torch")
     X, y = data()

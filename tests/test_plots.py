@@ -3,17 +3,21 @@
 import numpy as np
 import pytest
 
-from handprop import MSE, SGD, History, mlp
+from _lazy import image, plt
+from handprop import MSE, SGD, History, mlp, plots
 from handprop.cli import main
 from handprop.errors import HandpropError, HandpropValueError
 
-plt = pytest.importorskip("matplotlib.pyplot")
-from matplotlib.image import imread  # noqa: E402
-
-from handprop import plots  # noqa: E402
+pytestmark = pytest.mark.matplotlib  # draws with matplotlib (tests/_lazy.py)
 
 X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
 Y = np.array([[0], [1], [1], [0]])
+
+
+@pytest.fixture(autouse=True)
+def needs_matplotlib():
+    """Without matplotlib every test here is skipped (it is imported by the first test that runs)."""
+    pytest.importorskip("matplotlib.pyplot")
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +28,7 @@ def trained():
 
 
 def check_image(path, min_w=200, min_h=150):
-    img = imread(str(path))
+    img = image.imread(str(path))
     h, w = img.shape[:2]
     assert w >= min_w and h >= min_h, (w, h)
     rgb = img[..., :3].reshape(-1, 3)

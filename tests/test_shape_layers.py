@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
-from conftest import check_layer_gradients
+from _gradients import check_layer_gradients
+from _lazy import torch
 from handprop.errors import HandpropValueError, ShapeError
 from handprop.shape import Flatten, Reshape
 
-torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.torch  # compares with PyTorch (tests/_lazy.py)
 
 
 @pytest.mark.parametrize("shape", [(1, 40), (4, 10), (2, 5, 4), (40,)])

@@ -204,6 +204,7 @@ def test_table_text_has_a_header_and_full_precision_numbers():
         "0,sigmoid,normal,2,2,0.1,mse,sgd,10,,42,0.3333333333333333,1.0,true,7,false\n")
 
 
+@pytest.mark.matplotlib
 def test_the_map_is_a_png_of_the_documented_size(tmp_path):
     pytest.importorskip("matplotlib")
     base = {"init": "normal", "layers": 2, "seed": 0, "converged": True}

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 import handprop as hp
+from _lazy import F, torch
 
-torch = pytest.importorskip("torch")
-F = torch.nn.functional
+pytestmark = pytest.mark.torch  # compares with PyTorch (tests/_lazy.py)
 
 ACTIVATIONS = {
-    hp.Sigmoid: torch.sigmoid,
-    hp.Tanh: torch.tanh,
-    hp.ReLU: torch.relu,
+    hp.Sigmoid: lambda z: torch.sigmoid(z),
+    hp.Tanh: lambda z: torch.tanh(z),
+    hp.ReLU: lambda z: torch.relu(z),
     hp.LeakyReLU: lambda z: F.leaky_relu(z, 0.01),
     hp.Softmax: lambda z: torch.softmax(z, dim=1),
     hp.Identity: lambda z: z,

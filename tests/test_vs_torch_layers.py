@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 import handprop as hp
+from _lazy import nn, torch
 from handprop.conv import AvgPool1D, Conv1D, MaxPool1D
 from handprop.shape import Flatten, Reshape
 
-torch = pytest.importorskip("torch")
-nn = torch.nn
+pytestmark = pytest.mark.torch  # compares with PyTorch (tests/_lazy.py)
 
 
 def cnn(rng):

@@ -167,7 +167,8 @@ def csv_data(tmp_path):
 @pytest.mark.parametrize("flags,words", [
     (["--out", "{data}"], "--out {data} is the DATA file this run reads; writing it would destroy it: give --out another path"),
     (["--log", "{data}"], "--log {data} is the DATA file this run reads"),
-    (["--plot", "{data}"], "--plot {data} is the DATA file this run reads"),
+    pytest.param(["--plot", "{data}"], "--plot {data} is the DATA file this run reads",
+                 marks=pytest.mark.matplotlib),  # (--plot checks that matplotlib imports)
     (["--checkpoint", "{data}"], "--checkpoint {data} is the DATA file this run reads"),
     (["--out", "{dir}/m.npz", "--checkpoint", "{dir}/m.npz"],
      "--out and --checkpoint are the same file {dir}/m.npz; one would overwrite the other"),
@@ -175,6 +176,8 @@ def csv_data(tmp_path):
 ])
 def test_item10_outputs_that_are_inputs_or_each_other_are_refused_before_training(
         tmp_path, csv_data, capsys, flags, words):
+    if "--plot" in flags:
+        pytest.importorskip("matplotlib")  # (without it, --plot is refused for that first)
     fill = lambda t: t.replace("{data}", str(csv_data)).replace("{dir}", str(tmp_path))
     before = _snapshot(tmp_path)
     argv = ["train", str(csv_data), "--epochs", "2"] + QUIET + [fill(f) for f in flags]
