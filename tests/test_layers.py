@@ -54,6 +54,27 @@ def test_large_and_small_layers_compute_the_blog_formulas_while_fit_steps_and_ou
     assert (max(rows * n_out, n_in * n_out, rows * n_in) >= MATMUL_FROM) == (rows == 128)
 
 
+def test_a_memory_mapped_input_and_a_list_or_memory_mapped_gradient_give_the_blog_formulas(tmp_path):
+    """The products are the arrays' own ``dot`` (np.dot without its dispatch): a memory-mapped input,
+    and a gradient given as a list or memory-mapped, still give the blog's formulas (against np.dot),
+    in fresh arrays and in fit's workspaces."""
+    rng = np.random.default_rng(3)
+    x, delta = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
+    mapped = {}
+    for name, a in (("x", x), ("delta", delta)):
+        mapped[name] = np.memmap(tmp_path / f"{name}.bin", dtype=np.float64, mode="w+", shape=a.shape)
+        mapped[name][...] = a
+    layer = Dense(3, 2, bias_init="normal", rng=rng)
+    for buffers in (None, {}):
+        layer.buffers = buffers
+        for given in (delta.tolist(), mapped["delta"]):
+            np.testing.assert_array_equal(layer.forward(mapped["x"]), np.dot(x, layer.W) + layer.b)
+            dx = layer.backward(given)
+            np.testing.assert_array_equal(dx, np.dot(delta, layer.W.T))
+            np.testing.assert_array_equal(layer.dW, np.dot(x.T, delta))
+            np.testing.assert_array_equal(layer.db, np.dot(np.ones(4), delta))
+
+
 def test_given_weights_are_copied_not_shared():
     W1 = np.ones((2, 2))
     layer = Dense(2, 2, weight=W1, bias=np.zeros((1, 2)))

@@ -180,16 +180,20 @@ def _drawn(init, shape, rng, dtype, name, layer):
 
 
 # np.dot clears its output before the BLAS call writes it, a pass over memory that np.matmul does
-# not make; on tiny arrays np.dot is the quicker call (about a microsecond). So a layer whose largest
-# output (z, dW or dx) has this many numbers or more computes them all with np.matmul (see ``product``).
+# not make; on tiny arrays np.dot is the quicker call (about half a microsecond), and quicker still
+# as the array's own method, ``np.ndarray.dot(x, W)``: the same product without np.dot's look for
+# another array library to hand the call to (0.1 µs, which XOR's seven products a step feel). So a
+# layer whose largest output (z, dW or dx) has this many numbers or more computes them all with
+# np.matmul (see ``product``).
 MATMUL_FROM = 16384
 
 
 def product(W, rows):
     """The matrix product a Dense layer of weights ``W`` computes with, for batches of ``rows`` rows:
-    np.matmul for a stack (K, n_in, n_out) or for large outputs (``MATMUL_FROM``), else np.dot."""
+    np.matmul for a stack (K, n_in, n_out) or for large outputs (``MATMUL_FROM``), else ``np.ndarray.dot``
+    (np.dot as a method: its first argument is an array)."""
     n_in, n_out = W.shape[-2:]
-    return np.matmul if W.ndim > 2 or max(rows * n_out, n_in * n_out, rows * n_in) >= MATMUL_FROM else np.dot
+    return np.matmul if W.ndim > 2 or max(rows * n_out, n_in * n_out, rows * n_in) >= MATMUL_FROM else np.ndarray.dot
 
 
 def _ones_row(rows, bias_ndim, dtype):
@@ -298,8 +302,10 @@ class Dense(Layer):
         x, W, ws = self.x, self.W, self.ws
         if x is None:
             raise self._missing_forward()
-        if (delta.shape if type(delta) is np.ndarray else np.shape(delta)) != self.out_shape:
-            raise ShapeError(f"{self!r}.backward: the gradient has shape {np.shape(delta)}, but the "
+        if type(delta) is not np.ndarray:  # (a list, an array subclass): as an array, as np.dot would
+            delta = np.asarray(delta)
+        if delta.shape != self.out_shape:
+            raise ShapeError(f"{self!r}.backward: the gradient has shape {delta.shape}, but the "
                              f"layer's output for the last forward had shape {self.out_shape}")
         if ws is not None and delta.dtype is not ws.dtype:  # another float type: fresh arrays
             ws = None
